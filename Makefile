@@ -1,0 +1,94 @@
+# statekit: make, make check, make install. DEVELOPER=1 adds -Werror;
+# SANITIZE=address,undefined builds sanitized binaries.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+DESTDIR    ?=
+
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS       := libarchive zlib inih sqlite3 libzstd libcrypto
+
+CFLAGS     ?= -O2 -g
+WARNFLAGS  := -std=gnu11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+              -Wmissing-prototypes -Wvla
+ifeq ($(DEVELOPER),1)
+WARNFLAGS  += -Werror
+endif
+ifneq ($(SANITIZE),)
+CFLAGS     += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS    += -fsanitize=$(SANITIZE)
+endif
+
+DEPCFLAGS  := $(shell $(PKG_CONFIG) --cflags $(PKGS))
+DEPLIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
+ALLCFLAGS  = $(WARNFLAGS) $(CFLAGS) -D_GNU_SOURCE -DSK_VERSION='"$(VERSION)"' \
+             -Ilib $(DEPCFLAGS) -MMD -MP
+
+B          := build
+LIB_SRC    := $(wildcard lib/*.c)
+LIB_OBJ    := $(LIB_SRC:%.c=$(B)/%.o)
+CMD_SRC    := $(wildcard cmd/*.c)
+CMDS       := $(notdir $(CMD_SRC:.c=))
+BINS       := $(addprefix $(B)/bin/,$(CMDS))
+UNIT_SRC   := $(wildcard tests/unit/*.c)
+UNITS      := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+MAN1       := $(wildcard man/man1/*.1)
+MAN5       := $(wildcard man/man5/*.5)
+MAN7       := $(wildcard man/man7/*.7)
+
+.PHONY: all check lint install uninstall clean demo
+
+all: $(BINS) $(UNITS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(B)/libstatekit.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(B)/bin/%: $(B)/cmd/%.o $(B)/libstatekit.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEPLIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libstatekit.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEPLIBS)
+
+check: all
+	tests/run.sh
+
+lint:
+	mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7)
+	bash -n $(wildcard completions/bash/*) tests/run.sh $(wildcard bench/*.sh)
+
+demo: all
+	tests/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+	install -m 0644 $(wildcard completions/bash/*) $(DESTDIR)$(BASHCOMPDIR)/
+	install -m 0644 $(wildcard completions/zsh/_*) $(DESTDIR)$(ZSHCOMPDIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(CMDS))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	rm -f $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(notdir $(wildcard completions/bash/*)))
+	rm -f $(addprefix $(DESTDIR)$(ZSHCOMPDIR)/,$(notdir $(wildcard completions/zsh/_*)))
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

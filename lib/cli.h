@@ -1,0 +1,44 @@
+/*
+ * cli: what every command's main shares: setup, --help/--version, the
+ * options common to the ws commands, usage errors, and turning an error into
+ * one line on stderr and an exit status.
+ */
+#ifndef SK_CLI_H
+#define SK_CLI_H
+
+#include "err.h"
+#include "ws.h"
+
+/* Common short options: "c:w:qv" plus long --progress (CLI_OPT_PROGRESS). */
+#define CLI_COMMON_SHORT "c:w:qvhV"
+#define CLI_OPT_PROGRESS 1000
+#define CLI_OPT_JSON 1001
+#define CLI_OPT_MERGE 1002
+#define CLI_OPT_RESTORE 1003
+#define CLI_OPT_CHECK 1004
+#define CLI_OPT_LIST 1005
+#define CLI_OPT_PRUNE 1006
+#define CLI_OPT_LIST_IDS 1007
+
+#define CLI_COMMON_LONG                                                        \
+	{ "config", required_argument, NULL, 'c' },                            \
+	{ "wait", required_argument, NULL, 'w' },                              \
+	{ "quiet", no_argument, NULL, 'q' },                                   \
+	{ "verbose", no_argument, NULL, 'v' },                                 \
+	{ "progress", no_argument, NULL, CLI_OPT_PROGRESS },                   \
+	{ "help", no_argument, NULL, 'h' },                                    \
+	{ "version", no_argument, NULL, 'V' }
+
+/* Program name, signals, locale, fd limit. */
+void cli_init(const char *argv0);
+/* Handle a common option; 1 if it was one, 0 if not. May exit. */
+int cli_common(int c, const char *arg, struct ws_opts *o, void (*usage)(void));
+/* Parse -z/-l/-j values into o; exits 2 on a bad value. */
+void cli_codec(int c, const char *arg, struct ws_opts *o);
+/* Print "PROG: msg" and the --help hint, exit 2. */
+void cli_usage_error(const char *fmt, ...) SK_PRINTF(1, 2) __attribute__((noreturn));
+void cli_try_help(void) __attribute__((noreturn));
+/* Report err on stderr and return its exit status. Also checks stdout. */
+int cli_finish(int rc, const struct sk_err *err);
+
+#endif

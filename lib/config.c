@@ -1,0 +1,307 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum kind { K_STR, K_INT, K_SIZE, K_CODEC, K_CHOICE };
+
+struct key {
+	const char *section;
+	const char *name;
+	enum kind kind;
+	size_t off;
+	size_t size;		/* for K_STR and K_CHOICE: buffer size */
+	long min, max;		/* for K_INT */
+	const char *choices;	/* for K_CHOICE: "a|b|c" */
+};
+
+#define S(sec, key, field, ...)                                                  \
+	{ sec, key, K_STR, offsetof(struct sk_config, field),                    \
+	  sizeof(((struct sk_config *)0)->field), 0, 0, NULL }
+#define I(sec, key, field, lo, hi)                                               \
+	{ sec, key, K_INT, offsetof(struct sk_config, field), 0, lo, hi, NULL }
+#define Z(sec, key, field)                                                       \
+	{ sec, key, K_SIZE, offsetof(struct sk_config, field), 0, 0, 0, NULL }
+#define C(sec, key, field, ch)                                                   \
+	{ sec, key, K_CHOICE, offsetof(struct sk_config, field),                 \
+	  sizeof(((struct sk_config *)0)->field), 0, 0, ch }
+
+static const struct key keys[] = {
+	S("state", "dir", state_dir),
+	C("workspace", "backend", backend, "dir|containerd"),
+	S("workspace", "path", ws_path),
+	S("workspace", "stop_command", stop_command),
+	S("workspace", "start_command", start_command),
+	S("workspace", "legacy_dir", legacy_dir),
+	I("workspace", "keep", keep, 1, 1000000),
+	S("containerd", "address", ctd_address),
+	S("containerd", "namespace", ctd_namespace),
+	S("containerd", "container", ctd_container),
+	S("containerd", "data_path", ctd_data_path),
+	I("containerd", "stop_timeout", ctd_stop_timeout, 0, 86400),
+	S("containerd", "ctr", ctd_ctr),
+	{ "archive", "compression", K_CODEC, offsetof(struct sk_config, codec), 0, 0, 0, NULL },
+	I("archive", "level", level, 0, 22),
+	I("archive", "threads", threads, 0, 1024),
+	Z("archive", "max_entries", max_entries),
+	Z("archive", "max_bytes", max_bytes),
+	Z("archive", "max_path", max_path),
+	Z("archive", "max_depth", max_depth),
+	S("firecracker", "binary", fc_binary),
+	S("firecracker", "jailer", fc_jailer),
+	S("firecracker", "socket", fc_socket),
+	S("firecracker", "chroot", fc_chroot),
+	C("firecracker", "clone", fc_clone, "auto|reflink|copy"),
+};
+
+struct parse {
+	struct sk_config *cfg;
+	struct sk_err *err;
+	int failed;
+	int ws_path_set, legacy_set;
+};
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	case 'T': case 't': shift = 40; end++; break;
+	}
+	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int choice_ok(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+	const char *p = choices;
+
+	while (p) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (len == n && strncmp(p, v, n) == 0)
+			return 1;
+		p = bar ? bar + 1 : NULL;
+	}
+	return 0;
+}
+
+/* inih calls this for every key; returning 0 makes ini_parse report the line. */
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *ps = user;
+	char *base = (char *)ps->cfg;
+	const struct key *k = NULL;
+	int known_section = 0;
+	size_t i;
+
+	if (ps->failed)
+		return 1;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(keys[i].section, section) != 0)
+			continue;
+		known_section = 1;
+		if (strcmp(keys[i].name, name) == 0) {
+			k = &keys[i];
+			break;
+		}
+	}
+	ps->failed = 1;
+	if (!known_section) {
+		sk_err_set(ps->err, SK_EUSAGE, "unknown section '[%s]'", section);
+		return 0;
+	}
+	if (!k) {
+		sk_err_set(ps->err, SK_EUSAGE, "unknown key '%s' in [%s]", name, section);
+		return 0;
+	}
+	switch (k->kind) {
+	case K_STR:
+	case K_CHOICE:
+		if (k->kind == K_CHOICE && !choice_ok(k->choices, value)) {
+			sk_err_set(ps->err, SK_EUSAGE, "bad value '%s' for '%s' (expected %s)",
+				   value, name, k->choices);
+			return 0;
+		}
+		if (strlen(value) >= k->size) {
+			sk_err_set(ps->err, SK_EUSAGE, "value of '%s' is too long", name);
+			return 0;
+		}
+		memcpy(base + k->off, value, strlen(value) + 1);
+		break;
+	case K_INT: {
+		char *end;
+		long v;
+
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (errno || end == value || *end || v < k->min || v > k->max) {
+			sk_err_set(ps->err, SK_EUSAGE,
+				   "bad value '%s' for '%s' (expected a number from %ld to %ld)",
+				   value, name, k->min, k->max);
+			return 0;
+		}
+		*(int *)(base + k->off) = (int)v;
+		break;
+	}
+	case K_SIZE: {
+		uint64_t v;
+
+		if (config_parse_size(value, &v) < 0 || v == 0) {
+			sk_err_set(ps->err, SK_EUSAGE,
+				   "bad value '%s' for '%s' (expected a positive size like 4096 or 64G)",
+				   value, name);
+			return 0;
+		}
+		*(uint64_t *)(base + k->off) = v;
+		break;
+	}
+	case K_CODEC:
+		if (codec_parse(value, (enum codec *)(base + k->off)) < 0) {
+			sk_err_set(ps->err, SK_EUSAGE,
+				   "bad value '%s' for '%s' (expected gzip, zstd or none)", value,
+				   name);
+			return 0;
+		}
+		break;
+	}
+	if (strcmp(section, "workspace") == 0 && strcmp(name, "path") == 0)
+		ps->ws_path_set = 1;
+	if (strcmp(section, "workspace") == 0 && strcmp(name, "legacy_dir") == 0)
+		ps->legacy_set = 1;
+	ps->failed = 0;
+	return 1;
+}
+
+static void set_defaults(struct sk_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/statekit");
+	snprintf(c->backend, sizeof(c->backend), "dir");
+	c->keep = 3;
+	snprintf(c->ctd_address, sizeof(c->ctd_address), "/run/containerd/containerd.sock");
+	snprintf(c->ctd_namespace, sizeof(c->ctd_namespace), "default");
+	snprintf(c->ctd_container, sizeof(c->ctd_container), "workspace-%%s");
+	snprintf(c->ctd_data_path, sizeof(c->ctd_data_path), "/data");
+	c->ctd_stop_timeout = 10;
+	snprintf(c->ctd_ctr, sizeof(c->ctd_ctr), "ctr");
+	c->codec = CODEC_GZIP;
+	c->max_entries = 1000000;
+	c->max_bytes = 1ULL << 40;
+	c->max_path = 4096;
+	c->max_depth = 256;
+	snprintf(c->fc_binary, sizeof(c->fc_binary), "firecracker");
+	snprintf(c->fc_socket, sizeof(c->fc_socket),
+		 "/srv/jailer/firecracker/%%s/root/run/firecracker.socket");
+	snprintf(c->fc_chroot, sizeof(c->fc_chroot), "/srv/jailer/firecracker/%%s/root");
+	snprintf(c->fc_clone, sizeof(c->fc_clone), "auto");
+}
+
+int config_load(struct sk_config *cfg, const char *path, struct sk_err *err)
+{
+	struct parse ps = { cfg, err, 0, 0, 0 };
+	int named = 1, line;
+
+	set_defaults(cfg);
+	if (!path || !*path)
+		path = getenv("STATEKIT_CONFIG");
+	if (!path || !*path) {
+		path = SK_DEFAULT_CONFIG;
+		named = 0;
+	}
+	if (access(path, F_OK) < 0) {
+		if (errno == ENOENT && !named)
+			goto derive;
+		return sk_err_sys(err, SK_EUSAGE, errno, "cannot read config '%s'", path);
+	}
+	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
+	line = ini_parse(path, on_key, &ps);
+	if (line < 0)
+		return sk_err_sys(err, SK_EUSAGE, errno ? errno : EIO,
+				  "cannot read config '%s'", path);
+	if (line > 0) {
+		if (!ps.failed)
+			sk_err_set(err, SK_EUSAGE, "syntax error");
+		return sk_err_wrap(err, "%s:%d", path, line);
+	}
+derive:
+	if (cfg->state_dir[0] != '/')
+		return sk_err_set(err, SK_EUSAGE, "%s: [state] dir must be an absolute path",
+				  cfg->file[0] ? cfg->file : "defaults");
+	/* Defaults under /var/lib/statekit follow state.dir when only it is set. */
+	if (!ps.ws_path_set &&
+	    (size_t)snprintf(cfg->ws_path, sizeof(cfg->ws_path), "%s/workspaces/%%s",
+			     cfg->state_dir) >= sizeof(cfg->ws_path))
+		return sk_err_set(err, SK_EUSAGE, "[state] dir is too long");
+	if (!ps.legacy_set &&
+	    (size_t)snprintf(cfg->legacy_dir, sizeof(cfg->legacy_dir), "%s/bots",
+			     cfg->state_dir) >= sizeof(cfg->legacy_dir))
+		return sk_err_set(err, SK_EUSAGE, "[state] dir is too long");
+	return 0;
+}
+
+int config_expand(const char *tmpl, const char *id, char *out, size_t size,
+		  struct sk_err *err)
+{
+	size_t o = 0, idlen = strlen(id);
+	const char *p;
+
+	for (p = tmpl; *p; p++) {
+		if (p[0] == '%' && p[1] == 's') {
+			if (o + idlen >= size)
+				goto toolong;
+			memcpy(out + o, id, idlen);
+			o += idlen;
+			p++;
+			continue;
+		}
+		if (o + 1 >= size)
+			goto toolong;
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+	return 0;
+toolong:
+	return sk_err_set(err, SK_EUSAGE, "expanded '%s' is too long", tmpl);
+}
+
+int config_check_id(const char *what, const char *id, struct sk_err *err)
+{
+	size_t i, n = strlen(id);
+
+	if (n == 0 || n > 64)
+		goto bad;
+	for (i = 0; i < n; i++) {
+		char c = id[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9');
+
+		if (!alnum && (i == 0 || (c != '_' && c != '-')))
+			goto bad;
+	}
+	return 0;
+bad:
+	return sk_err_set(err, SK_EUSAGE,
+			  "invalid %s id '%s' (expected 1-64 of A-Z a-z 0-9 _ -, "
+			  "starting with a letter or digit)",
+			  what, id);
+}

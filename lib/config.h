@@ -1,0 +1,72 @@
+/*
+ * config: statekit.ini, read with inih. Every key has a built-in default;
+ * an unknown section or key, or a bad value, is a usage error (exit 2) that
+ * names the file, the line and the key.
+ */
+#ifndef SK_CONFIG_H
+#define SK_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "err.h"
+
+#define SK_DEFAULT_CONFIG "/etc/statekit/statekit.ini"
+#define SK_CMD_MAX 1024
+
+struct sk_config {
+	char file[PATH_MAX];		/* the file read, or "" for defaults */
+
+	char state_dir[PATH_MAX];
+
+	char backend[16];		/* "dir" | "containerd" */
+	char ws_path[PATH_MAX];		/* template with %s */
+	char stop_command[SK_CMD_MAX];
+	char start_command[SK_CMD_MAX];
+	char legacy_dir[PATH_MAX];
+	int keep;
+
+	char ctd_address[PATH_MAX];
+	char ctd_namespace[128];
+	char ctd_container[256];	/* template with %s */
+	char ctd_data_path[PATH_MAX];
+	int ctd_stop_timeout;
+	char ctd_ctr[PATH_MAX];
+
+	enum codec codec;
+	int level;
+	int threads;
+	uint64_t max_entries;
+	uint64_t max_bytes;
+	uint64_t max_path;
+	uint64_t max_depth;
+
+	char fc_binary[PATH_MAX];
+	char fc_jailer[PATH_MAX];
+	char fc_socket[PATH_MAX];	/* template with %s */
+	char fc_chroot[PATH_MAX];	/* template with %s */
+	char fc_clone[16];		/* auto | reflink | copy */
+};
+
+/*
+ * Load the configuration. path is the -c value or NULL; then
+ * $STATEKIT_CONFIG; then SK_DEFAULT_CONFIG, whose absence means defaults.
+ * A named file that is missing, or any bad line, is SK_EUSAGE.
+ */
+int config_load(struct sk_config *cfg, const char *path, struct sk_err *err);
+
+/*
+ * Replace each "%s" in tmpl by id into out (size bytes). SK_EUSAGE when the
+ * result does not fit.
+ */
+int config_expand(const char *tmpl, const char *id, char *out, size_t size,
+		  struct sk_err *err);
+
+/* Parse "123", "4K", "16M", "2G", "1T" (powers of 1024). 0 or -1. */
+int config_parse_size(const char *s, uint64_t *out);
+
+/* Valid ids match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$. SK_EUSAGE naming what. */
+int config_check_id(const char *what, const char *id, struct sk_err *err);
+
+#endif

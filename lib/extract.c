@@ -1,0 +1,700 @@
+#include "extract.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_LINK_HOPS 40
+
+/* A directory whose metadata is applied at the end, deepest first, so that
+ * creating its children neither fails on a read-only mode nor moves its mtime. */
+struct dirmeta {
+	char *path;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	struct timespec mtime;
+};
+
+struct symlink_rec {
+	char *path;
+	char *target;
+};
+
+/* The chain of open directories leading to the last entry's parent. */
+struct dircache {
+	int fd[1024];
+	char *name[1024];
+	size_t n;
+};
+
+struct ex {
+	int stagefd;
+	int as_root;
+	const struct extract_limits *lim;
+	struct extract_stats *st;
+	struct progress *prog;
+	uint64_t last_in;
+	struct areader *r;
+
+	struct dircache dc;
+
+	struct dirmeta *dirs;
+	size_t ndirs, capdirs;
+	struct symlink_rec *links;
+	size_t nlinks, caplinks;
+
+	/* Regular files this archive created: the only valid hardlink targets. */
+	char **files;
+	size_t nfiles, capfiles;
+};
+
+static mode_t safe_mode(mode_t m)
+{
+	/* setuid/setgid never come from an archive (rule 5); sticky may. */
+	return m & 01777;
+}
+
+int extract_clean_path(const char *name, const struct extract_limits *lim, char *out,
+		       size_t size, size_t *depth, struct sk_err *err)
+{
+	const char *p = name;
+	size_t o = 0, d = 0;
+
+	if (!name || !*name)
+		return sk_err_set(err, SK_EDAMAGED, "entry with an empty name");
+	if (strlen(name) > lim->max_path)
+		return sk_err_set(err, SK_EDAMAGED, "name longer than %llu bytes (max_path)",
+				  (unsigned long long)lim->max_path);
+	if (name[0] == '/')
+		return sk_err_set(err, SK_EDAMAGED, "absolute name '%s'", name);
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (len == 0 || (len == 1 && p[0] == '.')) {
+			/* "a//b", "./a", "a/": nothing to add */
+		} else if (len == 2 && p[0] == '.' && p[1] == '.') {
+			return sk_err_set(err, SK_EDAMAGED, "name '%s' contains '..'", name);
+		} else {
+			if (len > NAME_MAX)
+				return sk_err_set(err, SK_EDAMAGED,
+						  "name '%s' has a component over %d bytes", name,
+						  NAME_MAX);
+			if (o + len + 2 > size)
+				return sk_err_set(err, SK_EDAMAGED, "name '%s' is too long", name);
+			if (o)
+				out[o++] = '/';
+			memcpy(out + o, p, len);
+			o += len;
+			if (++d > lim->max_depth)
+				return sk_err_set(err, SK_EDAMAGED,
+						  "name deeper than %llu levels (max_depth)",
+						  (unsigned long long)lim->max_depth);
+		}
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	out[o] = '\0';
+	*depth = d;
+	return 0;
+}
+
+static int push(void **v, size_t *n, size_t *cap, size_t elsize)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		void *nv = realloc(*v, nc * elsize);
+
+		if (!nv)
+			return -1;
+		*v = nv;
+		*cap = nc;
+	}
+	(*n)++;
+	return 0;
+}
+
+static void dc_pop(struct dircache *dc)
+{
+	dc->n--;
+	close(dc->fd[dc->n]);
+	free(dc->name[dc->n]);
+}
+
+/*
+ * Open (creating as needed) the parent directories of the cleaned path
+ * whose components are comp[0..n-1], reusing the cached chain. Returns the fd
+ * of the deepest one (the stage root when n is 0), owned by the cache.
+ */
+static int open_parents(struct ex *x, char **comp, size_t n, const char *path,
+			struct sk_err *err)
+{
+	struct dircache *dc = &x->dc;
+	size_t keep = 0;
+
+	if (n > sizeof(dc->fd) / sizeof(dc->fd[0]))
+		return sk_err_set(err, SK_EDAMAGED, "'%s' is too deep", path);
+	while (keep < dc->n && keep < n && strcmp(dc->name[keep], comp[keep]) == 0)
+		keep++;
+	while (dc->n > keep)
+		dc_pop(dc);
+	while (dc->n < n) {
+		int parent = dc->n ? dc->fd[dc->n - 1] : x->stagefd;
+		const char *c = comp[dc->n];
+		int fd;
+
+		fd = openat(parent, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT) {
+			/* A parent the archive did not list: make it like tar does. */
+			if (mkdirat(parent, c, 0700) < 0)
+				return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", c);
+			fd = openat(parent, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0 && fchmod(fd, 0755) < 0) {
+				close(fd);
+				return sk_err_sys(err, SK_EFAIL, errno, "chmod '%s'", c);
+			}
+		}
+		if (fd < 0) {
+			/* ELOOP: a symlink, ENOTDIR: a file. Either way the archive
+			 * asks us to go through something that is not a directory. */
+			if (errno == ELOOP || errno == ENOTDIR)
+				return sk_err_set(err, SK_EDAMAGED,
+						  "'%s' passes through '%s', which is not a directory",
+						  path, c);
+			return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", c);
+		}
+		dc->fd[dc->n] = fd;
+		dc->name[dc->n] = strdup(c);
+		if (!dc->name[dc->n]) {
+			close(fd);
+			return sk_err_set(err, SK_EFAIL, "out of memory");
+		}
+		dc->n++;
+	}
+	return dc->n ? dc->fd[dc->n - 1] : x->stagefd;
+}
+
+/* Split a cleaned path in place into components; returns the count. */
+static size_t split(char *path, char **comp, size_t max)
+{
+	size_t n = 0;
+	char *p = path;
+
+	if (!*p)
+		return 0;
+	while (n < max) {
+		comp[n++] = p;
+		p = strchr(p, '/');
+		if (!p)
+			break;
+		*p++ = '\0';
+	}
+	return n;
+}
+
+/* Open the directory at a cleaned path without creating or following
+ * anything. Returns an fd the caller closes, or -1 with errno. */
+static int open_dir_nofollow(int stagefd, const char *path)
+{
+	char buf[PATH_MAX];
+	char *comp[1024];
+	size_t n, i;
+	int fd, next;
+
+	if (strlen(path) >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(buf, path);
+	n = split(buf, comp, 1024);
+	fd = dup(stagefd);
+	for (i = 0; fd >= 0 && i < n; i++) {
+		next = openat(fd, comp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
+/*
+ * Make room for a new entry called name in parent: a non-directory there is
+ * replaced; a directory stays only when the new entry is one too.
+ * Returns 1 when a directory exists and should be kept, 0 when the name is free.
+ */
+static int make_room(int parent, const char *name, int want_dir, const char *path,
+		     struct sk_err *err)
+{
+	struct stat s;
+
+	if (fstatat(parent, name, &s, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot stat '%s'", path);
+	}
+	if (S_ISDIR(s.st_mode)) {
+		if (want_dir)
+			return 1;
+		return sk_err_set(err, SK_EDAMAGED, "'%s' would replace a directory", path);
+	}
+	if (unlinkat(parent, name, 0) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot replace '%s'", path);
+	return 0;
+}
+
+static int set_owner_times(struct ex *x, int fd, const struct sk_entry *e, const char *path,
+			   struct sk_err *err)
+{
+	struct timespec ts[2] = { e->mtime, e->mtime };
+
+	/* chown before chmod: chown clears the mode's set-id bits anyway. */
+	if (x->as_root && fchown(fd, e->uid, e->gid) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "chown '%s'", path);
+	if (fchmod(fd, safe_mode(e->mode)) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "chmod '%s'", path);
+	if (futimens(fd, ts) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "set times of '%s'", path);
+	return 0;
+}
+
+static void note_progress(struct ex *x)
+{
+	uint64_t in;
+
+	if (!x->prog)
+		return;
+	in = areader_bytes_in(x->r);
+	progress_add(x->prog, in - x->last_in);
+	x->last_in = in;
+}
+
+static int put_reg(struct ex *x, int parent, const char *name, const char *path,
+		   const struct sk_entry *e, struct sk_err *err)
+{
+	const void *buf;
+	size_t len;
+	uint64_t off;
+	int fd, rc, ret = -1;
+
+	if (make_room(parent, name, 0, path, err) < 0)
+		return -1;
+	fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", path);
+	/* Only the blocks the archive carries are written: holes in a sparse
+	 * entry stay holes, so a 60 GB sparse member costs what its data costs. */
+	while ((rc = areader_data(x->r, &buf, &len, &off, err)) > 0) {
+		const char *p = buf;
+
+		if (off > e->size || len > e->size - off) {
+			sk_err_set(err, SK_EDAMAGED, "'%s': data beyond its declared size", path);
+			goto out;
+		}
+		while (len > 0) {
+			ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				sk_err_sys(err, SK_EFAIL, errno, "write '%s'", path);
+				goto out;
+			}
+			p += n;
+			off += (uint64_t)n;
+			len -= (size_t)n;
+		}
+		note_progress(x);
+	}
+	if (rc < 0)
+		goto out;
+	if (ftruncate(fd, (off_t)e->size) < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "cannot size '%s'", path);
+		goto out;
+	}
+	if (set_owner_times(x, fd, e, path, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+static int has_file(struct ex *x, const char *path)
+{
+	size_t i;
+
+	/* Newest first: a hardlink usually names a file just written. */
+	for (i = x->nfiles; i > 0; i--)
+		if (strcmp(x->files[i - 1], path) == 0)
+			return 1;
+	return 0;
+}
+
+static int put_hardlink(struct ex *x, int parent, const char *name, const char *path,
+			const struct sk_entry *e, struct sk_err *err)
+{
+	char target[PATH_MAX], tdir[PATH_MAX];
+	const char *tbase;
+	size_t depth;
+	int tfd, ret;
+
+	if (extract_clean_path(e->link, x->lim, target, sizeof(target), &depth, err) < 0)
+		return sk_err_wrap(err, "hardlink '%s'", path);
+	if (depth == 0 || !has_file(x, target))
+		return sk_err_set(err, SK_EDAMAGED,
+				  "hardlink '%s' -> '%s' does not name an earlier file of the archive",
+				  path, e->link);
+	if (strcmp(target, path) == 0)
+		return sk_err_set(err, SK_EDAMAGED, "hardlink '%s' names itself", path);
+	tbase = strrchr(target, '/');
+	if (tbase) {
+		snprintf(tdir, sizeof(tdir), "%.*s", (int)(tbase - target), target);
+		tbase++;
+	} else {
+		tdir[0] = '\0';
+		tbase = target;
+	}
+	tfd = open_dir_nofollow(x->stagefd, tdir);
+	if (tfd < 0)
+		return sk_err_set(err, SK_EDAMAGED,
+				  "hardlink '%s': the directory of '%s' is gone", path, target);
+	ret = make_room(parent, name, 0, path, err);
+	/* flags 0: link the name itself, never what a symlink points at. */
+	if (ret == 0 && linkat(tfd, tbase, parent, name, 0) < 0)
+		ret = sk_err_sys(err, errno == ENOENT ? SK_EDAMAGED : SK_EFAIL, errno,
+				 "cannot link '%s' to '%s'", path, target);
+	close(tfd);
+	return ret < 0 ? -1 : 0;
+}
+
+/* A first, purely lexical check of a link target from the link's directory. */
+static int target_lexically_inside(const char *target, size_t dir_depth)
+{
+	long depth = (long)dir_depth;
+	const char *p = target;
+
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			if (--depth < 0)
+				return 0;
+		} else if (len > 0 && !(len == 1 && p[0] == '.')) {
+			depth++;
+		}
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	return 1;
+}
+
+static int put_symlink(struct ex *x, int parent, const char *name, const char *path,
+		       size_t depth, const struct sk_entry *e, struct sk_err *err)
+{
+	struct timespec ts[2] = { e->mtime, e->mtime };
+	struct symlink_rec *rec;
+
+	if (!*e->link)
+		return sk_err_set(err, SK_EDAMAGED, "symlink '%s' has an empty target", path);
+	if (strlen(e->link) > x->lim->max_path)
+		return sk_err_set(err, SK_EDAMAGED, "symlink '%s': target too long", path);
+	if (e->link[0] == '/' || !target_lexically_inside(e->link, depth - 1))
+		return sk_err_set(err, SK_EDAMAGED,
+				  "symlink '%s' -> '%s' points outside the workspace", path,
+				  e->link);
+	if (make_room(parent, name, 0, path, err) < 0)
+		return -1;
+	if (symlinkat(e->link, parent, name) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot create symlink '%s'", path);
+	if (x->as_root && fchownat(parent, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "chown '%s'", path);
+	if (utimensat(parent, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "set times of '%s'", path);
+	if (push((void **)&x->links, &x->nlinks, &x->caplinks, sizeof(*x->links)) < 0)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	rec = &x->links[x->nlinks - 1];
+	rec->path = strdup(path);
+	rec->target = strdup(e->link);
+	if (!rec->path || !rec->target)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	return 0;
+}
+
+static int put_dir(struct ex *x, int parent, const char *name, const char *path,
+		   const struct sk_entry *e, struct sk_err *err)
+{
+	struct dirmeta *m;
+	int rc;
+
+	if (*path) {
+		rc = make_room(parent, name, 1, path, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0 && mkdirat(parent, name, 0700) < 0)
+			return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", path);
+	}
+	if (push((void **)&x->dirs, &x->ndirs, &x->capdirs, sizeof(*x->dirs)) < 0)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	m = &x->dirs[x->ndirs - 1];
+	m->path = strdup(path);
+	if (!m->path)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	m->mode = e->mode;
+	m->uid = e->uid;
+	m->gid = e->gid;
+	m->mtime = e->mtime;
+	return 0;
+}
+
+static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
+{
+	char clean[PATH_MAX], work[PATH_MAX];
+	char *comp[1024];
+	size_t depth, n;
+	const char *name;
+	int parent;
+
+	if (extract_clean_path(e->path, x->lim, clean, sizeof(clean), &depth, err) < 0)
+		return -1;
+	if (depth == 0 && e->type != SK_DIR)
+		return sk_err_set(err, SK_EDAMAGED, "entry '%s' names the workspace root",
+				  e->path);
+	if (e->type == SK_REG) {
+		if (e->size > x->lim->max_bytes - x->st->bytes)
+			return sk_err_set(err, SK_EDAMAGED,
+					  "archive holds more than %llu bytes (max_bytes)",
+					  (unsigned long long)x->lim->max_bytes);
+		x->st->bytes += e->size;
+	}
+	if (depth == 0)
+		return put_dir(x, x->stagefd, ".", "", e, err);
+	strcpy(work, clean);
+	n = split(work, comp, 1024);
+	if (n == 0)
+		return sk_err_set(err, SK_EDAMAGED, "entry with an empty name");
+	name = comp[n - 1];
+	parent = open_parents(x, comp, n - 1, clean, err);
+	if (parent < 0)
+		return -1;
+	switch (e->type) {
+	case SK_REG:
+		if (put_reg(x, parent, name, clean, e, err) < 0)
+			return -1;
+		if (push((void **)&x->files, &x->nfiles, &x->capfiles, sizeof(*x->files)) < 0 ||
+		    !(x->files[x->nfiles - 1] = strdup(clean)))
+			return sk_err_set(err, SK_EFAIL, "out of memory");
+		return 0;
+	case SK_HARDLINK:
+		return put_hardlink(x, parent, name, clean, e, err);
+	case SK_SYMLINK:
+		return put_symlink(x, parent, name, clean, depth, e, err);
+	case SK_DIR:
+		return put_dir(x, parent, name, clean, e, err);
+	}
+	return sk_err_set(err, SK_EDAMAGED, "'%s': unsupported entry type", clean);
+}
+
+/*
+ * Resolve a symlink the way the kernel would, but inside the staging tree
+ * and without following anything for real: walk the target component by
+ * component from the link's directory, expanding the links the tree holds
+ * (the lexical check alone misses chains such as cur -> ., par -> cur/..).
+ * Components that do not exist are taken lexically. Returns 1 if the link
+ * stays inside, 0 if it escapes or loops, -1 on a local error.
+ */
+static int link_stays_inside(int stagefd, const char *lpath, const char *ltarget)
+{
+	char *stack[2048];
+	size_t n = 0, i;
+	char *rest = NULL, *cur, *slash;
+	char where[PATH_MAX], tbuf[PATH_MAX];
+	int hops = 0, result = -1;
+	const char *dir_end = strrchr(lpath, '/');
+
+	/* The link's own directory, component by component. */
+	if (dir_end) {
+		char *d = strndup(lpath, (size_t)(dir_end - lpath));
+		char *p = d;
+
+		if (!d)
+			return -1;
+		while (p && n < 2048) {
+			slash = strchr(p, '/');
+			if (slash)
+				*slash = '\0';
+			stack[n] = strdup(p);
+			if (!stack[n]) {
+				free(d);
+				goto out;
+			}
+			n++;
+			p = slash ? slash + 1 : NULL;
+		}
+		free(d);
+	}
+	rest = strdup(ltarget);
+	if (!rest)
+		goto out;
+	cur = rest;
+	for (;;) {
+		char *comp;
+		struct stat s;
+		size_t o = 0;
+
+		while (*cur == '/')
+			cur++;
+		if (!*cur) {
+			result = 1;
+			break;
+		}
+		comp = cur;
+		slash = strchr(cur, '/');
+		if (slash) {
+			*slash = '\0';
+			cur = slash + 1;
+		} else {
+			cur += strlen(cur);
+		}
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			if (n == 0) {
+				result = 0;
+				break;
+			}
+			free(stack[--n]);
+			continue;
+		}
+		for (i = 0; i < n; i++)
+			o += (size_t)snprintf(where + o, sizeof(where) - o, "%s/", stack[i]);
+		if (o + strlen(comp) + 1 > sizeof(where))
+			break;
+		strcpy(where + o, comp);
+		if (fstatat(stagefd, where, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(s.st_mode)) {
+			ssize_t tl;
+			char *joined;
+
+			if (++hops > MAX_LINK_HOPS) {
+				result = 0;
+				break;
+			}
+			tl = readlinkat(stagefd, where, tbuf, sizeof(tbuf) - 1);
+			if (tl < 0)
+				break;
+			tbuf[tl] = '\0';
+			if (tbuf[0] == '/') {
+				result = 0;
+				break;
+			}
+			/* Continue with the link's target, then what was left. */
+			if (asprintf(&joined, "%s/%s", tbuf, cur) < 0)
+				break;
+			free(rest);
+			rest = cur = joined;
+			continue;
+		}
+		if (n == 2048)
+			break;
+		stack[n] = strdup(comp);
+		if (!stack[n])
+			break;
+		n++;
+	}
+out:
+	while (n > 0)
+		free(stack[--n]);
+	free(rest);
+	return result;
+}
+
+static int finish(struct ex *x, struct sk_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < x->nlinks; i++) {
+		int rc = link_stays_inside(x->stagefd, x->links[i].path, x->links[i].target);
+
+		if (rc < 0)
+			return sk_err_set(err, SK_EFAIL, "cannot check symlink '%s'",
+					  x->links[i].path);
+		if (rc == 0)
+			return sk_err_set(err, SK_EDAMAGED,
+					  "symlink '%s' -> '%s' resolves outside the workspace",
+					  x->links[i].path, x->links[i].target);
+	}
+	/* Children were recorded after their parents: walk backwards. */
+	for (i = x->ndirs; i > 0; i--) {
+		const struct dirmeta *m = &x->dirs[i - 1];
+		struct sk_entry e = { 0 };
+		int fd = open_dir_nofollow(x->stagefd, m->path);
+
+		if (fd < 0)
+			return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'",
+					  *m->path ? m->path : ".");
+		e.mode = m->mode;
+		e.uid = m->uid;
+		e.gid = m->gid;
+		e.mtime = m->mtime;
+		if (set_owner_times(x, fd, &e, *m->path ? m->path : ".", err) < 0) {
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+int extract_archive(struct areader *r, int stagefd, const struct extract_limits *lim,
+		    struct progress *prog, struct extract_stats *st, struct sk_err *err)
+{
+	struct ex x = { 0 };
+	struct sk_entry e;
+	size_t i;
+	int rc, ret = -1;
+
+	memset(st, 0, sizeof(*st));
+	x.stagefd = stagefd;
+	x.as_root = geteuid() == 0;
+	x.lim = lim;
+	x.st = st;
+	x.prog = prog;
+	x.r = r;
+	while ((rc = areader_next(r, &e, err)) > 0) {
+		if (st->entries >= lim->max_entries) {
+			sk_err_set(err, SK_EDAMAGED, "archive holds more than %llu entries (max_entries)",
+				   (unsigned long long)lim->max_entries);
+			goto out;
+		}
+		if (put_entry(&x, &e, err) < 0)
+			goto out;
+		st->entries++;
+		note_progress(&x);
+	}
+	if (rc < 0)
+		goto out;
+	/* The stream is whole and verified; now the tree-wide checks. */
+	ret = finish(&x, err);
+out:
+	while (x.dc.n > 0)
+		dc_pop(&x.dc);
+	for (i = 0; i < x.ndirs; i++)
+		free(x.dirs[i].path);
+	free(x.dirs);
+	for (i = 0; i < x.nlinks; i++) {
+		free(x.links[i].path);
+		free(x.links[i].target);
+	}
+	free(x.links);
+	for (i = 0; i < x.nfiles; i++)
+		free(x.files[i]);
+	free(x.files);
+	return ret;
+}

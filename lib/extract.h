@@ -1,0 +1,51 @@
+/*
+ * extract: create the entries of an untrusted archive inside a private
+ * staging directory. Names are cleaned and checked before anything is
+ * created; every level is opened relative to its parent with O_NOFOLLOW; the
+ * archive's symlinks are never followed while extracting and must resolve
+ * inside the tree when all is done (rule 5). Any violation rejects the whole
+ * archive: the caller throws the staging directory away.
+ */
+#ifndef SK_EXTRACT_H
+#define SK_EXTRACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "astream.h"
+#include "err.h"
+#include "log.h"
+
+struct extract_limits {
+	uint64_t max_entries;
+	uint64_t max_bytes;	/* sum of the entries' apparent sizes */
+	uint64_t max_path;	/* bytes in a name or a link target */
+	uint64_t max_depth;	/* components in a name */
+};
+
+struct extract_stats {
+	uint64_t entries;
+	uint64_t bytes;
+};
+
+/*
+ * Clean an archive name into out (size bytes): drop "." and empty
+ * components, refuse absolute names, "..", empty names, components over 255
+ * bytes and names past the limits. An empty result means the root itself.
+ * *depth gets the number of components. SK_EDAMAGED on refusal.
+ */
+int extract_clean_path(const char *name, const struct extract_limits *lim, char *out,
+		       size_t size, size_t *depth, struct sk_err *err);
+
+/*
+ * Read every entry of r and create it below stagefd (not owned), which may
+ * already hold a tree to merge into: an entry replaces a non-directory of the
+ * same name and updates a directory. Owners are kept when running as root;
+ * setuid and setgid bits are dropped; xattrs and ACLs are ignored. Returns 0
+ * only after the whole stream verified (see areader_next). SK_EDAMAGED for a
+ * hostile or damaged archive, SK_EFAIL for a local error.
+ */
+int extract_archive(struct areader *r, int stagefd, const struct extract_limits *lim,
+		    struct progress *prog, struct extract_stats *st, struct sk_err *err);
+
+#endif

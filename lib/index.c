@@ -1,0 +1,450 @@
+#include "index.h"
+
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct idx {
+	sqlite3 *db;
+	char path[PATH_MAX];
+};
+
+/*
+ * Forward migrations: entry i brings a database from user_version i to i+1.
+ * Never edit a released entry; append a new one.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1: the journal and workspace backups */
+	"CREATE TABLE journal ("
+	"  id INTEGER PRIMARY KEY,"
+	"  object TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  pid INTEGER NOT NULL,"
+	"  started INTEGER NOT NULL,"
+	"  step TEXT NOT NULL,"
+	"  stopped INTEGER NOT NULL DEFAULT 0,"
+	"  path TEXT NOT NULL DEFAULT '',"
+	"  path2 TEXT NOT NULL DEFAULT '',"
+	"  ino INTEGER NOT NULL DEFAULT 0,"
+	"  dev INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX journal_object ON journal(object);"
+	"CREATE TABLE backups ("
+	"  bot TEXT NOT NULL,"
+	"  generation INTEGER NOT NULL,"
+	"  file TEXT NOT NULL,"
+	"  codec TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  entries INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  restored INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (bot, generation));"
+	"CREATE TABLE backup_seq (bot TEXT PRIMARY KEY, last INTEGER NOT NULL);",
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int idx_schema_version(void)
+{
+	return NMIGRATIONS;
+}
+
+static int db_code(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return SK_EBUSY;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return SK_EDAMAGED;
+	default:
+		return SK_EFAIL;
+	}
+}
+
+static int db_fail(struct idx *ix, int rc, struct sk_err *err, const char *what)
+{
+	const char *msg = ix->db ? sqlite3_errmsg(ix->db) : sqlite3_errstr(rc);
+
+	if ((rc & 0xff) == SQLITE_BUSY)
+		return sk_err_set(err, SK_EBUSY, "index '%s' is busy: %s", ix->path, what);
+	return sk_err_set(err, db_code(rc), "index '%s': %s: %s", ix->path, what, msg);
+}
+
+static int exec(struct idx *ix, const char *sql, struct sk_err *err)
+{
+	int rc = sqlite3_exec(ix->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : db_fail(ix, rc, err, "exec");
+}
+
+static int user_version(struct idx *ix, int *v, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(ix->db, "PRAGMA user_version", -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return db_fail(ix, rc, err, "read schema version");
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return db_fail(ix, rc, err, "read schema version");
+	}
+	*v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int migrate(struct idx *ix, struct sk_err *err)
+{
+	char sql[64];
+	int v;
+
+	if (user_version(ix, &v, err) < 0)
+		return -1;
+	if (v == NMIGRATIONS)
+		return 0;
+	if (v > NMIGRATIONS)
+		return sk_err_set(err, SK_EFAIL,
+				  "index '%s' has schema %d, newer than this statekit (%d)",
+				  ix->path, v, NMIGRATIONS);
+	/* IMMEDIATE: two first runs racing must not both migrate. */
+	if (exec(ix, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	if (user_version(ix, &v, err) < 0)
+		goto fail;
+	for (; v < NMIGRATIONS; v++) {
+		if (exec(ix, migrations[v], err) < 0)
+			goto fail;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if (exec(ix, sql, err) < 0)
+			goto fail;
+	}
+	return exec(ix, "COMMIT", err);
+fail:
+	sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	return sk_err_wrap(err, "migrate schema");
+}
+
+int idx_open(struct idx **out, const char *state_dir, struct sk_err *err)
+{
+	struct idx *ix;
+	int rc;
+
+	*out = NULL;
+	ix = calloc(1, sizeof(*ix));
+	if (!ix)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	snprintf(ix->path, sizeof(ix->path), "%s/index.db", state_dir);
+	rc = sqlite3_open_v2(ix->path, &ix->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		db_fail(ix, rc, err, "open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(ix->db, 10000);
+	/* journal_mode answers with a row, so exec is fine. FULL sync: a
+	 * journal row must be on disk before the step it announces. */
+	if (exec(ix, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+		     "PRAGMA foreign_keys=ON;", err) < 0)
+		goto fail;
+	if (migrate(ix, err) < 0)
+		goto fail;
+	*out = ix;
+	return 0;
+fail:
+	idx_close(ix);
+	return -1;
+}
+
+void idx_close(struct idx *ix)
+{
+	if (!ix)
+		return;
+	sqlite3_close(ix->db);
+	free(ix);
+}
+
+static int prep(struct idx *ix, sqlite3_stmt **st, const char *sql, struct sk_err *err)
+{
+	int rc = sqlite3_prepare_v2(ix->db, sql, -1, st, NULL);
+
+	return rc == SQLITE_OK ? 0 : db_fail(ix, rc, err, "prepare");
+}
+
+/* Step a statement that returns no rows, then finalize it. */
+static int run(struct idx *ix, sqlite3_stmt *st, struct sk_err *err, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(ix, rc, err, what);
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *dst, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+int idx_journal_begin(struct idx *ix, struct journal_row *row, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+
+	row->pid = (long)getpid();
+	row->started = (int64_t)time(NULL);
+	if (prep(ix, &st,
+		 "INSERT INTO journal (object, kind, pid, started, step, stopped, path, path2,"
+		 " ino, dev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		 err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, row->object, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, row->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, row->pid);
+	sqlite3_bind_int64(st, 4, row->started);
+	sqlite3_bind_text(st, 5, row->step, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, row->stopped);
+	sqlite3_bind_text(st, 7, row->path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, row->path2, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, row->ino);
+	sqlite3_bind_int64(st, 10, row->dev);
+	if (run(ix, st, err, "add journal row") < 0)
+		return -1;
+	row->id = sqlite3_last_insert_rowid(ix->db);
+	return 0;
+}
+
+int idx_journal_update(struct idx *ix, const struct journal_row *row, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+
+	if (prep(ix, &st,
+		 "UPDATE journal SET step = ?, stopped = ?, path = ?, path2 = ?, ino = ?,"
+		 " dev = ? WHERE id = ?",
+		 err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, row->step, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, row->stopped);
+	sqlite3_bind_text(st, 3, row->path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, row->path2, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, row->ino);
+	sqlite3_bind_int64(st, 6, row->dev);
+	sqlite3_bind_int64(st, 7, row->id);
+	return run(ix, st, err, "update journal row");
+}
+
+int idx_journal_end(struct idx *ix, int64_t id, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+
+	if (prep(ix, &st, "DELETE FROM journal WHERE id = ?", err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return run(ix, st, err, "end journal row");
+}
+
+int idx_journal_find(struct idx *ix, const char *object, struct journal_row *rows,
+		     int max, int *n, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	if (prep(ix, &st,
+		 "SELECT id, object, kind, pid, started, step, stopped, path, path2, ino, dev"
+		 " FROM journal WHERE object = ? ORDER BY id",
+		 err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, object, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		struct journal_row *r = &rows[(*n)++];
+
+		r->id = sqlite3_column_int64(st, 0);
+		col_text(st, 1, r->object, sizeof(r->object));
+		col_text(st, 2, r->kind, sizeof(r->kind));
+		r->pid = (long)sqlite3_column_int64(st, 3);
+		r->started = sqlite3_column_int64(st, 4);
+		col_text(st, 5, r->step, sizeof(r->step));
+		r->stopped = sqlite3_column_int(st, 6);
+		col_text(st, 7, r->path, sizeof(r->path));
+		col_text(st, 8, r->path2, sizeof(r->path2));
+		r->ino = sqlite3_column_int64(st, 9);
+		r->dev = sqlite3_column_int64(st, 10);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(ix, rc, err, "read journal");
+	return 0;
+}
+
+int idx_backup_add(struct idx *ix, const struct backup_row *r, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+
+	if (exec(ix, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	if (prep(ix, &st,
+		 "INSERT INTO backups (bot, generation, file, codec, size, sha256, entries,"
+		 " created, restored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		 err) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, r->bot, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->generation);
+	sqlite3_bind_text(st, 3, r->file, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->codec, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (int64_t)r->size);
+	sqlite3_bind_text(st, 6, r->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, (int64_t)r->entries);
+	sqlite3_bind_int64(st, 8, r->created);
+	sqlite3_bind_int64(st, 9, r->restored);
+	if (run(ix, st, err, "add backup") < 0)
+		goto fail;
+	if (prep(ix, &st,
+		 "INSERT INTO backup_seq (bot, last) VALUES (?, ?)"
+		 " ON CONFLICT(bot) DO UPDATE SET last = max(last, excluded.last)",
+		 err) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, r->bot, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->generation);
+	if (run(ix, st, err, "add backup") < 0)
+		goto fail;
+	return exec(ix, "COMMIT", err);
+fail:
+	sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static void read_backup(sqlite3_stmt *st, struct backup_row *r)
+{
+	col_text(st, 0, r->bot, sizeof(r->bot));
+	r->generation = sqlite3_column_int64(st, 1);
+	col_text(st, 2, r->file, sizeof(r->file));
+	col_text(st, 3, r->codec, sizeof(r->codec));
+	r->size = (uint64_t)sqlite3_column_int64(st, 4);
+	col_text(st, 5, r->sha256, sizeof(r->sha256));
+	r->entries = (uint64_t)sqlite3_column_int64(st, 6);
+	r->created = sqlite3_column_int64(st, 7);
+	r->restored = sqlite3_column_int64(st, 8);
+}
+
+#define BACKUP_COLS "bot, generation, file, codec, size, sha256, entries, created, restored"
+
+int idx_backup_list(struct idx *ix, const char *bot, struct backup_row **rows, size_t *n,
+		    struct sk_err *err)
+{
+	struct backup_row *v = NULL;
+	size_t cap = 0, len = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	if (prep(ix, &st,
+		 "SELECT " BACKUP_COLS " FROM backups WHERE ?1 IS NULL OR bot = ?1"
+		 " ORDER BY bot, generation",
+		 err) < 0)
+		return -1;
+	if (bot)
+		sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct backup_row *nv = realloc(v, ncap * sizeof(*v));
+
+			if (!nv) {
+				sqlite3_finalize(st);
+				free(v);
+				return sk_err_set(err, SK_EFAIL, "out of memory");
+			}
+			v = nv;
+			cap = ncap;
+		}
+		read_backup(st, &v[len++]);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return db_fail(ix, rc, err, "list backups");
+	}
+	*rows = v;
+	*n = len;
+	return 0;
+}
+
+int idx_backup_get(struct idx *ix, const char *bot, int64_t generation,
+		   struct backup_row *row, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prep(ix, &st,
+		 "SELECT " BACKUP_COLS " FROM backups WHERE bot = ?1 AND (?2 = 0 OR generation = ?2)"
+		 " ORDER BY generation DESC LIMIT 1",
+		 err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, generation);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_backup(st, row);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return db_fail(ix, rc, err, "read backup");
+	if (generation)
+		return sk_err_set(err, SK_ENOENT, "bot '%s' has no backup generation %lld", bot,
+				  (long long)generation);
+	return sk_err_set(err, SK_ENOENT, "bot '%s' has no backup", bot);
+}
+
+int idx_backup_next(struct idx *ix, const char *bot, int64_t *generation, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prep(ix, &st,
+		 "SELECT max(coalesce((SELECT last FROM backup_seq WHERE bot = ?1), 0),"
+		 " coalesce((SELECT max(generation) FROM backups WHERE bot = ?1), 0))",
+		 err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*generation = sqlite3_column_int64(st, 0) + 1;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : db_fail(ix, rc, err, "next generation");
+}
+
+int idx_backup_mark_restored(struct idx *ix, const char *bot, int64_t generation,
+			     int64_t when, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+
+	if (prep(ix, &st, "UPDATE backups SET restored = ? WHERE bot = ? AND generation = ?",
+		 err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, when);
+	sqlite3_bind_text(st, 2, bot, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, generation);
+	return run(ix, st, err, "mark backup restored");
+}
+
+int idx_backup_delete(struct idx *ix, const char *bot, int64_t generation,
+		      struct sk_err *err)
+{
+	sqlite3_stmt *st;
+
+	if (prep(ix, &st, "DELETE FROM backups WHERE bot = ? AND generation = ?", err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, generation);
+	return run(ix, st, err, "delete backup");
+}

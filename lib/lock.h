@@ -1,0 +1,23 @@
+/*
+ * lock: one flock(2) file per object under <state.dir>/locks/. The holder
+ * writes its pid into the file so a busy command can name it. The kernel drops
+ * the lock when its holder dies, so a stale lock cannot outlive a crash.
+ */
+#ifndef SK_LOCK_H
+#define SK_LOCK_H
+
+#include "err.h"
+
+struct lock;
+
+/*
+ * Take the exclusive lock <locks_dir>/<kind>.<id>. wait_s < 0 or 0 fails at
+ * once when busy; > 0 waits up to that many seconds. Busy is SK_EBUSY naming
+ * the holder's pid; anything else SK_EFAIL. *out is NULL on failure.
+ */
+int lock_acquire(struct lock **out, const char *locks_dir, const char *kind,
+		 const char *id, int wait_s, struct sk_err *err);
+/* Release and free; NULL is fine. The lock file itself stays. */
+void lock_release(struct lock *lk);
+
+#endif

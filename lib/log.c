@@ -1,0 +1,157 @@
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *prog = "statekit";
+static int level = LOG_NORMAL;
+
+void log_init(const char *argv0)
+{
+	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+
+	if (argv0)
+		prog = slash ? slash + 1 : argv0;
+}
+
+void log_set_level(int l)
+{
+	level = l;
+}
+
+int log_level(void)
+{
+	return level;
+}
+
+const char *log_prog(void)
+{
+	return prog;
+}
+
+static void vlog(const char *tag, const char *fmt, va_list ap)
+{
+	char line[1024];
+	int n;
+
+	/* One write per message, so lines from parallel commands do not mix. */
+	n = snprintf(line, sizeof(line), "%s: %s", prog, tag);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = 0;
+	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	strcat(line, "\n");
+	if (write(STDERR_FILENO, line, strlen(line)) < 0)
+		return;
+}
+
+void log_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level < LOG_NORMAL)
+		return;
+	va_start(ap, fmt);
+	vlog("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level < LOG_VERBOSE)
+		return;
+	va_start(ap, fmt);
+	vlog("", fmt, ap);
+	va_end(ap);
+}
+
+void log_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("", fmt, ap);
+	va_end(ap);
+}
+
+double log_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+const char *log_bytes(uint64_t n, char *buf, unsigned size)
+{
+	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%llu B", (unsigned long long)n);
+	else
+		snprintf(buf, size, "%.1f %s", v, unit[u]);
+	return buf;
+}
+
+void progress_start(struct progress *p, int forced, uint64_t total)
+{
+	memset(p, 0, sizeof(*p));
+	p->on = level > LOG_QUIET && (forced || isatty(STDERR_FILENO));
+	p->total = total;
+	p->start = p->last = log_now();
+}
+
+static void progress_draw(struct progress *p, double now)
+{
+	char done[32], rate[32], line[160];
+	double secs = now - p->start;
+	double bps = secs > 0 ? p->done / secs : 0;
+	int n;
+
+	n = snprintf(line, sizeof(line), "\r%s: %s  %s/s", prog,
+		     log_bytes(p->done, done, sizeof(done)),
+		     log_bytes((uint64_t)bps, rate, sizeof(rate)));
+	if (p->total > p->done && bps > 0 && n > 0 && (size_t)n < sizeof(line)) {
+		unsigned eta = (unsigned)((p->total - p->done) / bps);
+
+		snprintf(line + n, sizeof(line) - n, "  ETA %u:%02u:%02u", eta / 3600,
+			 eta / 60 % 60, eta % 60);
+	}
+	strcat(line, "\033[K");
+	if (write(STDERR_FILENO, line, strlen(line)) < 0)
+		return;
+	p->drawn = 1;
+}
+
+void progress_add(struct progress *p, uint64_t n)
+{
+	double now;
+
+	p->done += n;
+	if (!p->on)
+		return;
+	now = log_now();
+	if (now - p->last < 0.25)
+		return;
+	p->last = now;
+	progress_draw(p, now);
+}
+
+void progress_end(struct progress *p)
+{
+	if (!p->on)
+		return;
+	progress_draw(p, log_now());
+	if (write(STDERR_FILENO, "\n", 1) < 0)
+		return;
+}

@@ -1,0 +1,531 @@
+#include "tree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+
+#define IO_CHUNK (1 << 20)
+#define MAX_DEPTH 4096
+
+/* Files with more than one link: (dev, ino) -> the name first archived. */
+struct link_ent {
+	dev_t dev;
+	ino_t ino;
+	char *path;
+};
+
+struct walk {
+	struct awriter *w;
+	struct progress *prog;
+	struct tree_stats *st;
+	char *buf;		/* IO_CHUNK bytes of file data */
+	struct link_ent *links;
+	size_t nlinks, caplinks;
+	struct sk_extent *ext;
+	size_t capext;
+};
+
+static size_t link_slot(const struct walk *wk, dev_t dev, ino_t ino)
+{
+	size_t h = ((size_t)ino * 0x9e3779b97f4a7c15ULL) ^ (size_t)dev;
+
+	h &= wk->caplinks - 1;
+	while (wk->links[h].path &&
+	       (wk->links[h].dev != dev || wk->links[h].ino != ino))
+		h = (h + 1) & (wk->caplinks - 1);
+	return h;
+}
+
+static int link_grow(struct walk *wk)
+{
+	struct link_ent *old = wk->links;
+	size_t oldcap = wk->caplinks, i;
+
+	wk->caplinks = oldcap ? oldcap * 2 : 256;
+	wk->links = calloc(wk->caplinks, sizeof(*wk->links));
+	if (!wk->links)
+		return -1;
+	for (i = 0; i < oldcap; i++)
+		if (old[i].path)
+			wk->links[link_slot(wk, old[i].dev, old[i].ino)] = old[i];
+	free(old);
+	return 0;
+}
+
+/* The first name of (dev, ino) if seen before, else remember path: NULL. */
+static const char *link_seen(struct walk *wk, const struct stat *s, const char *path,
+			     int *oom)
+{
+	size_t h;
+
+	*oom = 0;
+	if ((wk->nlinks + 1) * 2 > wk->caplinks && link_grow(wk) < 0) {
+		*oom = 1;
+		return NULL;
+	}
+	h = link_slot(wk, s->st_dev, s->st_ino);
+	if (wk->links[h].path)
+		return wk->links[h].path;
+	wk->links[h].path = strdup(path);
+	if (!wk->links[h].path) {
+		*oom = 1;
+		return NULL;
+	}
+	wk->links[h].dev = s->st_dev;
+	wk->links[h].ino = s->st_ino;
+	wk->nlinks++;
+	return NULL;
+}
+
+static int ext_push(struct walk *wk, size_t n, uint64_t off, uint64_t len)
+{
+	if (n == wk->capext) {
+		size_t cap = wk->capext ? wk->capext * 2 : 64;
+		struct sk_extent *e = realloc(wk->ext, cap * sizeof(*e));
+
+		if (!e)
+			return -1;
+		wk->ext = e;
+		wk->capext = cap;
+	}
+	wk->ext[n].off = off;
+	wk->ext[n].len = len;
+	return 0;
+}
+
+/*
+ * Map the data regions of a file that has fewer blocks than its size.
+ * Returns the number of extents, 0 for "treat as dense", -1 on error.
+ */
+static ssize_t map_sparse(struct walk *wk, int fd, const struct stat *s)
+{
+	off_t pos = 0, data, hole, size = s->st_size;
+	size_t n = 0;
+
+	if (size == 0 || (uint64_t)s->st_blocks * 512 >= (uint64_t)size)
+		return 0;
+	while (pos < size) {
+		data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;	/* only a hole remains */
+			return errno == EINVAL ? 0 : -1;
+		}
+		if (data >= size)
+			break;
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			return -1;
+		if (hole > size)
+			hole = size;
+		if (ext_push(wk, n++, (uint64_t)data, (uint64_t)(hole - data)) < 0)
+			return -1;
+		pos = hole;
+	}
+	/* A sparse map needs at least one region; a file that is all hole
+	 * gets its last byte stored, as GNU tar does. */
+	if (n == 0 && ext_push(wk, n++, (uint64_t)size - 1, 1) < 0)
+		return -1;
+	return (ssize_t)n;
+}
+
+static int copy_range(struct walk *wk, int fd, const char *path, uint64_t off, uint64_t len,
+		      struct sk_err *err)
+{
+	int changed = 0;
+
+	while (len > 0) {
+		size_t want = len < IO_CHUNK ? (size_t)len : IO_CHUNK;
+		ssize_t n = pread(fd, wk->buf, want, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return sk_err_sys(err, SK_EFAIL, errno, "read '%s'", path);
+		}
+		if (n == 0) {
+			/* Shrunk while we read it: keep the header's promise. */
+			memset(wk->buf, 0, want);
+			n = (ssize_t)want;
+			changed = 1;
+		}
+		if (awriter_data(wk->w, wk->buf, (size_t)n, err) < 0)
+			return -1;
+		if (wk->prog)
+			progress_add(wk->prog, (uint64_t)n);
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	if (changed)
+		log_warn("'%s' shrank while it was read; padded with zeros", path);
+	return 0;
+}
+
+static int put_file(struct walk *wk, int dfd, const char *name, const char *path,
+		    const struct stat *s, struct sk_err *err)
+{
+	struct sk_entry e = { 0 };
+	struct stat fs;
+	uint64_t pos = 0;
+	ssize_t next = 0;
+	size_t i;
+	int fd, ret = -1, oom;
+
+	e.path = path;
+	e.mode = s->st_mode;
+	e.uid = s->st_uid;
+	e.gid = s->st_gid;
+	e.mtime = s->st_mtim;
+	if (s->st_nlink > 1) {
+		const char *first = link_seen(wk, s, path, &oom);
+
+		if (oom)
+			return sk_err_set(err, SK_EFAIL, "out of memory");
+		if (first) {
+			e.type = SK_HARDLINK;
+			e.link = first;
+			return awriter_add(wk->w, &e, err);
+		}
+	}
+	/* O_NOFOLLOW: if the name became a symlink since the lstat, fail
+	 * rather than read whatever it points at. */
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", path);
+	if (fstat(fd, &fs) < 0 || !S_ISREG(fs.st_mode) || fs.st_ino != s->st_ino) {
+		sk_err_set(err, SK_EFAIL, "'%s' changed while it was archived", path);
+		goto out;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	e.type = SK_REG;
+	e.size = (uint64_t)fs.st_size;
+	next = map_sparse(wk, fd, &fs);
+	if (next < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "cannot map holes of '%s'", path);
+		goto out;
+	}
+	e.extents = next ? wk->ext : NULL;
+	e.nextents = (size_t)next;
+	if (awriter_add(wk->w, &e, err) < 0)
+		goto out;
+	if (next == 0) {
+		if (copy_range(wk, fd, path, 0, e.size, err) < 0)
+			goto out;
+	} else {
+		for (i = 0; i < (size_t)next; i++) {
+			if (awriter_hole(wk->w, wk->ext[i].off - pos, err) < 0 ||
+			    copy_range(wk, fd, path, wk->ext[i].off, wk->ext[i].len, err) < 0)
+				goto out;
+			pos = wk->ext[i].off + wk->ext[i].len;
+		}
+		if (awriter_hole(wk->w, e.size - pos, err) < 0)
+			goto out;
+	}
+	wk->st->bytes += e.size;
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of the directory open at fd (fd is consumed). */
+static char **list_dir(int fd, size_t *count, struct sk_err *err, const char *path)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!d) {
+		close(fd);
+		sk_err_sys(err, SK_EFAIL, errno, "cannot read '%s'", path);
+		return NULL;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		const char *nm = de->d_name;
+
+		if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0')))
+			continue;
+		if (n + 1 >= cap) {
+			size_t nc = cap ? cap * 2 : 32;
+			char **nv = realloc(v, nc * sizeof(*v));
+
+			if (!nv)
+				goto oom;
+			v = nv;
+			cap = nc;
+		}
+		v[n] = strdup(nm);
+		if (!v[n])
+			goto oom;
+		n++;
+	}
+	if (errno) {
+		sk_err_sys(err, SK_EFAIL, errno, "cannot read '%s'", path);
+		goto fail;
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_names);
+	if (!v)
+		v = calloc(1, sizeof(*v));
+	*count = n;
+	return v;
+oom:
+	sk_err_set(err, SK_EFAIL, "out of memory");
+fail:
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+	closedir(d);
+	return NULL;
+}
+
+static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth,
+		    struct sk_err *err)
+{
+	char **names;
+	size_t n, i;
+	int ret = 0, fd;
+
+	if (depth > MAX_DEPTH)
+		return sk_err_set(err, SK_EFAIL, "'%s': tree deeper than %d levels", path,
+				  MAX_DEPTH);
+	fd = dup(dfd);
+	if (fd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "dup");
+	names = list_dir(fd, &n, err, plen ? path : ".");
+	if (!names)
+		return -1;
+	for (i = 0; i < n && ret == 0; i++) {
+		size_t nlen = strlen(names[i]);
+		struct sk_entry e = { 0 };
+		struct stat s;
+		char target[4097];
+
+		if (plen + nlen + 2 > 65536) {
+			ret = sk_err_set(err, SK_EFAIL, "'%s/%s': name too long", path, names[i]);
+			break;
+		}
+		if (plen)
+			path[plen] = '/';
+		memcpy(path + plen + (plen ? 1 : 0), names[i], nlen + 1);
+		if (fstatat(dfd, names[i], &s, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				goto next;	/* gone since readdir */
+			ret = sk_err_sys(err, SK_EFAIL, errno, "cannot stat '%s'", path);
+			break;
+		}
+		e.path = path;
+		e.mode = s.st_mode;
+		e.uid = s.st_uid;
+		e.gid = s.st_gid;
+		e.mtime = s.st_mtim;
+		switch (s.st_mode & S_IFMT) {
+		case S_IFREG:
+			ret = put_file(wk, dfd, names[i], path, &s, err);
+			break;
+		case S_IFDIR: {
+			int sub;
+
+			e.type = SK_DIR;
+			if (awriter_add(wk->w, &e, err) < 0) {
+				ret = -1;
+				break;
+			}
+			sub = openat(dfd, names[i],
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0) {
+				ret = sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", path);
+				break;
+			}
+			ret = walk_dir(wk, sub, path,
+				       plen + nlen + (plen ? 1 : 0), depth + 1, err);
+			close(sub);
+			break;
+		}
+		case S_IFLNK: {
+			ssize_t tl = readlinkat(dfd, names[i], target, sizeof(target) - 1);
+
+			if (tl < 0) {
+				ret = sk_err_sys(err, SK_EFAIL, errno, "cannot read link '%s'",
+						 path);
+				break;
+			}
+			if ((size_t)tl >= sizeof(target) - 1) {
+				ret = sk_err_set(err, SK_EFAIL, "'%s': link target too long", path);
+				break;
+			}
+			target[tl] = '\0';
+			e.type = SK_SYMLINK;
+			e.link = target;
+			ret = awriter_add(wk->w, &e, err);
+			break;
+		}
+		default:
+			log_warn("skipping %s '%s'",
+				 S_ISSOCK(s.st_mode)  ? "socket" :
+				 S_ISFIFO(s.st_mode)  ? "fifo" :
+				 S_ISCHR(s.st_mode)   ? "character device" :
+				 S_ISBLK(s.st_mode)   ? "block device" : "special file",
+				 path);
+			wk->st->skipped++;
+			goto next;
+		}
+		if (ret == 0)
+			wk->st->entries++;
+next:
+		path[plen] = '\0';
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret;
+}
+
+int tree_export(int rootfd, struct awriter *w, struct progress *prog, struct tree_stats *st,
+		struct sk_err *err)
+{
+	struct walk wk = { 0 };
+	char *path;
+	size_t i;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	wk.w = w;
+	wk.prog = prog;
+	wk.st = st;
+	wk.buf = malloc(IO_CHUNK);
+	path = malloc(65536);
+	if (!wk.buf || !path) {
+		free(wk.buf);
+		free(path);
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	}
+	path[0] = '\0';
+	ret = walk_dir(&wk, rootfd, path, 0, 0, err);
+	for (i = 0; i < wk.caplinks; i++)
+		free(wk.links[i].path);
+	free(wk.links);
+	free(wk.ext);
+	free(wk.buf);
+	free(path);
+	return ret;
+}
+
+static uint64_t size_dir(int dfd, int depth)
+{
+	uint64_t total = 0;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if (depth > 256 || (fd = dup(dfd)) < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat s;
+
+		if (de->d_name[0] == '.' &&
+		    (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &s, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(s.st_mode)) {
+			total += (uint64_t)s.st_size;
+		} else if (S_ISDIR(s.st_mode)) {
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0) {
+				total += size_dir(sub, depth + 1);
+				close(sub);
+			}
+		}
+	}
+	closedir(d);
+	return total;
+}
+
+uint64_t tree_size(int rootfd)
+{
+	return size_dir(rootfd, 0);
+}
+
+static int link_copy_dir(int src, int dst, const char *path, int depth, struct sk_err *err)
+{
+	char **names;
+	size_t n, i;
+	int fd, ret = 0;
+
+	if (depth > MAX_DEPTH)
+		return sk_err_set(err, SK_EFAIL, "'%s': tree too deep", path);
+	fd = dup(src);
+	if (fd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "dup");
+	names = list_dir(fd, &n, err, path);
+	if (!names)
+		return -1;
+	for (i = 0; i < n && ret == 0; i++) {
+		struct stat s;
+		int s2, d2;
+
+		if (fstatat(src, names[i], &s, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = sk_err_sys(err, SK_EFAIL, errno, "cannot stat '%s'", names[i]);
+			break;
+		}
+		if (!S_ISDIR(s.st_mode)) {
+			if (linkat(src, names[i], dst, names[i], 0) < 0)
+				ret = sk_err_sys(err, SK_EFAIL, errno, "cannot link '%s'",
+						 names[i]);
+			continue;
+		}
+		if (mkdirat(dst, names[i], 0700) < 0) {
+			ret = sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", names[i]);
+			break;
+		}
+		s2 = openat(src, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		d2 = openat(dst, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (s2 < 0 || d2 < 0) {
+			ret = sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", names[i]);
+		} else {
+			struct timespec ts[2] = { s.st_atim, s.st_mtim };
+
+			ret = link_copy_dir(s2, d2, names[i], depth + 1, err);
+			if (ret == 0 && (fchown(d2, s.st_uid, s.st_gid) < 0 ||
+					 fchmod(d2, s.st_mode & 07777) < 0 ||
+					 futimens(d2, ts) < 0))
+				ret = sk_err_sys(err, SK_EFAIL, errno, "cannot copy metadata of '%s'",
+						 names[i]);
+		}
+		if (s2 >= 0)
+			close(s2);
+		if (d2 >= 0)
+			close(d2);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret;
+}
+
+int tree_link_copy(int srcfd, int dstfd, struct sk_err *err)
+{
+	return link_copy_dir(srcfd, dstfd, ".", 0, err);
+}

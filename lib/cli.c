@@ -109,7 +109,9 @@ void cli_codec(int c, const char *arg, struct ws_opts *o)
 int cli_finish(int rc, const struct sk_err *err)
 {
 	if (rc < 0 && err) {
-		log_error("%s", err->msg[0] ? err->msg : "failed");
+		/* An empty message is an answer (ws-preserve --check), not an error. */
+		if (err->msg[0])
+			log_error("%s", err->msg);
 		return err->code ? err->code : SK_EFAIL;
 	}
 	/* Data that never reached stdout is a failure, not a success. */

@@ -903,9 +903,13 @@ int ws_check(const struct ws_opts *o, struct sk_err *err)
 	}
 	if (ret < 0 && legacy_dir(&c, legacy, sizeof(legacy)))
 		ret = 0;
-	if (ret < 0)
-		sk_err_set(err, SK_ENOENT, "bot '%s' has no preserved data waiting to be restored",
-			   c.bot);
+	/* A predicate for scripts: "no" is an exit status, not an error message. */
+	if (ret < 0) {
+		log_info("bot '%s' has no preserved data waiting to be restored", c.bot);
+		sk_err_set(err, SK_ENOENT, "%s", "");
+	} else {
+		log_info("bot '%s' has preserved data waiting to be restored", c.bot);
+	}
 out:
 	ctx_close(&c);
 	return ret;

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages statekit builds and tests with, if missing.
+# Safe to run again: it installs only what dpkg does not already have.
+set -eu
+
+pkgs=(
+	build-essential pkg-config
+	libarchive-dev zlib1g-dev libinih-dev libsqlite3-dev libzstd-dev libssl-dev
+	sqlite3 bats bats-assert bats-support mandoc zsh
+	pigz zstd bzip2 xz-utils attr python3 util-linux
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "statekit: installing ${missing[*]}" >&2
+sudo=
+if ((EUID != 0)); then
+	command -v sudo >/dev/null || { echo "statekit: need root to install: ${missing[*]}" >&2; exit 1; }
+	sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sig.h"
+
 #define MAX_LINK_HOPS 40
 
 /* A directory whose metadata is applied at the end, deepest first, so that
@@ -49,10 +51,56 @@ struct ex {
 	struct symlink_rec *links;
 	size_t nlinks, caplinks;
 
-	/* Regular files this archive created: the only valid hardlink targets. */
+	/* Regular files this archive created: the only valid hardlink targets.
+	 * An open-addressing set of paths, grown at half full. */
 	char **files;
 	size_t nfiles, capfiles;
 };
+
+static size_t str_hash(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static char **file_slot(char **set, size_t cap, const char *path)
+{
+	size_t i = str_hash(path) & (cap - 1);
+
+	while (set[i] && strcmp(set[i], path) != 0)
+		i = (i + 1) & (cap - 1);
+	return &set[i];
+}
+
+static int file_add(struct ex *x, const char *path)
+{
+	char **slot;
+
+	if ((x->nfiles + 1) * 2 > x->capfiles) {
+		size_t cap = x->capfiles ? x->capfiles * 2 : 1024, i;
+		char **set = calloc(cap, sizeof(*set));
+
+		if (!set)
+			return -1;
+		for (i = 0; i < x->capfiles; i++)
+			if (x->files[i])
+				*file_slot(set, cap, x->files[i]) = x->files[i];
+		free(x->files);
+		x->files = set;
+		x->capfiles = cap;
+	}
+	slot = file_slot(x->files, x->capfiles, path);
+	if (*slot)
+		return 0;
+	*slot = strdup(path);
+	if (!*slot)
+		return -1;
+	x->nfiles++;
+	return 0;
+}
 
 static mode_t safe_mode(mode_t m)
 {
@@ -327,13 +375,7 @@ out:
 
 static int has_file(struct ex *x, const char *path)
 {
-	size_t i;
-
-	/* Newest first: a hardlink usually names a file just written. */
-	for (i = x->nfiles; i > 0; i--)
-		if (strcmp(x->files[i - 1], path) == 0)
-			return 1;
-	return 0;
+	return x->capfiles && *file_slot(x->files, x->capfiles, path) != NULL;
 }
 
 static int put_hardlink(struct ex *x, int parent, const char *name, const char *path,
@@ -488,8 +530,7 @@ static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
 	case SK_REG:
 		if (put_reg(x, parent, name, clean, e, err) < 0)
 			return -1;
-		if (push((void **)&x->files, &x->nfiles, &x->capfiles, sizeof(*x->files)) < 0 ||
-		    !(x->files[x->nfiles - 1] = strdup(clean)))
+		if (file_add(x, clean) < 0)
 			return sk_err_set(err, SK_EFAIL, "out of memory");
 		return 0;
 	case SK_HARDLINK:
@@ -668,6 +709,10 @@ int extract_archive(struct areader *r, int stagefd, const struct extract_limits 
 	x.prog = prog;
 	x.r = r;
 	while ((rc = areader_next(r, &e, err)) > 0) {
+		if (sig_interrupted()) {
+			sk_err_set(err, SK_EFAIL, "interrupted");
+			goto out;
+		}
 		if (st->entries >= lim->max_entries) {
 			sk_err_set(err, SK_EDAMAGED, "archive holds more than %llu entries (max_entries)",
 				   (unsigned long long)lim->max_entries);
@@ -693,7 +738,7 @@ out:
 		free(x.links[i].target);
 	}
 	free(x.links);
-	for (i = 0; i < x.nfiles; i++)
+	for (i = 0; i < x.capfiles; i++)
 		free(x.files[i]);
 	free(x.files);
 	return ret;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "sig.h"
 
 #define IO_CHUNK (1 << 20)
 #define MAX_DEPTH 4096
@@ -143,6 +144,9 @@ static int copy_range(struct walk *wk, int fd, const char *path, uint64_t off, u
 
 	while (len > 0) {
 		size_t want = len < IO_CHUNK ? (size_t)len : IO_CHUNK;
+
+		if (sig_interrupted())
+			return sk_err_set(err, SK_EFAIL, "interrupted");
 		ssize_t n = pread(fd, wk->buf, want, (off_t)off);
 
 		if (n < 0) {
@@ -315,6 +319,10 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 		struct stat s;
 		char target[4097];
 
+		if (sig_interrupted()) {
+			ret = sk_err_set(err, SK_EFAIL, "interrupted");
+			break;
+		}
 		if (plen + nlen + 2 > 65536) {
 			ret = sk_err_set(err, SK_EFAIL, "'%s/%s': name too long", path, names[i]);
 			break;

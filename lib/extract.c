@@ -415,12 +415,13 @@ static int put_hardlink(struct ex *x, int parent, const char *name, const char *
 	return ret < 0 ? -1 : 0;
 }
 
-/* A first, purely lexical check of a link target from the link's directory. */
-static int target_lexically_inside(const char *target, size_t dir_depth)
+int extract_link_lexical(const char *target, size_t dir_depth)
 {
 	long depth = (long)dir_depth;
 	const char *p = target;
 
+	if (target[0] == '/')
+		return 0;
 	while (*p) {
 		const char *slash = strchr(p, '/');
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
@@ -448,7 +449,7 @@ static int put_symlink(struct ex *x, int parent, const char *name, const char *p
 		return sk_err_set(err, SK_EDAMAGED, "symlink '%s' has an empty target", path);
 	if (strlen(e->link) > x->lim->max_path)
 		return sk_err_set(err, SK_EDAMAGED, "symlink '%s': target too long", path);
-	if (e->link[0] == '/' || !target_lexically_inside(e->link, depth - 1))
+	if (!extract_link_lexical(e->link, depth - 1))
 		return sk_err_set(err, SK_EDAMAGED,
 				  "symlink '%s' -> '%s' points outside the workspace", path,
 				  e->link);
@@ -551,7 +552,7 @@ static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
  * Components that do not exist are taken lexically. Returns 1 if the link
  * stays inside, 0 if it escapes or loops, -1 on a local error.
  */
-static int link_stays_inside(int stagefd, const char *lpath, const char *ltarget)
+int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 {
 	char *stack[2048];
 	size_t n = 0, i;
@@ -560,6 +561,8 @@ static int link_stays_inside(int stagefd, const char *lpath, const char *ltarget
 	int hops = 0, result = -1;
 	const char *dir_end = strrchr(lpath, '/');
 
+	if (!*ltarget || ltarget[0] == '/')
+		return 0;
 	/* The link's own directory, component by component. */
 	if (dir_end) {
 		char *d = strndup(lpath, (size_t)(dir_end - lpath));
@@ -661,7 +664,7 @@ static int finish(struct ex *x, struct sk_err *err)
 	size_t i;
 
 	for (i = 0; i < x->nlinks; i++) {
-		int rc = link_stays_inside(x->stagefd, x->links[i].path, x->links[i].target);
+		int rc = extract_link_inside(x->stagefd, x->links[i].path, x->links[i].target);
 
 		if (rc < 0)
 			return sk_err_set(err, SK_EFAIL, "cannot check symlink '%s'",

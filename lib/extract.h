@@ -48,4 +48,18 @@ int extract_clean_path(const char *name, const struct extract_limits *lim, char 
 int extract_archive(struct areader *r, int stagefd, const struct extract_limits *lim,
 		    struct progress *prog, struct extract_stats *st, struct sk_err *err);
 
+/*
+ * Does the symlink at lpath (a cleaned path below rootfd) with target
+ * ltarget resolve inside the tree? Resolves component by component like the
+ * kernel, expanding the tree's own symlinks (at most 40) without following
+ * anything for real; missing components are taken lexically. 1 inside, 0
+ * outside (or looping), -1 on a local error. Export uses it to leave such
+ * links out, import to reject them.
+ */
+int extract_link_inside(int rootfd, const char *lpath, const char *ltarget);
+
+/* Purely lexical first check: no absolute target, no ".." above the root
+ * for a link dir_depth levels down. 1 inside, 0 outside. */
+int extract_link_lexical(const char *target, size_t dir_depth);
+
 #endif

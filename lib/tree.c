@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "extract.h"
 #include "fsutil.h"
 #include "sig.h"
 
@@ -23,6 +24,7 @@ struct link_ent {
 };
 
 struct walk {
+	int rootfd;
 	struct awriter *w;
 	struct progress *prog;
 	struct tree_stats *st;
@@ -377,6 +379,14 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 				break;
 			}
 			target[tl] = '\0';
+			/* Rule 5: only links that stay inside; import would refuse
+			 * the whole archive for one that does not. */
+			if (extract_link_inside(wk->rootfd, path, target) != 1) {
+				log_warn("skipping symlink '%s' -> '%s': it points outside the "
+					 "workspace", path, target);
+				wk->st->skipped++;
+				goto next;
+			}
 			e.type = SK_SYMLINK;
 			e.link = target;
 			ret = awriter_add(wk->w, &e, err);
@@ -412,6 +422,7 @@ int tree_export(int rootfd, struct awriter *w, struct progress *prog, struct tre
 	int ret;
 
 	memset(st, 0, sizeof(*st));
+	wk.rootfd = rootfd;
 	wk.w = w;
 	wk.prog = prog;
 	wk.st = st;

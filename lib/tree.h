@@ -22,8 +22,9 @@ struct tree_stats {
 /*
  * Archive everything below the directory open at rootfd (not owned) into w,
  * names relative to the root, in sorted order. Regular files keep their holes,
- * hardlinks become hardlink entries, symlinks links; sockets, fifos and
- * devices are skipped with a warning. prog may be NULL. SK_EFAIL on errors.
+ * hardlinks become hardlink entries, symlinks links; sockets, fifos,
+ * devices and symlinks that resolve outside the root are skipped with a
+ * warning. prog may be NULL. SK_EFAIL on errors.
  */
 int tree_export(int rootfd, struct awriter *w, struct progress *prog, struct tree_stats *st,
 		struct sk_err *err);

@@ -990,7 +990,28 @@ int ws_list(const struct ws_opts *o, struct sk_err *err)
 	return 0;
 }
 
-static void print_ids_in(const char *dir, const char *suffix_skip)
+struct idlist {
+	char **v;
+	size_t n, cap;
+};
+
+static void ids_add(struct idlist *l, const char *id)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n] = strdup(id);
+	if (l->v[l->n])
+		l->n++;
+}
+
+static void ids_from_dir(struct idlist *l, const char *dir)
 {
 	struct sk_err e = SK_ERR_INIT;
 	struct dirent *de;
@@ -998,18 +1019,21 @@ static void print_ids_in(const char *dir, const char *suffix_skip)
 
 	if (!d)
 		return;
-	while ((de = readdir(d)) != NULL) {
-		if (config_check_id("bot", de->d_name, &e) < 0)
-			continue;
-		if (suffix_skip && strstr(de->d_name, suffix_skip))
-			continue;
-		printf("%s\n", de->d_name);
-	}
+	/* A valid id has no '.', so "<bot>.migrated" never passes the check. */
+	while ((de = readdir(d)) != NULL)
+		if (config_check_id("bot", de->d_name, &e) == 0)
+			ids_add(l, de->d_name);
 	closedir(d);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 int ws_list_ids(const struct ws_opts *o, struct sk_err *err)
 {
+	struct idlist l = { 0 };
 	struct ctx c;
 	struct backup_row *rows = NULL;
 	size_t n, i;
@@ -1023,14 +1047,21 @@ int ws_list_ids(const struct ws_opts *o, struct sk_err *err)
 		char dir[PATH_MAX];
 
 		snprintf(dir, sizeof(dir), "%.*s", (int)(tail - c.cfg.ws_path), c.cfg.ws_path);
-		print_ids_in(dir, NULL);
+		ids_from_dir(&l, dir);
 	}
-	print_ids_in(c.cfg.legacy_dir, ".migrated");
+	ids_from_dir(&l, c.cfg.legacy_dir);
 	if (idx_backup_list(c.ix, NULL, &rows, &n, err) == 0)
 		for (i = 0; i < n; i++)
-			if (i == 0 || strcmp(rows[i].bot, rows[i - 1].bot) != 0)
-				printf("%s\n", rows[i].bot);
+			ids_add(&l, rows[i].bot);
 	free(rows);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_str);
+	for (i = 0; i < l.n; i++)
+		if (i == 0 || strcmp(l.v[i], l.v[i - 1]) != 0)
+			printf("%s\n", l.v[i]);
+	for (i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
 	ctx_close(&c);
 	return 0;
 }

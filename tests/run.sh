@@ -29,7 +29,7 @@ tally() {	# name: reads TAP on stdin, echoes it, counts
 
 if (($# == 0)); then
 	for t in build/tests/*; do
-		[[ -x $t ]] || continue
+		[[ -f $t && -x $t ]] || continue
 		echo "# unit: $t"
 		tally "$t" < <("$t" 2>&1; echo "# exit $?")
 	done

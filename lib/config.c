@@ -216,6 +216,49 @@ static void set_defaults(struct sk_config *c)
 	snprintf(c->fc_clone, sizeof(c->fc_clone), "auto");
 }
 
+static const char *const sections[] = { "state", "workspace", "containerd", "archive",
+					 "firecracker" };
+
+/*
+ * inih calls the handler only for keys, so a section with no keys would
+ * pass unseen: check every "[name]" line first, with its line number.
+ */
+static int check_sections(const char *path, struct sk_err *err)
+{
+	char *line = NULL;
+	size_t cap = 0, i;
+	int lineno = 0, ret = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return sk_err_sys(err, SK_EUSAGE, errno, "cannot read config '%s'", path);
+	while (getline(&line, &cap, f) >= 0) {
+		char *p = line, *end;
+		int known = 0;
+
+		lineno++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '[')
+			continue;
+		end = strchr(++p, ']');
+		if (!end)
+			continue;	/* inih reports it as a syntax error */
+		*end = '\0';
+		for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+			if (strcmp(p, sections[i]) == 0)
+				known = 1;
+		if (!known) {
+			ret = sk_err_set(err, SK_EUSAGE, "%s:%d: unknown section '[%s]'", path,
+					 lineno, p);
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
 int config_load(struct sk_config *cfg, const char *path, struct sk_err *err)
 {
 	struct parse ps = { cfg, err, 0, 0, 0 };
@@ -234,6 +277,14 @@ int config_load(struct sk_config *cfg, const char *path, struct sk_err *err)
 		return sk_err_sys(err, SK_EUSAGE, errno, "cannot read config '%s'", path);
 	}
 	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
+	if (check_sections(path, err) < 0)
+		return -1;
+	/* Debian's inih takes these at run time. No continuation lines: an
+	 * indented key must stay a key. Long lines (a stop_command) whole. */
+	ini_allow_multiline = false;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = 65536;
 	line = ini_parse(path, on_key, &ps);
 	if (line < 0)
 		return sk_err_sys(err, SK_EUSAGE, errno ? errno : EIO,

@@ -57,6 +57,40 @@ static int swap_names(const char *root, struct swap_names *sn, struct sk_err *er
 	return 0;
 }
 
+/* A JSON string literal for s (quotes included) in out; paths may hold any byte. */
+static const char *json_str(const char *s, char *out, size_t size)
+{
+	size_t o = 0;
+
+	out[o++] = '"';
+	for (; *s && o + 8 < size; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)ch;
+		} else if (ch < 0x20) {
+			o += (size_t)snprintf(out + o, size - o, "\\u%04x", ch);
+		} else {
+			out[o++] = (char)ch;
+		}
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * Give a failure its operation as context ("import 'bot1': ..."), but leave
+ * usage and config errors as they are: they name the file and line already.
+ */
+static int op_fail(struct sk_err *err, const char *op, const char *bot)
+{
+	if (err->code == SK_EUSAGE || !bot)
+		return -1;
+	return sk_err_wrap(err, "%s '%s'", op, bot);
+}
+
 static int same_ino(const char *path, int64_t dev, int64_t ino)
 {
 	struct stat s;
@@ -265,12 +299,22 @@ out:
 	return ret;
 }
 
-static void resolve_codec(const struct ctx *c, const struct ws_opts *o, enum codec *codec,
-			  int *level, int *threads)
+/* The codec settings, checked before the bot is stopped rather than after. */
+static int resolve_codec(const struct ctx *c, const struct ws_opts *o, enum codec *codec,
+			 int *level, int *threads, struct sk_err *err)
 {
+	int max;
+
 	*codec = o->codec_set ? o->codec : c->cfg.codec;
 	*level = o->level_set ? o->level : c->cfg.level;
 	*threads = o->threads_set ? o->threads : c->cfg.threads;
+	if (*codec == CODEC_NONE)
+		return 0;	/* no level to check */
+	max = *codec == CODEC_GZIP ? 9 : 19;
+	if (*level > max)
+		return sk_err_set(err, SK_EUSAGE, "level %d is out of range for %s (1-%d)", *level,
+				  codec_name(*codec), max);
+	return 0;
 }
 
 int ws_export(const struct ws_opts *o, struct sk_err *err)
@@ -287,8 +331,9 @@ int ws_export(const struct ws_opts *o, struct sk_err *err)
 		return sk_err_set(err, SK_EUSAGE,
 				  "refusing to write an archive to a terminal (use -o FILE or a pipe)");
 	if (ctx_open(&c, o, 1, err) < 0)
-		return -1;
-	resolve_codec(&c, o, &codec, &level, &threads);
+		return op_fail(err, "export", o->bot);
+	if (resolve_codec(&c, o, &codec, &level, &threads, err) < 0)
+		goto out;
 	rootfd = open_root(&c, err);
 	if (rootfd < 0)
 		goto out;
@@ -347,7 +392,7 @@ out:
 			 log_bytes(res.out_bytes, ob, sizeof(ob)), codec_name(codec),
 			 log_now() - t0);
 	} else {
-		sk_err_wrap(err, "export '%s'", o->bot);
+		op_fail(err, "export", o->bot);
 	}
 	ctx_close(&c);
 	return ret;
@@ -572,7 +617,7 @@ int ws_import(const struct ws_opts *o, struct sk_err *err)
 	ctx_close(&c);
 done:
 	if (ret < 0)
-		sk_err_wrap(err, "import '%s'", o->bot);
+		op_fail(err, "import", o->bot);
 	if (in_fd != STDIN_FILENO)
 		close(in_fd);
 	return ret;
@@ -585,6 +630,17 @@ static int backup_path(const struct ctx *c, int64_t gen, enum codec codec, char 
 {
 	return (size_t)snprintf(out, size, "%s/gen-%06lld%s", c->backups, (long long)gen,
 				codec_suffix(codec)) >= size ? -1 : 0;
+}
+
+/*
+ * The index keeps a generation's file name relative to the bot's backup
+ * directory, so that a state dir spelled another way (a trailing slash, a
+ * symlink, a move) still finds it, and never mistakes it for an orphan.
+ */
+static int backup_file(const struct sk_config *cfg, const struct backup_row *r, char *out,
+		       size_t size, struct sk_err *err)
+{
+	return fs_pathf(out, size, err, "%s/backups/%s/%s", cfg->state_dir, r->bot, r->file);
 }
 
 /* Remove files in the bot's backup directory that the index does not name:
@@ -614,7 +670,7 @@ static int sweep_orphans(struct ctx *c, struct sk_err *err)
 		if (fs_pathf(full, sizeof(full), err, "%s/%s", c->backups, de->d_name) < 0)
 			continue;
 		for (i = 0; i < n; i++)
-			if (strcmp(rows[i].file, full) == 0)
+			if (strcmp(rows[i].file, de->d_name) == 0)
 				known = 1;
 		if (known)
 			continue;
@@ -641,12 +697,15 @@ static int prune_locked(struct ctx *c, int keep, struct sk_err *err)
 	 * leaves an orphan file the next sweep removes, never a row that
 	 * names a missing file. */
 	for (i = 0; n > (size_t)keep && i < n - (size_t)keep; i++) {
-		if (idx_backup_delete(c->ix, c->bot, rows[i].generation, err) < 0) {
+		char file[PATH_MAX];
+
+		if (backup_file(&c->cfg, &rows[i], file, sizeof(file), err) < 0 ||
+		    idx_backup_delete(c->ix, c->bot, rows[i].generation, err) < 0) {
 			ret = -1;
 			break;
 		}
-		if (unlink(rows[i].file) < 0 && errno != ENOENT) {
-			ret = sk_err_sys(err, SK_EFAIL, errno, "cannot remove '%s'", rows[i].file);
+		if (unlink(file) < 0 && errno != ENOENT) {
+			ret = sk_err_sys(err, SK_EFAIL, errno, "cannot remove '%s'", file);
 			break;
 		}
 		log_info("pruned generation %lld of bot '%s'", (long long)rows[i].generation,
@@ -664,13 +723,14 @@ int ws_preserve(const struct ws_opts *o, struct sk_err *err)
 	struct journal_row jr = { 0 };
 	struct export_res res = { 0 };
 	struct backup_row row = { 0 };
-	char tmp[PATH_MAX] = "", final[PATH_MAX];
+	char tmp[PATH_MAX] = "", final[PATH_MAX], js[2 * PATH_MAX];
 	enum codec codec;
 	int level, threads, fd = -1, rootfd = -1, ret = -1, began = 0;
 
 	if (ctx_open(&c, o, 1, err) < 0)
-		return sk_err_wrap(err, "preserve '%s'", o->bot);
-	resolve_codec(&c, o, &codec, &level, &threads);
+		return op_fail(err, "preserve", o->bot);
+	if (resolve_codec(&c, o, &codec, &level, &threads, err) < 0)
+		goto out;
 	if (sweep_orphans(&c, err) < 0)
 		goto out;
 	rootfd = open_root(&c, err);
@@ -709,7 +769,7 @@ int ws_preserve(const struct ws_opts *o, struct sk_err *err)
 	if (hash_file(final, row.sha256, &row.size, err) < 0)
 		goto out;
 	snprintf(row.bot, sizeof(row.bot), "%s", c.bot);
-	snprintf(row.file, sizeof(row.file), "%s", final);
+	snprintf(row.file, sizeof(row.file), "%s", strrchr(final, '/') + 1);
 	snprintf(row.codec, sizeof(row.codec), "%s", codec_name(codec));
 	row.entries = res.ts.entries;
 	row.created = (int64_t)time(NULL);
@@ -717,9 +777,9 @@ int ws_preserve(const struct ws_opts *o, struct sk_err *err)
 		goto out;
 	ret = prune_locked(&c, o->keep > 0 ? o->keep : c.cfg.keep, err);
 	if (ret == 0 && o->json)
-		printf("{\"bot\":\"%s\",\"generation\":%lld,\"file\":\"%s\",\"size\":%llu,"
+		printf("{\"bot\":\"%s\",\"generation\":%lld,\"file\":%s,\"size\":%llu,"
 		       "\"sha256\":\"%s\",\"entries\":%llu}\n",
-		       row.bot, (long long)row.generation, row.file,
+		       row.bot, (long long)row.generation, json_str(final, js, sizeof(js)),
 		       (unsigned long long)row.size, row.sha256,
 		       (unsigned long long)row.entries);
 	if (ret == 0)
@@ -748,7 +808,7 @@ out:
 		close(rootfd);
 	ctx_close(&c);
 	if (ret < 0)
-		sk_err_wrap(err, "preserve '%s'", o->bot);
+		op_fail(err, "preserve", o->bot);
 	return ret;
 }
 
@@ -834,12 +894,12 @@ int ws_restore(const struct ws_opts *o, struct sk_err *err)
 	struct ctx c;
 	struct backup_row row;
 	struct import_res res = { 0 };
-	char sum[HASH_HEX_LEN + 1], legacy[PATH_MAX];
+	char sum[HASH_HEX_LEN + 1], legacy[PATH_MAX], file[PATH_MAX];
 	uint64_t size;
 	int fd = -1, ret = -1;
 
 	if (ctx_open(&c, o, 1, err) < 0)
-		return sk_err_wrap(err, "restore '%s'", o->bot);
+		return op_fail(err, "restore", o->bot);
 	if (idx_backup_get(c.ix, c.bot, o->generation, &row, err) < 0) {
 		if (err->code != SK_ENOENT || o->generation)
 			goto out;
@@ -851,21 +911,25 @@ int ws_restore(const struct ws_opts *o, struct sk_err *err)
 		ret = restore_legacy(&c, legacy, o, err);
 		goto out;
 	}
+	if (backup_file(&c.cfg, &row, file, sizeof(file), err) < 0)
+		goto out;
 	/* Rule 6: the backup's sha256 is checked before a byte of it is used. */
-	if (hash_file(row.file, sum, &size, err) < 0) {
-		if (err->code == SK_ENOENT)
-			err->code = SK_EDAMAGED;
+	if (hash_file(file, sum, &size, err) < 0) {
+		if (err->code == SK_ENOENT) {
+			sk_err_set(err, SK_EDAMAGED, "generation %lld is missing: '%s' is gone",
+				   (long long)row.generation, file);
+		}
 		goto out;
 	}
 	if (strcmp(sum, row.sha256) != 0 || size != row.size) {
 		sk_err_set(err, SK_EDAMAGED,
 			   "generation %lld is damaged: '%s' has sha256 %s, expected %s",
-			   (long long)row.generation, row.file, sum, row.sha256);
+			   (long long)row.generation, file, sum, row.sha256);
 		goto out;
 	}
-	fd = open(row.file, O_RDONLY | O_CLOEXEC);
+	fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", row.file);
+		sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", file);
 		goto out;
 	}
 	if (import_locked(&c, fd, 0, o->progress, row.size, &res, err) < 0)
@@ -882,7 +946,7 @@ out:
 		close(fd);
 	ctx_close(&c);
 	if (ret < 0)
-		sk_err_wrap(err, "restore '%s'", o->bot);
+		op_fail(err, "restore", o->bot);
 	return ret;
 }
 
@@ -921,12 +985,12 @@ int ws_prune(const struct ws_opts *o, struct sk_err *err)
 	int ret;
 
 	if (ctx_open(&c, o, 1, err) < 0)
-		return sk_err_wrap(err, "prune '%s'", o->bot);
+		return op_fail(err, "prune", o->bot);
 	ret = prune_locked(&c, o->keep > 0 ? o->keep : c.cfg.keep, err);
 	if (ret == 0)
 		ret = sweep_orphans(&c, err);
 	ctx_close(&c);
-	return ret < 0 ? sk_err_wrap(err, "prune '%s'", o->bot) : 0;
+	return ret < 0 ? op_fail(err, "prune", o->bot) : 0;
 }
 
 static void fmt_time(int64_t t, char *buf, size_t size)
@@ -957,18 +1021,20 @@ int ws_list(const struct ws_opts *o, struct sk_err *err)
 	if (o->json) {
 		printf("[");
 		for (i = 0; i < n; i++) {
-			char cr[32], rs[32];
+			char cr[32], rs[32], file[PATH_MAX], js[2 * PATH_MAX];
 
+			if (backup_file(&c.cfg, &rows[i], file, sizeof(file), err) < 0)
+				file[0] = '\0';
 			fmt_time(rows[i].created, cr, sizeof(cr));
 			fmt_time(rows[i].restored, rs, sizeof(rs));
 			printf("%s\n  {\"bot\":\"%s\",\"generation\":%lld,\"created\":\"%s\","
 			       "\"size\":%llu,\"entries\":%llu,\"codec\":\"%s\",\"sha256\":\"%s\","
-			       "\"restored\":%s%s%s,\"file\":\"%s\"}",
+			       "\"restored\":%s%s%s,\"file\":%s}",
 			       i ? "," : "", rows[i].bot, (long long)rows[i].generation, cr,
 			       (unsigned long long)rows[i].size, (unsigned long long)rows[i].entries,
 			       rows[i].codec, rows[i].sha256, rows[i].restored ? "\"" : "",
 			       rows[i].restored ? rs : "null", rows[i].restored ? "\"" : "",
-			       rows[i].file);
+			       json_str(file, js, sizeof(js)));
 		}
 		printf("%s]\n", n ? "\n" : "");
 	} else {

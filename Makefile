@@ -29,7 +29,7 @@ DEPLIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 ALLCFLAGS  = $(WARNFLAGS) $(CFLAGS) -D_GNU_SOURCE -DSK_VERSION='"$(VERSION)"' \
              -Ilib $(DEPCFLAGS) -MMD -MP
 
-B          := build
+B          ?= build
 LIB_SRC    := $(wildcard lib/*.c)
 LIB_OBJ    := $(LIB_SRC:%.c=$(B)/%.o)
 CMD_SRC    := $(wildcard cmd/*.c)
@@ -61,7 +61,7 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libstatekit.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEPLIBS)
 
 check: all
-	tests/run.sh
+	SK_BUILD=$(B) tests/run.sh
 
 lint:
 	mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7)

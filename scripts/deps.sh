@@ -7,7 +7,7 @@ pkgs=(
 	build-essential pkg-config
 	libarchive-dev zlib1g-dev libinih-dev libsqlite3-dev libzstd-dev libssl-dev
 	sqlite3 bats bats-assert bats-support mandoc zsh
-	pigz zstd bzip2 xz-utils attr python3 util-linux
+	pigz zstd bzip2 xz-utils attr python3 util-linux libarchive-tools
 )
 
 missing=()

@@ -61,7 +61,7 @@ need_tool()
 # options it names and HELP_SHORT to the short options of its "-x, --xxx" lines.
 help_options()
 {
-    local bin=build/bin/$1
+    local bin=${SK_BUILD:-build}/bin/$1
 
     [[ -x $bin ]] ||
         fail "$ROOT/$bin does not exist: build the commands with 'make' first"

@@ -28,7 +28,7 @@ tally() {	# name: reads TAP on stdin, echoes it, counts
 }
 
 if (($# == 0)); then
-	for t in build/tests/*; do
+	for t in "${SK_BUILD:-build}"/tests/*; do
 		[[ -f $t && -x $t ]] || continue
 		echo "# unit: $t"
 		tally "$t" < <("$t" 2>&1; echo "# exit $?")

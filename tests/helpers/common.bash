@@ -5,13 +5,13 @@ load /usr/lib/bats/bats-support/load.bash
 load /usr/lib/bats/bats-assert/load.bash
 
 REPO=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-BIN=$REPO/build/bin
+BIN=$REPO/${SK_BUILD:-build}/bin
 CORPUS=${SK_CORPUS:-$REPO/../shared/corpus}
 PATH=$BIN:$PATH
 
 # A fresh state dir and config per test; workspaces under $WS/<bot>.
 sk_setup() {
-	[[ -x $BIN/ws-export ]] || fail "build/bin/ws-export is missing: run make first"
+	[[ -x $BIN/ws-export ]] || fail "$BIN/ws-export is missing: run make first"
 	ST=$BATS_TEST_TMPDIR/state
 	WS=$ST/workspaces
 	CONF=$BATS_TEST_TMPDIR/statekit.ini

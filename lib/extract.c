@@ -116,9 +116,6 @@ int extract_clean_path(const char *name, const struct extract_limits *lim, char 
 
 	if (!name || !*name)
 		return sk_err_set(err, SK_EDAMAGED, "entry with an empty name");
-	if (strlen(name) > lim->max_path)
-		return sk_err_set(err, SK_EDAMAGED, "name longer than %llu bytes (max_path)",
-				  (unsigned long long)lim->max_path);
 	if (name[0] == '/')
 		return sk_err_set(err, SK_EDAMAGED, "absolute name '%s'", name);
 	while (*p) {
@@ -135,7 +132,9 @@ int extract_clean_path(const char *name, const struct extract_limits *lim, char 
 						  "name '%s' has a component over %d bytes", name,
 						  NAME_MAX);
 			if (o + len + 2 > size)
-				return sk_err_set(err, SK_EDAMAGED, "name '%s' is too long", name);
+				return sk_err_set(err, SK_EDAMAGED,
+						  "name longer than %llu bytes (max_path)",
+						  (unsigned long long)lim->max_path);
 			if (o)
 				out[o++] = '/';
 			memcpy(out + o, p, len);
@@ -150,6 +149,11 @@ int extract_clean_path(const char *name, const struct extract_limits *lim, char 
 			p++;
 	}
 	out[o] = '\0';
+	/* The cleaned name counts: "./" prefixes and a directory's trailing
+	 * slash are spelling, not length. */
+	if (o > lim->max_path)
+		return sk_err_set(err, SK_EDAMAGED, "name longer than %llu bytes (max_path)",
+				  (unsigned long long)lim->max_path);
 	*depth = d;
 	return 0;
 }
@@ -383,6 +387,7 @@ static int put_hardlink(struct ex *x, int parent, const char *name, const char *
 {
 	char target[PATH_MAX], tdir[PATH_MAX];
 	const char *tbase;
+	struct stat ts;
 	size_t depth;
 	int tfd, ret;
 
@@ -406,6 +411,12 @@ static int put_hardlink(struct ex *x, int parent, const char *name, const char *
 	if (tfd < 0)
 		return sk_err_set(err, SK_EDAMAGED,
 				  "hardlink '%s': the directory of '%s' is gone", path, target);
+	/* A later entry may have replaced the file with a link or a directory. */
+	if (fstatat(tfd, tbase, &ts, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(ts.st_mode)) {
+		close(tfd);
+		return sk_err_set(err, SK_EDAMAGED,
+				  "hardlink '%s' -> '%s' does not name a regular file", path, target);
+	}
 	ret = make_room(parent, name, 0, path, err);
 	/* flags 0: link the name itself, never what a symlink points at. */
 	if (ret == 0 && linkat(tfd, tbase, parent, name, 0) < 0)

@@ -1088,7 +1088,10 @@ static int header_block(struct targuard *g, struct sk_err *err)
 		return reject(g, err, "bad uid field at offset %" PRIu64, at);
 	if (parse_num(h + H_GID, 8, true, &v) != NUM_OK)
 		return reject(g, err, "bad gid field at offset %" PRIu64, at);
-	if (parse_num(h + H_MTIME, 12, true, &v) != NUM_OK)
+	/* A time before 1970 is a fact, not an attack: libarchive itself
+	 * writes it as base-256 0xff..., and only the size must not be negative. */
+	r = parse_num(h + H_MTIME, 12, true, &v);
+	if (r != NUM_OK && r != NUM_NEGATIVE)
 		return reject(g, err, "bad mtime field at offset %" PRIu64, at);
 	/* libarchive vets these when it sniffs the format: so do we, everywhere. */
 	if (parse_num(h + H_DEVMAJOR, 8, true, &v) != NUM_OK ||

@@ -25,6 +25,7 @@ struct link_ent {
 
 struct walk {
 	int rootfd;
+	const struct extract_limits *lim;
 	struct awriter *w;
 	struct progress *prog;
 	struct tree_stats *st;
@@ -332,6 +333,15 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 		if (plen)
 			path[plen] = '/';
 		memcpy(path + plen + (plen ? 1 : 0), names[i], nlen + 1);
+		if ((uint64_t)depth + 1 > wk->lim->max_depth ||
+		    plen + nlen + (plen ? 1 : 0) > wk->lim->max_path) {
+			log_warn("skipping '%.200s...': deeper or longer than the archive limits "
+				 "(max_depth %llu, max_path %llu)", path,
+				 (unsigned long long)wk->lim->max_depth,
+				 (unsigned long long)wk->lim->max_path);
+			wk->st->skipped++;
+			goto next;
+		}
 		if (fstatat(dfd, names[i], &s, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno == ENOENT)
 				goto next;	/* gone since readdir */
@@ -413,8 +423,8 @@ next:
 	return ret;
 }
 
-int tree_export(int rootfd, struct awriter *w, struct progress *prog, struct tree_stats *st,
-		struct sk_err *err)
+int tree_export(int rootfd, struct awriter *w, const struct extract_limits *lim,
+		struct progress *prog, struct tree_stats *st, struct sk_err *err)
 {
 	struct walk wk = { 0 };
 	char *path;
@@ -423,6 +433,7 @@ int tree_export(int rootfd, struct awriter *w, struct progress *prog, struct tre
 
 	memset(st, 0, sizeof(*st));
 	wk.rootfd = rootfd;
+	wk.lim = lim;
 	wk.w = w;
 	wk.prog = prog;
 	wk.st = st;

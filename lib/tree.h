@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "astream.h"
+#include "extract.h"
 #include "err.h"
 #include "log.h"
 
@@ -23,11 +24,12 @@ struct tree_stats {
  * Archive everything below the directory open at rootfd (not owned) into w,
  * names relative to the root, in sorted order. Regular files keep their holes,
  * hardlinks become hardlink entries, symlinks links; sockets, fifos,
- * devices and symlinks that resolve outside the root are skipped with a
- * warning. prog may be NULL. SK_EFAIL on errors.
+ * devices, symlinks that resolve outside the root, and names past lim's
+ * max_path or max_depth (which ws-import would refuse) are skipped with a
+ * warning, so that an export always imports. prog may be NULL. SK_EFAIL on errors.
  */
-int tree_export(int rootfd, struct awriter *w, struct progress *prog, struct tree_stats *st,
-		struct sk_err *err);
+int tree_export(int rootfd, struct awriter *w, const struct extract_limits *lim,
+		struct progress *prog, struct tree_stats *st, struct sk_err *err);
 
 /* Apparent bytes and entries below rootfd, for an ETA; best effort. */
 uint64_t tree_size(int rootfd);

@@ -270,10 +270,20 @@ struct export_res {
 	uint64_t out_bytes;
 };
 
-/* Archive the tree at rootfd into out_fd with the chosen codec. */
-static int write_archive(int rootfd, int out_fd, enum codec codec, int level, int threads,
-			 int show_progress, struct export_res *res, struct sk_err *err)
+static void limits_of(const struct sk_config *cfg, struct extract_limits *lim)
 {
+	lim->max_entries = cfg->max_entries;
+	lim->max_bytes = cfg->max_bytes;
+	lim->max_path = cfg->max_path;
+	lim->max_depth = cfg->max_depth;
+}
+
+/* Archive the tree at rootfd into out_fd with the chosen codec. */
+static int write_archive(const struct sk_config *cfg, int rootfd, int out_fd, enum codec codec,
+			 int level, int threads, int show_progress, struct export_res *res,
+			 struct sk_err *err)
+{
+	struct extract_limits lim;
 	struct enc *enc = NULL;
 	struct awriter *w = NULL;
 	struct progress prog;
@@ -286,7 +296,8 @@ static int write_archive(int rootfd, int out_fd, enum codec codec, int level, in
 		goto out;
 	if (awriter_open(&w, enc, err) < 0)
 		goto out;
-	if (tree_export(rootfd, w, &prog, &res->ts, err) < 0)
+	limits_of(cfg, &lim);
+	if (tree_export(rootfd, w, &lim, &prog, &res->ts, err) < 0)
 		goto out;
 	if (awriter_finish(w, err) < 0 || enc_finish(enc, err) < 0)
 		goto out;
@@ -352,7 +363,7 @@ int ws_export(const struct ws_opts *o, struct sk_err *err)
 	if (stop_bot(&c, &jr, err) < 0)
 		goto out;
 	fault_point("export-stopped");
-	if (write_archive(rootfd, out_fd, codec, level, threads, o->progress, &res, err) < 0)
+	if (write_archive(&c.cfg, rootfd, out_fd, codec, level, threads, o->progress, &res, err) < 0)
 		goto out;
 	if (o->output && fs_commit_tmp(out_fd, tmp, o->output, err) < 0)
 		goto out;
@@ -462,10 +473,10 @@ static int swap_in(const struct swap_names *sn, const char *root, int had_old,
 static int import_locked(struct ctx *c, int in_fd, int merge, int show_progress,
 			 uint64_t in_size, struct import_res *res, struct sk_err *err)
 {
-	struct extract_limits lim = {
-		c->cfg.max_entries, c->cfg.max_bytes, c->cfg.max_path, c->cfg.max_depth
-	};
-	struct targuard_limits glim = { (size_t)c->cfg.max_path, 1 << 20 };
+	struct extract_limits lim;
+	/* The guard bounds what it buffers; the extractor applies the exact
+	 * limit to cleaned names, so leave room for "./" and trailing slashes. */
+	struct targuard_limits glim = { (size_t)c->cfg.max_path + 16, 1 << 20 };
 	struct journal_row jr = { 0 };
 	struct swap_names sn;
 	struct areader *r = NULL;
@@ -473,6 +484,7 @@ static int import_locked(struct ctx *c, int in_fd, int merge, int show_progress,
 	struct stat st;
 	int stagefd = -1, had_old, ret = -1, began = 0, swapped = 0;
 
+	limits_of(&c->cfg, &lim);
 	progress_start(&prog, show_progress, in_size);
 	if (c->be->ops->attach(c->be, 1, err) < 0 || swap_names(c->be->root, &sn, err) < 0)
 		return -1;
@@ -757,7 +769,7 @@ int ws_preserve(const struct ws_opts *o, struct sk_err *err)
 	if (stop_bot(&c, &jr, err) < 0)
 		goto out;
 	fault_point("preserve-stopped");
-	if (write_archive(rootfd, fd, codec, level, threads, o->progress, &res, err) < 0)
+	if (write_archive(&c.cfg, rootfd, fd, codec, level, threads, o->progress, &res, err) < 0)
 		goto out;
 	/* The bot need not wait for the hash and the bookkeeping. */
 	if (start_bot(&c, &jr, err) < 0)
@@ -813,6 +825,7 @@ out:
 }
 
 struct legacy_feed {
+	const struct sk_config *cfg;
 	int rootfd, out_fd;
 	struct sk_err err;
 	int ret;
@@ -823,7 +836,7 @@ static void *legacy_writer(void *arg)
 	struct legacy_feed *f = arg;
 	struct export_res res;
 
-	f->ret = write_archive(f->rootfd, f->out_fd, CODEC_NONE, 0, 1, 0, &res, &f->err);
+	f->ret = write_archive(f->cfg, f->rootfd, f->out_fd, CODEC_NONE, 0, 1, 0, &res, &f->err);
 	close(f->out_fd);
 	return NULL;
 }
@@ -836,7 +849,7 @@ static void *legacy_writer(void *arg)
 static int restore_legacy(struct ctx *c, const char *dir, const struct ws_opts *o,
 			  struct sk_err *err)
 {
-	struct legacy_feed f = { .rootfd = -1, .out_fd = -1 };
+	struct legacy_feed f = { .cfg = &c->cfg, .rootfd = -1, .out_fd = -1 };
 	struct import_res res = { 0 };
 	char done[PATH_MAX];
 	pthread_t th;

@@ -426,7 +426,8 @@ static void test_headers(void)
 	memcpy(b.p + 100, "0000644\0", 8);
 	memcpy(b.p + 136, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xfe", 12);
 	hdr_sum(b.p);
-	CHECK(&b, "bad mtime field", "negative base-256 mtime rejected");
+	/* libarchive writes pre-1970 times this way; they must read back */
+	CHECK(&b, NULL, "negative base-256 mtime passes");
 	memcpy(b.p + 136, "17000000000\0", 12);
 	memcpy(b.p + 148, "0123\0x  ", 8);
 	CHECK(&b, "bad header checksum", "garbage in the checksum field rejected");

@@ -131,6 +131,25 @@ fail:
 	return sk_err_wrap(err, "migrate schema");
 }
 
+/*
+ * Switching a new database to WAL needs a lock SQLite does not wait for:
+ * with two commands opening a fresh index at once (ws-export | ws-import on
+ * a new host), the loser gets SQLITE_BUSY at once, busy timeout or not. So
+ * retry here, within the same ten seconds.
+ */
+static int set_wal(struct idx *ix, struct sk_err *err)
+{
+	int rc, i;
+
+	for (i = 0; i < 1000; i++) {
+		rc = sqlite3_exec(ix->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			break;
+		usleep(10 * 1000);
+	}
+	return rc == SQLITE_OK ? 0 : db_fail(ix, rc, err, "set WAL mode");
+}
+
 int idx_open(struct idx **out, const char *state_dir, struct sk_err *err)
 {
 	struct idx *ix;
@@ -149,10 +168,10 @@ int idx_open(struct idx **out, const char *state_dir, struct sk_err *err)
 		goto fail;
 	}
 	sqlite3_busy_timeout(ix->db, 10000);
-	/* journal_mode answers with a row, so exec is fine. FULL sync: a
-	 * journal row must be on disk before the step it announces. */
-	if (exec(ix, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-		     "PRAGMA foreign_keys=ON;", err) < 0)
+	if (set_wal(ix, err) < 0)
+		goto fail;
+	/* FULL: a journal row must be on disk before the step it announces. */
+	if (exec(ix, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err) < 0)
 		goto fail;
 	if (migrate(ix, err) < 0)
 		goto fail;

@@ -21,20 +21,14 @@ load helpers/common
 
 setup() {
 	sk_setup
-	EVENTS=$BATS_TEST_TMPDIR/events
-	sk_conf "[workspace]" \
-		"stop_command = echo stop \$1 >> $EVENTS" \
-		"start_command = echo start \$1 >> $EVENTS"
+	sk_hooks
 	NEW=$BATS_TEST_TMPDIR/new.tar.gz
 	BG_PIDS=
 }
 
 # Background processes a failed test left: only those it started.
 teardown() {
-	local p
-	for p in $BG_PIDS; do
-		kill -9 "$p" 2>/dev/null || true
-	done
+	kill_bg
 }
 
 # bot1 holds the sample (the old content, fingerprint in $FP_OLD); $NEW is

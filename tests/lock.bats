@@ -7,20 +7,14 @@ load helpers/common
 
 setup() {
 	sk_setup
-	EVENTS=$BATS_TEST_TMPDIR/events
-	sk_conf "[workspace]" \
-		"stop_command = echo stop \$1 >> $EVENTS" \
-		"start_command = echo start \$1 >> $EVENTS"
+	sk_hooks
 	BIG=$BATS_TEST_TMPDIR/big.tar
 	BG_PIDS=
 }
 
 # Only the processes this test started, by pid.
 teardown() {
-	local p
-	for p in $BG_PIDS; do
-		kill -9 "$p" 2>/dev/null || true
-	done
+	kill_bg
 }
 
 now_ms() {

@@ -8,10 +8,7 @@ load helpers/common
 
 setup() {
 	sk_setup
-	EVENTS=$BATS_TEST_TMPDIR/events
-	sk_conf "[workspace]" \
-		"stop_command = echo stop \$1 >> $EVENTS" \
-		"start_command = echo start \$1 >> $EVENTS"
+	sk_hooks
 }
 
 # The path of generation G of BOT, gzip unless a suffix is given.

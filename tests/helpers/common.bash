@@ -63,3 +63,20 @@ assert_no_staging() {
 journal_rows() {
 	sqlite3 "$ST/index.db" 'SELECT count(*) FROM journal' 2>/dev/null || echo 0
 }
+
+# Record the bot's stops and starts ("stop BOT", "start BOT") in $EVENTS
+# through the config's hooks.
+sk_hooks() {
+	EVENTS=$BATS_TEST_TMPDIR/events
+	sk_conf "[workspace]" \
+		"stop_command = echo stop \$1 >> $EVENTS" \
+		"start_command = echo start \$1 >> $EVENTS"
+}
+
+# Kill the background processes this test started (pids in $BG_PIDS).
+kill_bg() {
+	local p
+	for p in ${BG_PIDS:-}; do
+		kill -9 "$p" 2>/dev/null || true
+	done
+}

@@ -3,9 +3,12 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct awriter {
 	struct archive *a;
@@ -147,13 +150,125 @@ void awriter_free(struct awriter *w)
 	free(w);
 }
 
+/*
+ * Reading runs in two threads: a prefetch thread decodes and guards the
+ * stream into a small ring of buffers while the caller's thread parses and
+ * writes files, so decompression overlaps the file system work (as it does
+ * for "zstd -d | tar -x", which are two processes).
+ */
+#define PF_SLOTS 4
+#define PF_SIZE (1 << 20)
+
 struct areader {
 	struct archive *a;
 	struct dec *dec;
 	struct targuard *guard;
-	struct sk_err rerr;	/* decoder or guard error, seen in the callback */
+	struct sk_err rerr;	/* what ended the stream for the callback */
 	int at_eof;
+
+	pthread_t th;
+	int th_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *slot[PF_SLOTS];
+	size_t slot_len[PF_SLOTS];
+	unsigned head, tail;	/* ring: [head, tail) filled; head is in use */
+	int holding;		/* the consumer holds slot head */
+	int done, stop;		/* producer finished / asked to finish */
+	int prc;		/* 0 clean end, -1 perr */
+	struct sk_err perr;
+	uint64_t bytes_in;
 };
+
+static void pf_nop(int sig)
+{
+	(void)sig;	/* only there to make a blocked read return EINTR */
+}
+
+static void pf_finish(struct areader *r, int rc, const struct sk_err *e)
+{
+	pthread_mutex_lock(&r->mu);
+	r->prc = rc;
+	if (e)
+		r->perr = *e;
+	r->done = 1;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void *pf_run(void *arg)
+{
+	struct areader *r = arg;
+	struct sk_err e = SK_ERR_INIT;
+	const void *buf;
+	size_t len;
+	int rc;
+
+	for (;;) {
+		rc = dec_next(r->dec, &buf, &len, &e);
+		if (rc <= 0) {
+			pf_finish(r, rc, rc < 0 ? &e : NULL);
+			return NULL;
+		}
+		/* The guard sees every byte before libarchive does. */
+		if (targuard_feed(r->guard, buf, len, &e) < 0) {
+			pf_finish(r, -1, &e);
+			return NULL;
+		}
+		while (len > 0) {
+			size_t n = len < PF_SIZE ? len : PF_SIZE;
+			unsigned t;
+
+			pthread_mutex_lock(&r->mu);
+			while (r->tail - r->head == PF_SLOTS && !r->stop)
+				pthread_cond_wait(&r->cv, &r->mu);
+			if (r->stop) {
+				pthread_mutex_unlock(&r->mu);
+				pf_finish(r, 0, NULL);
+				return NULL;
+			}
+			t = r->tail % PF_SLOTS;
+			pthread_mutex_unlock(&r->mu);
+			/* Slot t is outside [head, tail): only this thread touches it. */
+			memcpy(r->slot[t], buf, n);
+			pthread_mutex_lock(&r->mu);
+			r->slot_len[t] = n;
+			r->tail++;
+			r->bytes_in = dec_bytes_in(r->dec);
+			pthread_cond_broadcast(&r->cv);
+			pthread_mutex_unlock(&r->mu);
+			buf = (const char *)buf + n;
+			len -= n;
+		}
+	}
+}
+
+/* Next block from the ring: 1 with data, 0 at the end, -1 with *err. The
+ * block stays valid until the next call. */
+static int pf_next(struct areader *r, const void **buf, size_t *len, struct sk_err *err)
+{
+	int rc = 1;
+
+	pthread_mutex_lock(&r->mu);
+	if (r->holding) {
+		r->head++;
+		r->holding = 0;
+		pthread_cond_broadcast(&r->cv);
+	}
+	while (r->tail == r->head && !r->done)
+		pthread_cond_wait(&r->cv, &r->mu);
+	if (r->tail != r->head) {
+		*buf = r->slot[r->head % PF_SLOTS];
+		*len = r->slot_len[r->head % PF_SLOTS];
+		r->holding = 1;
+	} else {
+		rc = r->prc;
+		if (rc < 0)
+			*err = r->perr;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
 
 static la_ssize_t r_cb(struct archive *a, void *ud, const void **buf)
 {
@@ -163,20 +278,16 @@ static la_ssize_t r_cb(struct archive *a, void *ud, const void **buf)
 
 	if (r->at_eof)
 		return 0;
-	rc = dec_next(r->dec, buf, &len, &r->rerr);
-	if (rc < 0)
-		goto fail;
+	rc = pf_next(r, buf, &len, &r->rerr);
+	if (rc < 0) {
+		archive_set_error(a, EINVAL, "%s", r->rerr.msg);
+		return -1;
+	}
 	if (rc == 0) {
 		r->at_eof = 1;
 		return 0;
 	}
-	/* The guard sees every byte before libarchive does. */
-	if (targuard_feed(r->guard, *buf, len, &r->rerr) < 0)
-		goto fail;
 	return (la_ssize_t)len;
-fail:
-	archive_set_error(a, EINVAL, "%s", r->rerr.msg);
-	return -1;
 }
 
 static int r_fail(struct areader *r, struct sk_err *err, const char *what)
@@ -194,12 +305,32 @@ int areader_open(struct areader **out, int fd, const struct targuard_limits *lim
 		 struct sk_err *err)
 {
 	struct areader *r = calloc(1, sizeof(*r));
+	struct sigaction sa;
+	int i;
 
 	*out = NULL;
 	if (!r)
 		return sk_err_set(err, SK_EFAIL, "out of memory");
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
 	if (dec_open(&r->dec, fd, err) < 0 || targuard_new(&r->guard, lim, err) < 0)
 		goto fail;
+	for (i = 0; i < PF_SLOTS; i++) {
+		r->slot[i] = malloc(PF_SIZE);
+		if (!r->slot[i]) {
+			sk_err_set(err, SK_EFAIL, "out of memory");
+			goto fail;
+		}
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = pf_nop;	/* no SA_RESTART: the read must return */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+	if (pthread_create(&r->th, NULL, pf_run, r) != 0) {
+		sk_err_set(err, SK_EFAIL, "cannot start the reader thread");
+		goto fail;
+	}
+	r->th_started = 1;
 	r->a = archive_read_new();
 	if (!r->a) {
 		sk_err_set(err, SK_EFAIL, "out of memory");
@@ -227,15 +358,14 @@ static int drain(struct areader *r, struct sk_err *err)
 	int rc;
 
 	while (!r->at_eof) {
-		rc = dec_next(r->dec, &buf, &len, err);
+		rc = pf_next(r, &buf, &len, err);
 		if (rc < 0)
 			return -1;
 		if (rc == 0)
 			break;
-		if (targuard_feed(r->guard, buf, len, err) < 0)
-			return -1;
 	}
 	r->at_eof = 1;
+	/* The producer is done: the guard is ours alone now. */
 	return targuard_finish(r->guard, err);
 }
 
@@ -320,18 +450,50 @@ enum codec areader_codec(const struct areader *r)
 	return dec_codec(r->dec);
 }
 
-uint64_t areader_bytes_in(const struct areader *r)
+uint64_t areader_bytes_in(struct areader *r)
 {
-	return dec_bytes_in(r->dec);
+	uint64_t n;
+
+	pthread_mutex_lock(&r->mu);
+	n = r->bytes_in;
+	pthread_mutex_unlock(&r->mu);
+	return n;
 }
 
 void areader_free(struct areader *r)
 {
+	int i;
+
 	if (!r)
 		return;
+	if (r->th_started) {
+		/* Stop the producer even if it sits in a read on a pipe whose
+		 * writer has gone quiet: cancel, then poke it until it is out. */
+		pthread_mutex_lock(&r->mu);
+		r->stop = 1;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		dec_cancel(r->dec);
+		for (;;) {
+			int done;
+
+			pthread_mutex_lock(&r->mu);
+			done = r->done;
+			pthread_mutex_unlock(&r->mu);
+			if (done)
+				break;
+			pthread_kill(r->th, SIGUSR2);
+			usleep(1000);
+		}
+		pthread_join(r->th, NULL);
+	}
 	if (r->a)
 		archive_read_free(r->a);
 	targuard_free(r->guard);
 	dec_free(r->dec);
+	for (i = 0; i < PF_SLOTS; i++)
+		free(r->slot[i]);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
 	free(r);
 }

@@ -76,7 +76,7 @@ int areader_data(struct areader *r, const void **buf, size_t *len, uint64_t *off
 		 struct sk_err *err);
 enum codec areader_codec(const struct areader *r);
 /* Compressed bytes read so far, for progress. */
-uint64_t areader_bytes_in(const struct areader *r);
+uint64_t areader_bytes_in(struct areader *r);
 void areader_free(struct areader *r);
 
 #endif

@@ -778,6 +778,7 @@ void enc_free(struct enc *e)
 
 struct dec {
 	int fd;
+	int cancel;	/* set by dec_cancel from another thread */
 	enum codec codec;
 	int state; /* 0 running, 1 verified end, -1 failed */
 	struct sk_err ferr;
@@ -827,6 +828,8 @@ static int dec_fill(struct dec *d, size_t want, struct sk_err *err)
 		d->pos = 0;
 	}
 	while (avail(d) < want && !d->eof) {
+		if (__atomic_load_n(&d->cancel, __ATOMIC_ACQUIRE))
+			return sk_err_set(err, SK_EFAIL, "read cancelled");
 		n = read(d->fd, d->in + d->len, DEC_IN_SIZE - d->len);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -1217,6 +1220,11 @@ enum codec dec_codec(const struct dec *d)
 uint64_t dec_bytes_in(const struct dec *d)
 {
 	return d->in_bytes;
+}
+
+void dec_cancel(struct dec *d)
+{
+	__atomic_store_n(&d->cancel, 1, __ATOMIC_RELEASE);
 }
 
 void dec_free(struct dec *d)

@@ -59,6 +59,11 @@ int dec_next(struct dec *d, const void **buf, size_t *len, struct sk_err *err);
 enum codec dec_codec(const struct dec *d);
 /* Compressed bytes consumed from fd so far. */
 uint64_t dec_bytes_in(const struct dec *d);
+/*
+ * Ask a dec_next running in another thread to give up: its next read, or
+ * the one a signal interrupts, fails with SK_EFAIL "read cancelled".
+ */
+void dec_cancel(struct dec *d);
 void dec_free(struct dec *d);
 
 #endif

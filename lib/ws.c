@@ -385,12 +385,8 @@ out:
 	}
 	if (tmp[0])
 		unlink(tmp);
-	if (began) {
-		struct sk_err jerr = SK_ERR_INIT;
-
-		jr.path[0] = '\0';
-		idx_journal_end(c.ix, jr.id, &jerr);
-	}
+	if (began)
+		idx_journal_end(c.ix, jr.id, &(struct sk_err)SK_ERR_INIT);
 	if (out_fd >= 0 && out_fd != STDOUT_FILENO)
 		close(out_fd);
 	if (rootfd >= 0)

@@ -11,7 +11,7 @@ DESTDIR    ?=
 
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS       := libarchive zlib inih sqlite3 libzstd libcrypto
+PKGS       := libarchive zlib inih sqlite3 libzstd libcrypto libcurl jansson
 
 CFLAGS     ?= -O2 -g
 WARNFLAGS  := -std=gnu11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \

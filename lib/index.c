@@ -44,6 +44,39 @@ static const char *const migrations[] = {
 	"  restored INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (bot, generation));"
 	"CREATE TABLE backup_seq (bot TEXT PRIMARY KEY, last INTEGER NOT NULL);",
+	/* 1 -> 2: Firecracker snapshots, their artifacts, restored machines */
+	"ALTER TABLE journal ADD COLUMN path3 TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE journal ADD COLUMN child INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE journal ADD COLUMN child_start INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE snapshots ("
+	"  id TEXT PRIMARY KEY,"
+	"  machine TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  vmm_version TEXT NOT NULL,"
+	"  snapshot_version TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  pause_us INTEGER NOT NULL);"
+	"CREATE TABLE artifacts ("
+	"  snapshot TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  drive_id TEXT NOT NULL DEFAULT '',"
+	"  recorded_path TEXT NOT NULL DEFAULT '',"
+	"  read_only INTEGER NOT NULL DEFAULT 0,"
+	"  size INTEGER NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  PRIMARY KEY (snapshot, name));"
+	"CREATE TABLE machines ("
+	"  id TEXT PRIMARY KEY,"
+	"  pid INTEGER NOT NULL,"
+	"  pid_start INTEGER NOT NULL,"
+	"  socket TEXT NOT NULL,"
+	"  root TEXT NOT NULL,"
+	"  jailed INTEGER NOT NULL,"
+	"  taps TEXT NOT NULL,"
+	"  snapshot TEXT NOT NULL,"
+	"  pins INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -221,7 +254,8 @@ int idx_journal_begin(struct idx *ix, struct journal_row *row, struct sk_err *er
 	row->started = (int64_t)time(NULL);
 	if (prep(ix, &st,
 		 "INSERT INTO journal (object, kind, pid, started, step, stopped, path, path2,"
-		 " ino, dev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		 " ino, dev, path3, child, child_start)"
+		 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		 err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, row->object, -1, SQLITE_STATIC);
@@ -234,6 +268,9 @@ int idx_journal_begin(struct idx *ix, struct journal_row *row, struct sk_err *er
 	sqlite3_bind_text(st, 8, row->path2, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, row->ino);
 	sqlite3_bind_int64(st, 10, row->dev);
+	sqlite3_bind_text(st, 11, row->path3, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 12, row->child);
+	sqlite3_bind_int64(st, 13, row->child_start);
 	if (run(ix, st, err, "add journal row") < 0)
 		return -1;
 	row->id = sqlite3_last_insert_rowid(ix->db);
@@ -246,7 +283,7 @@ int idx_journal_update(struct idx *ix, const struct journal_row *row, struct sk_
 
 	if (prep(ix, &st,
 		 "UPDATE journal SET step = ?, stopped = ?, path = ?, path2 = ?, ino = ?,"
-		 " dev = ? WHERE id = ?",
+		 " dev = ?, path3 = ?, child = ?, child_start = ? WHERE id = ?",
 		 err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, row->step, -1, SQLITE_STATIC);
@@ -255,7 +292,10 @@ int idx_journal_update(struct idx *ix, const struct journal_row *row, struct sk_
 	sqlite3_bind_text(st, 4, row->path2, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, row->ino);
 	sqlite3_bind_int64(st, 6, row->dev);
-	sqlite3_bind_int64(st, 7, row->id);
+	sqlite3_bind_text(st, 7, row->path3, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, row->child);
+	sqlite3_bind_int64(st, 9, row->child_start);
+	sqlite3_bind_int64(st, 10, row->id);
 	return run(ix, st, err, "update journal row");
 }
 
@@ -269,38 +309,60 @@ int idx_journal_end(struct idx *ix, int64_t id, struct sk_err *err)
 	return run(ix, st, err, "end journal row");
 }
 
-int idx_journal_find(struct idx *ix, const char *object, struct journal_row *rows,
-		     int max, int *n, struct sk_err *err)
+#define JOURNAL_COLS \
+	"id, object, kind, pid, started, step, stopped, path, path2, ino, dev, path3, child," \
+	" child_start"
+
+static void read_journal(sqlite3_stmt *st, struct journal_row *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	col_text(st, 1, r->object, sizeof(r->object));
+	col_text(st, 2, r->kind, sizeof(r->kind));
+	r->pid = (long)sqlite3_column_int64(st, 3);
+	r->started = sqlite3_column_int64(st, 4);
+	col_text(st, 5, r->step, sizeof(r->step));
+	r->stopped = sqlite3_column_int(st, 6);
+	col_text(st, 7, r->path, sizeof(r->path));
+	col_text(st, 8, r->path2, sizeof(r->path2));
+	r->ino = sqlite3_column_int64(st, 9);
+	r->dev = sqlite3_column_int64(st, 10);
+	col_text(st, 11, r->path3, sizeof(r->path3));
+	r->child = (long)sqlite3_column_int64(st, 12);
+	r->child_start = sqlite3_column_int64(st, 13);
+}
+
+static int journal_select(struct idx *ix, const char *sql, const char *arg,
+			  struct journal_row *rows, int max, int *n, struct sk_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	*n = 0;
-	if (prep(ix, &st,
-		 "SELECT id, object, kind, pid, started, step, stopped, path, path2, ino, dev"
-		 " FROM journal WHERE object = ? ORDER BY id",
-		 err) < 0)
+	if (prep(ix, &st, sql, err) < 0)
 		return -1;
-	sqlite3_bind_text(st, 1, object, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
-		struct journal_row *r = &rows[(*n)++];
-
-		r->id = sqlite3_column_int64(st, 0);
-		col_text(st, 1, r->object, sizeof(r->object));
-		col_text(st, 2, r->kind, sizeof(r->kind));
-		r->pid = (long)sqlite3_column_int64(st, 3);
-		r->started = sqlite3_column_int64(st, 4);
-		col_text(st, 5, r->step, sizeof(r->step));
-		r->stopped = sqlite3_column_int(st, 6);
-		col_text(st, 7, r->path, sizeof(r->path));
-		col_text(st, 8, r->path2, sizeof(r->path2));
-		r->ino = sqlite3_column_int64(st, 9);
-		r->dev = sqlite3_column_int64(st, 10);
-	}
+	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		read_journal(st, &rows[(*n)++]);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(ix, rc, err, "read journal");
 	return 0;
+}
+
+int idx_journal_find(struct idx *ix, const char *object, struct journal_row *rows,
+		     int max, int *n, struct sk_err *err)
+{
+	return journal_select(ix, "SELECT " JOURNAL_COLS " FROM journal WHERE object = ? ORDER BY id",
+			      object, rows, max, n, err);
+}
+
+int idx_journal_find_kind(struct idx *ix, const char *kind_prefix, struct journal_row *rows,
+			  int max, int *n, struct sk_err *err)
+{
+	return journal_select(ix,
+			      "SELECT " JOURNAL_COLS " FROM journal"
+			      " WHERE substr(kind, 1, length(?1)) = ?1 ORDER BY id",
+			      kind_prefix, rows, max, n, err);
 }
 
 int idx_backup_add(struct idx *ix, const struct backup_row *r, struct sk_err *err)
@@ -466,4 +528,309 @@ int idx_backup_delete(struct idx *ix, const char *bot, int64_t generation,
 	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, generation);
 	return run(ix, st, err, "delete backup");
+}
+
+int idx_snap_add(struct idx *ix, const struct snapshot_row *r, const struct artifact_row *arts,
+		 int nart, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+	int i, rc;
+
+	if (exec(ix, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	if (prep(ix, &st,
+		 "INSERT INTO snapshots (id, machine, created, vmm_version, snapshot_version,"
+		 " size, pause_us) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		 err) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->machine, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, r->created);
+	sqlite3_bind_text(st, 4, r->vmm_version, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->snapshot_version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (int64_t)r->size);
+	sqlite3_bind_int64(st, 7, r->pause_us);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		sk_err_set(err, SK_EBUSY, "snapshot '%s' already exists", r->id);
+		goto fail;
+	}
+	if (rc != SQLITE_DONE) {
+		db_fail(ix, rc, err, "add snapshot");
+		goto fail;
+	}
+	for (i = 0; i < nart; i++) {
+		const struct artifact_row *a = &arts[i];
+
+		if (prep(ix, &st,
+			 "INSERT INTO artifacts (snapshot, name, kind, drive_id, recorded_path,"
+			 " read_only, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			 err) < 0)
+			goto fail;
+		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, a->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, a->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, a->drive_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, a->recorded, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 6, a->read_only);
+		sqlite3_bind_int64(st, 7, (int64_t)a->size);
+		sqlite3_bind_text(st, 8, a->sha256, -1, SQLITE_STATIC);
+		if (run(ix, st, err, "add artifact") < 0)
+			goto fail;
+	}
+	return exec(ix, "COMMIT", err);
+fail:
+	sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+#define SNAP_COLS \
+	"id, machine, created, vmm_version, snapshot_version, size, pause_us," \
+	" (SELECT count(*) FROM artifacts WHERE snapshot = snapshots.id)"
+
+static void read_snap(sqlite3_stmt *st, struct snapshot_row *r)
+{
+	col_text(st, 0, r->id, sizeof(r->id));
+	col_text(st, 1, r->machine, sizeof(r->machine));
+	r->created = sqlite3_column_int64(st, 2);
+	col_text(st, 3, r->vmm_version, sizeof(r->vmm_version));
+	col_text(st, 4, r->snapshot_version, sizeof(r->snapshot_version));
+	r->size = (uint64_t)sqlite3_column_int64(st, 5);
+	r->pause_us = sqlite3_column_int64(st, 6);
+	r->nartifacts = sqlite3_column_int(st, 7);
+}
+
+static int read_artifacts(struct idx *ix, const char *id, int n, struct artifact_row **out,
+			  struct sk_err *err)
+{
+	struct artifact_row *v;
+	sqlite3_stmt *st;
+	int rc, i = 0;
+
+	v = calloc(n ? (size_t)n : 1, sizeof(*v));
+	if (!v)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	if (prep(ix, &st,
+		 "SELECT name, kind, drive_id, recorded_path, read_only, size, sha256"
+		 " FROM artifacts WHERE snapshot = ? ORDER BY rowid",
+		 err) < 0) {
+		free(v);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && i < n) {
+		struct artifact_row *a = &v[i++];
+
+		col_text(st, 0, a->name, sizeof(a->name));
+		col_text(st, 1, a->kind, sizeof(a->kind));
+		col_text(st, 2, a->drive_id, sizeof(a->drive_id));
+		col_text(st, 3, a->recorded, sizeof(a->recorded));
+		a->read_only = sqlite3_column_int(st, 4);
+		a->size = (uint64_t)sqlite3_column_int64(st, 5);
+		col_text(st, 6, a->sha256, sizeof(a->sha256));
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		free(v);
+		return db_fail(ix, rc, err, "read artifacts");
+	}
+	*out = v;
+	return 0;
+}
+
+int idx_snap_get(struct idx *ix, const char *id, struct snapshot_row *row,
+		 struct artifact_row **arts, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (arts)
+		*arts = NULL;
+	if (prep(ix, &st, "SELECT " SNAP_COLS " FROM snapshots WHERE id = ?", err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_snap(st, row);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return sk_err_set(err, SK_ENOENT, "no snapshot '%s'", id);
+	if (rc != SQLITE_ROW)
+		return db_fail(ix, rc, err, "read snapshot");
+	if (arts)
+		return read_artifacts(ix, id, row->nartifacts, arts, err);
+	return 0;
+}
+
+/* Grow *v (of elem bytes each) so that one more fits. */
+static int grow(void **v, size_t *cap, size_t len, size_t elem, struct sk_err *err)
+{
+	size_t ncap;
+	void *nv;
+
+	if (len < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	nv = realloc(*v, ncap * elem);
+	if (!nv)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+int idx_snap_list(struct idx *ix, const char *machine, struct snapshot_row **rows, size_t *n,
+		  struct sk_err *err)
+{
+	void *v = NULL;
+	size_t cap = 0, len = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	if (prep(ix, &st,
+		 "SELECT " SNAP_COLS " FROM snapshots WHERE ?1 IS NULL OR machine = ?1"
+		 " ORDER BY created, id",
+		 err) < 0)
+		return -1;
+	if (machine)
+		sqlite3_bind_text(st, 1, machine, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (grow(&v, &cap, len, sizeof(struct snapshot_row), err) < 0) {
+			sqlite3_finalize(st);
+			free(v);
+			return -1;
+		}
+		read_snap(st, (struct snapshot_row *)v + len++);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return db_fail(ix, rc, err, "list snapshots");
+	}
+	*rows = v;
+	*n = len;
+	return 0;
+}
+
+int idx_snap_delete(struct idx *ix, const char *id, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+
+	if (exec(ix, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	if (prep(ix, &st, "DELETE FROM artifacts WHERE snapshot = ?", err) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (run(ix, st, err, "delete artifacts") < 0)
+		goto fail;
+	if (prep(ix, &st, "DELETE FROM snapshots WHERE id = ?", err) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (run(ix, st, err, "delete snapshot") < 0)
+		goto fail;
+	if (sqlite3_changes(ix->db) == 0) {
+		sk_err_set(err, SK_ENOENT, "no snapshot '%s'", id);
+		goto fail;
+	}
+	return exec(ix, "COMMIT", err);
+fail:
+	sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+#define MACHINE_COLS "id, pid, pid_start, socket, root, jailed, taps, snapshot, pins, created"
+
+int idx_machine_add(struct idx *ix, const struct machine_row *r, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+
+	if (prep(ix, &st,
+		 "INSERT OR REPLACE INTO machines (" MACHINE_COLS ")"
+		 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		 err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->pid);
+	sqlite3_bind_int64(st, 3, r->pid_start);
+	sqlite3_bind_text(st, 4, r->socket, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->root, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, r->jailed);
+	sqlite3_bind_text(st, 7, r->taps, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, r->snapshot, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 9, r->pins);
+	sqlite3_bind_int64(st, 10, r->created);
+	return run(ix, st, err, "add machine");
+}
+
+static void read_machine(sqlite3_stmt *st, struct machine_row *r)
+{
+	col_text(st, 0, r->id, sizeof(r->id));
+	r->pid = (long)sqlite3_column_int64(st, 1);
+	r->pid_start = sqlite3_column_int64(st, 2);
+	col_text(st, 3, r->socket, sizeof(r->socket));
+	col_text(st, 4, r->root, sizeof(r->root));
+	r->jailed = sqlite3_column_int(st, 5);
+	col_text(st, 6, r->taps, sizeof(r->taps));
+	col_text(st, 7, r->snapshot, sizeof(r->snapshot));
+	r->pins = sqlite3_column_int(st, 8);
+	r->created = sqlite3_column_int64(st, 9);
+}
+
+int idx_machine_get(struct idx *ix, const char *id, struct machine_row *row, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prep(ix, &st, "SELECT " MACHINE_COLS " FROM machines WHERE id = ?", err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_machine(st, row);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return sk_err_set(err, SK_ENOENT, "no machine '%s'", id);
+	return rc == SQLITE_ROW ? 0 : db_fail(ix, rc, err, "read machine");
+}
+
+int idx_machine_list(struct idx *ix, struct machine_row **rows, size_t *n, struct sk_err *err)
+{
+	void *v = NULL;
+	size_t cap = 0, len = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	if (prep(ix, &st, "SELECT " MACHINE_COLS " FROM machines ORDER BY id", err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (grow(&v, &cap, len, sizeof(struct machine_row), err) < 0) {
+			sqlite3_finalize(st);
+			free(v);
+			return -1;
+		}
+		read_machine(st, (struct machine_row *)v + len++);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return db_fail(ix, rc, err, "list machines");
+	}
+	*rows = v;
+	*n = len;
+	return 0;
+}
+
+int idx_machine_delete(struct idx *ix, const char *id, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+
+	if (prep(ix, &st, "DELETE FROM machines WHERE id = ?", err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	return run(ix, st, err, "delete machine");
 }

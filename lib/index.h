@@ -40,6 +40,9 @@ struct journal_row {
 	char path[PATH_MAX];	/* staging or temp file, "" if none */
 	char path2[PATH_MAX];	/* the final name it is to replace, "" if none */
 	int64_t ino, dev;	/* identity of the staged tree, 0 if not yet known */
+	char path3[PATH_MAX];	/* a third path (a jail-side directory), "" if none */
+	long child;		/* a process the operation started, 0 if none */
+	int64_t child_start;	/* its start time (proc_start_time), against pid reuse */
 };
 
 /* Insert row (its id is set) with pid and started filled in here. */
@@ -50,6 +53,9 @@ int idx_journal_end(struct idx *ix, int64_t id, struct sk_err *err);
 /* Up to max rows for object, oldest first; *n is how many. */
 int idx_journal_find(struct idx *ix, const char *object, struct journal_row *rows,
 		     int max, int *n, struct sk_err *err);
+/* Up to max rows whose kind starts with kind_prefix, oldest first. */
+int idx_journal_find_kind(struct idx *ix, const char *kind_prefix, struct journal_row *rows,
+			  int max, int *n, struct sk_err *err);
 
 struct backup_row {
 	char bot[72];
@@ -79,5 +85,62 @@ int idx_backup_mark_restored(struct idx *ix, const char *bot, int64_t generation
 			     int64_t when, struct sk_err *err);
 int idx_backup_delete(struct idx *ix, const char *bot, int64_t generation,
 		      struct sk_err *err);
+
+/* A Firecracker snapshot: one row, and one artifact row per file. */
+struct artifact_row {
+	char name[80];		/* file name inside the snapshot directory */
+	char kind[16];		/* "state", "memory" or "disk" */
+	char drive_id[72];	/* disks: the drive's id, else "" */
+	char recorded[PATH_MAX];/* disks: path_on_host as the machine saw it */
+	int read_only;
+	uint64_t size;
+	char sha256[72];
+};
+
+struct snapshot_row {
+	char id[72];
+	char machine[72];
+	int64_t created;	/* unix seconds */
+	char vmm_version[32];
+	char snapshot_version[32];	/* "" when the binary could not tell */
+	uint64_t size;		/* bytes of all artifacts (apparent) */
+	int64_t pause_us;
+	int nartifacts;
+};
+
+/* Add a snapshot and its artifacts in one transaction. SK_EBUSY if the id exists. */
+int idx_snap_add(struct idx *ix, const struct snapshot_row *row, const struct artifact_row *arts,
+		 int nart, struct sk_err *err);
+/*
+ * One snapshot; *arts (malloc'd, may be NULL when the caller does not want
+ * them) gets its artifacts in insertion order. SK_ENOENT when missing.
+ */
+int idx_snap_get(struct idx *ix, const char *id, struct snapshot_row *row,
+		 struct artifact_row **arts, struct sk_err *err);
+/* Every snapshot (of machine, or all when NULL), oldest first; *rows malloc'd. */
+int idx_snap_list(struct idx *ix, const char *machine, struct snapshot_row **rows, size_t *n,
+		  struct sk_err *err);
+/* Remove a snapshot's rows; SK_ENOENT when there were none. */
+int idx_snap_delete(struct idx *ix, const char *id, struct sk_err *err);
+
+/* A microVM that fcsnap-restore started. */
+struct machine_row {
+	char id[72];
+	long pid;
+	int64_t pid_start;	/* proc_start_time of pid, so a reused pid is not taken for it */
+	char socket[PATH_MAX];
+	char root[PATH_MAX];	/* its directory: machines/<id> or the jail root */
+	int jailed;
+	char taps[512];		/* "iface=tap iface=tap" */
+	char snapshot[72];	/* restored from */
+	int pins;		/* 1: it maps the snapshot's own memory file */
+	int64_t created;
+};
+
+int idx_machine_add(struct idx *ix, const struct machine_row *row, struct sk_err *err);
+/* SK_ENOENT when missing. */
+int idx_machine_get(struct idx *ix, const char *id, struct machine_row *row, struct sk_err *err);
+int idx_machine_list(struct idx *ix, struct machine_row **rows, size_t *n, struct sk_err *err);
+int idx_machine_delete(struct idx *ix, const char *id, struct sk_err *err);
 
 #endif

@@ -8,6 +8,8 @@ pkgs=(
 	libarchive-dev zlib1g-dev libinih-dev libsqlite3-dev libzstd-dev libssl-dev
 	sqlite3 bats bats-assert bats-support mandoc zsh
 	pigz zstd bzip2 xz-utils attr python3 util-linux libarchive-tools
+	libcurl4-openssl-dev libjansson-dev xfsprogs iproute2
+	containerd runc busybox-static
 )
 
 missing=()

@@ -25,4 +25,20 @@ void hash_free(struct hash *h);
 int hash_file(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size,
 	      struct sk_err *err);
 
+/* One file for hash_many: path in; hex, size, ret and err out. */
+struct hash_job {
+	const char *path;
+	char hex[HASH_HEX_LEN + 1];
+	uint64_t size;
+	int ret;		/* 0 or -1 with err set */
+	struct sk_err err;
+};
+
+/*
+ * Hash every job's file with up to threads workers (0: one per core); a
+ * file is hashed by one thread, so give the biggest first. Returns -1 when
+ * any job failed (see each job's ret and err), else 0.
+ */
+int hash_many(struct hash_job *jobs, size_t n, int threads);
+
 #endif

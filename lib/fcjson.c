@@ -1,0 +1,491 @@
+#include "fcjson.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+void fcjson_fault(const char *body, char *out, size_t size)
+{
+	json_t *root;
+	const char *msg;
+
+	if (!body || !*body) {
+		copy_str(out, size, "(no message)");
+		return;
+	}
+	root = json_loads(body, 0, NULL);
+	msg = json_string_value(json_object_get(root, "fault_message"));
+	copy_str(out, size, msg ? msg : body);
+	json_decref(root);
+}
+
+int fcjson_instance(const char *body, struct fc_instance *out, struct sk_err *err)
+{
+	json_error_t je;
+	json_t *root = json_loads(body ? body : "", 0, &je);
+	const char *id, *state, *ver;
+
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return sk_err_set(err, SK_EFAIL, "GET /: not a JSON object: %s", je.text);
+	}
+	id = json_string_value(json_object_get(root, "id"));
+	state = json_string_value(json_object_get(root, "state"));
+	ver = json_string_value(json_object_get(root, "vmm_version"));
+	if (!state || !ver) {
+		json_decref(root);
+		return sk_err_set(err, SK_EFAIL, "GET /: no state or vmm_version in the answer");
+	}
+	copy_str(out->id, sizeof(out->id), id);
+	copy_str(out->state, sizeof(out->state), state);
+	copy_str(out->vmm_version, sizeof(out->vmm_version), ver);
+	json_decref(root);
+	return 0;
+}
+
+int fcjson_vmconfig(char *body, struct fc_vmconfig *out, struct sk_err *err)
+{
+	json_error_t je;
+	json_t *root, *v, *d;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	root = json_loads(body ? body : "", 0, &je);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		free(body);
+		return sk_err_set(err, SK_EFAIL, "GET /vm/config: not a JSON object: %s", je.text);
+	}
+	out->raw = body;
+	v = json_object_get(root, "machine-config");
+	out->vcpus = (int)json_integer_value(json_object_get(v, "vcpu_count"));
+	out->mem_mib = (int)json_integer_value(json_object_get(v, "mem_size_mib"));
+	v = json_object_get(root, "boot-source");
+	copy_str(out->boot_args, sizeof(out->boot_args),
+		 json_string_value(json_object_get(v, "boot_args")));
+	v = json_object_get(root, "drives");
+	json_array_foreach(v, i, d) {
+		struct fc_drive *dr;
+		const char *path = json_string_value(json_object_get(d, "path_on_host"));
+
+		if (out->ndrives == FC_MAX_DRIVES) {
+			json_decref(root);
+			return sk_err_set(err, SK_EFAIL, "GET /vm/config: more than %d drives",
+					  FC_MAX_DRIVES);
+		}
+		dr = &out->drives[out->ndrives++];
+		copy_str(dr->id, sizeof(dr->id), json_string_value(json_object_get(d, "drive_id")));
+		copy_str(dr->path, sizeof(dr->path), path);
+		dr->read_only = json_is_true(json_object_get(d, "is_read_only"));
+		dr->vhost_user = !path && json_is_string(json_object_get(d, "socket"));
+		if (!dr->id[0] || (!path && !dr->vhost_user)) {
+			json_decref(root);
+			return sk_err_set(err, SK_EFAIL, "GET /vm/config: a drive without id or path");
+		}
+	}
+	v = json_object_get(root, "network-interfaces");
+	json_array_foreach(v, i, d) {
+		struct fc_net *n;
+
+		if (out->nnets == FC_MAX_NETS) {
+			json_decref(root);
+			return sk_err_set(err, SK_EFAIL, "GET /vm/config: more than %d interfaces",
+					  FC_MAX_NETS);
+		}
+		n = &out->nets[out->nnets++];
+		copy_str(n->iface, sizeof(n->iface), json_string_value(json_object_get(d, "iface_id")));
+		copy_str(n->tap, sizeof(n->tap), json_string_value(json_object_get(d, "host_dev_name")));
+		copy_str(n->mac, sizeof(n->mac), json_string_value(json_object_get(d, "guest_mac")));
+	}
+	v = json_object_get(root, "vsock");
+	copy_str(out->vsock_uds, sizeof(out->vsock_uds),
+		 json_string_value(json_object_get(v, "uds_path")));
+	json_decref(root);
+	if (out->mem_mib <= 0)
+		return sk_err_set(err, SK_EFAIL, "GET /vm/config: no mem_size_mib");
+	return 0;
+}
+
+static char *dump(json_t *o)
+{
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return s;
+}
+
+char *fcjson_body_vm_state(const char *state)
+{
+	return dump(json_pack("{s:s}", "state", state));
+}
+
+char *fcjson_body_snapshot_create(const char *state_path, const char *mem_path)
+{
+	return dump(json_pack("{s:s, s:s, s:s}", "snapshot_type", "Full", "snapshot_path",
+			      state_path, "mem_file_path", mem_path));
+}
+
+char *fcjson_body_snapshot_load(const char *state_path, const char *mem_path, int mem_backend,
+				const struct fc_net *overrides, int n, const char *vsock_uds)
+{
+	json_t *o = json_pack("{s:s, s:b}", "snapshot_path", state_path, "resume_vm", 0);
+	int i;
+
+	if (!o)
+		return NULL;
+	if (mem_backend)
+		json_object_set_new(o, "mem_backend",
+				    json_pack("{s:s, s:s}", "backend_type", "File", "backend_path",
+					      mem_path));
+	else
+		json_object_set_new(o, "mem_file_path", json_string(mem_path));
+	if (n > 0) {
+		json_t *a = json_array();
+
+		for (i = 0; i < n; i++)
+			json_array_append_new(a, json_pack("{s:s, s:s}", "iface_id",
+							   overrides[i].iface, "host_dev_name",
+							   overrides[i].tap));
+		json_object_set_new(o, "network_overrides", a);
+	}
+	if (vsock_uds)
+		json_object_set_new(o, "vsock_override", json_pack("{s:s}", "uds_path", vsock_uds));
+	return dump(o);
+}
+
+void fcjson_vsock_path(const char *vmconfig, char *out, size_t size)
+{
+	json_t *root = vmconfig ? json_loads(vmconfig, 0, NULL) : NULL;
+
+	copy_str(out, size,
+		 json_string_value(json_object_get(json_object_get(root, "vsock"), "uds_path")));
+	json_decref(root);
+}
+
+/* ---- the manifest ---- */
+
+int fcjson_safe_name(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n >= 80 || !strcmp(name, ".") || !strcmp(name, ".."))
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+char *fcjson_manifest_dump(const struct manifest *m, struct sk_err *err)
+{
+	json_t *o, *arts, *nets, *cfg = NULL;
+	char *text;
+	int i;
+
+	o = json_object();
+	json_object_set_new(o, "format", json_integer(m->format));
+	json_object_set_new(o, "snapshot", json_string(m->snapshot));
+	json_object_set_new(o, "machine", json_string(m->machine));
+	json_object_set_new(o, "created", json_integer(m->created));
+	json_object_set_new(o, "vmm_version", json_string(m->vmm_version));
+	json_object_set_new(o, "snapshot_version",
+			    m->snapshot_version[0] ? json_string(m->snapshot_version) : json_null());
+	json_object_set_new(o, "jailed", json_boolean(m->jailed));
+	if (m->jailed) {
+		json_object_set_new(o, "uid", json_integer(m->uid));
+		json_object_set_new(o, "gid", json_integer(m->gid));
+	}
+	json_object_set_new(o, "guest_ip", m->guest_ip[0] ? json_string(m->guest_ip) : json_null());
+	json_object_set_new(o, "pause_us", json_integer(m->pause_us));
+	nets = json_array();
+	for (i = 0; i < m->nnets; i++)
+		json_array_append_new(nets, json_pack("{s:s, s:s, s:s}", "iface_id",
+						      m->nets[i].iface, "host_dev_name",
+						      m->nets[i].tap, "guest_mac", m->nets[i].mac));
+	json_object_set_new(o, "taps", nets);
+	arts = json_array();
+	for (i = 0; i < m->nart; i++) {
+		const struct artifact_row *a = &m->arts[i];
+		json_t *j = json_pack("{s:s, s:s, s:I, s:s}", "name", a->name, "kind", a->kind,
+				      "size", (json_int_t)a->size, "sha256", a->sha256);
+
+		if (!strcmp(a->kind, "disk")) {
+			json_object_set_new(j, "drive_id", json_string(a->drive_id));
+			json_object_set_new(j, "recorded_path", json_string(a->recorded));
+			json_object_set_new(j, "read_only", json_boolean(a->read_only));
+		}
+		json_array_append_new(arts, j);
+	}
+	json_object_set_new(o, "artifacts", arts);
+	if (m->vm_config)
+		cfg = json_loads(m->vm_config, 0, NULL);
+	json_object_set_new(o, "vm_config", cfg ? cfg : json_null());
+	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!text) {
+		sk_err_set(err, SK_EFAIL, "out of memory");
+		return NULL;
+	}
+	/* json_dumps leaves off the final newline a text file should have. */
+	{
+		size_t n = strlen(text);
+		char *t = realloc(text, n + 2);
+
+		if (!t) {
+			free(text);
+			sk_err_set(err, SK_EFAIL, "out of memory");
+			return NULL;
+		}
+		t[n] = '\n';
+		t[n + 1] = '\0';
+		text = t;
+	}
+	return text;
+}
+
+static int bad(struct sk_err *err, const char *what)
+{
+	return sk_err_set(err, SK_EDAMAGED, "manifest: %s", what);
+}
+
+static int get_str(json_t *o, const char *key, char *dst, size_t size, int required,
+		   struct sk_err *err)
+{
+	json_t *v = json_object_get(o, key);
+	char msg[128];
+
+	if (!v || json_is_null(v)) {
+		if (!required) {
+			dst[0] = '\0';
+			return 0;
+		}
+		snprintf(msg, sizeof(msg), "'%s' is missing", key);
+		return bad(err, msg);
+	}
+	if (!json_is_string(v) || json_string_length(v) >= size ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		snprintf(msg, sizeof(msg), "'%s' is not a string that fits", key);
+		return bad(err, msg);
+	}
+	memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+static int is_hex64(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[64] == '\0';
+}
+
+static int parse_artifact(json_t *j, struct artifact_row *a, struct sk_err *err)
+{
+	json_t *size;
+
+	if (!json_is_object(j))
+		return bad(err, "an artifact is not an object");
+	if (get_str(j, "name", a->name, sizeof(a->name), 1, err) < 0 ||
+	    get_str(j, "kind", a->kind, sizeof(a->kind), 1, err) < 0 ||
+	    get_str(j, "sha256", a->sha256, sizeof(a->sha256), 1, err) < 0)
+		return -1;
+	if (!fcjson_safe_name(a->name) || !strcmp(a->name, "manifest.json"))
+		return sk_err_set(err, SK_EDAMAGED, "manifest: unsafe artifact name '%.80s'", a->name);
+	if (strcmp(a->kind, "state") && strcmp(a->kind, "memory") && strcmp(a->kind, "disk"))
+		return sk_err_set(err, SK_EDAMAGED, "manifest: artifact '%s' has unknown kind '%s'",
+				  a->name, a->kind);
+	if (!is_hex64(a->sha256))
+		return sk_err_set(err, SK_EDAMAGED, "manifest: artifact '%s' has a bad sha256",
+				  a->name);
+	size = json_object_get(j, "size");
+	if (!json_is_integer(size) || json_integer_value(size) < 0)
+		return sk_err_set(err, SK_EDAMAGED, "manifest: artifact '%s' has a bad size",
+				  a->name);
+	a->size = (uint64_t)json_integer_value(size);
+	if (!strcmp(a->kind, "disk")) {
+		if (get_str(j, "drive_id", a->drive_id, sizeof(a->drive_id), 1, err) < 0 ||
+		    get_str(j, "recorded_path", a->recorded, sizeof(a->recorded), 1, err) < 0)
+			return -1;
+		if (!a->drive_id[0] || !a->recorded[0])
+			return sk_err_set(err, SK_EDAMAGED,
+					  "manifest: disk '%s' has no drive id or path", a->name);
+		a->read_only = json_is_true(json_object_get(j, "read_only"));
+	}
+	return 0;
+}
+
+int fcjson_manifest_parse(const char *text, struct manifest *m, struct sk_err *err)
+{
+	json_error_t je;
+	json_t *root, *v, *j;
+	size_t i, k;
+	int nstate = 0, nmem = 0, ret = -1;
+	struct sk_err idc = SK_ERR_INIT;
+
+	memset(m, 0, sizeof(*m));
+	root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(root)) {
+		sk_err_set(err, SK_EDAMAGED, "manifest: not a JSON object (line %d: %s)", je.line,
+			   je.text);
+		goto out;
+	}
+	v = json_object_get(root, "format");
+	if (!json_is_integer(v) || json_integer_value(v) != MANIFEST_FORMAT) {
+		sk_err_set(err, SK_EDAMAGED, "manifest: unknown format (this statekit reads %d)",
+			   MANIFEST_FORMAT);
+		goto out;
+	}
+	m->format = MANIFEST_FORMAT;
+	if (get_str(root, "snapshot", m->snapshot, sizeof(m->snapshot), 1, err) < 0 ||
+	    get_str(root, "machine", m->machine, sizeof(m->machine), 1, err) < 0 ||
+	    get_str(root, "vmm_version", m->vmm_version, sizeof(m->vmm_version), 1, err) < 0 ||
+	    get_str(root, "snapshot_version", m->snapshot_version, sizeof(m->snapshot_version), 0,
+		    err) < 0 ||
+	    get_str(root, "guest_ip", m->guest_ip, sizeof(m->guest_ip), 0, err) < 0)
+		goto out;
+	if (config_check_id("snapshot", m->snapshot, &idc) < 0 ||
+	    config_check_id("machine", m->machine, &idc) < 0) {
+		sk_err_set(err, SK_EDAMAGED, "manifest: %s", idc.msg);
+		goto out;
+	}
+	m->created = json_integer_value(json_object_get(root, "created"));
+	m->pause_us = json_integer_value(json_object_get(root, "pause_us"));
+	m->jailed = json_is_true(json_object_get(root, "jailed"));
+	m->uid = (long)json_integer_value(json_object_get(root, "uid"));
+	m->gid = (long)json_integer_value(json_object_get(root, "gid"));
+	v = json_object_get(root, "taps");
+	if (v && !json_is_array(v)) {
+		bad(err, "'taps' is not an array");
+		goto out;
+	}
+	json_array_foreach(v, i, j) {
+		struct fc_net *n;
+
+		if (m->nnets == FC_MAX_NETS) {
+			bad(err, "too many taps");
+			goto out;
+		}
+		n = &m->nets[m->nnets++];
+		if (get_str(j, "iface_id", n->iface, sizeof(n->iface), 1, err) < 0 ||
+		    get_str(j, "host_dev_name", n->tap, sizeof(n->tap), 1, err) < 0 ||
+		    get_str(j, "guest_mac", n->mac, sizeof(n->mac), 0, err) < 0)
+			goto out;
+	}
+	v = json_object_get(root, "artifacts");
+	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 2 + FC_MAX_DRIVES) {
+		bad(err, "'artifacts' is not a list of 2 to 34 entries");
+		goto out;
+	}
+	m->arts = calloc(json_array_size(v), sizeof(*m->arts));
+	if (!m->arts) {
+		sk_err_set(err, SK_EFAIL, "out of memory");
+		goto out;
+	}
+	json_array_foreach(v, i, j) {
+		struct artifact_row *a = &m->arts[m->nart];
+
+		if (parse_artifact(j, a, err) < 0)
+			goto out;
+		for (k = 0; k < (size_t)m->nart; k++)
+			if (!strcmp(m->arts[k].name, a->name)) {
+				sk_err_set(err, SK_EDAMAGED, "manifest: artifact '%s' listed twice",
+					   a->name);
+				goto out;
+			}
+		nstate += !strcmp(a->kind, "state");
+		nmem += !strcmp(a->kind, "memory");
+		m->nart++;
+	}
+	if (nstate != 1 || nmem != 1) {
+		bad(err, "a snapshot needs exactly one state and one memory artifact");
+		goto out;
+	}
+	v = json_object_get(root, "vm_config");
+	if (json_is_object(v))
+		m->vm_config = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	ret = 0;
+out:
+	json_decref(root);
+	if (ret < 0)
+		fcjson_manifest_free(m);
+	return ret;
+}
+
+void fcjson_manifest_free(struct manifest *m)
+{
+	free(m->arts);
+	free(m->vm_config);
+	m->arts = NULL;
+	m->vm_config = NULL;
+	m->nart = 0;
+}
+
+/* ---- result builder ---- */
+
+struct fcjson *fcjson_obj(void)
+{
+	return (struct fcjson *)json_object();
+}
+
+struct fcjson *fcjson_arr(void)
+{
+	return (struct fcjson *)json_array();
+}
+
+void fcjson_set_str(struct fcjson *o, const char *key, const char *val)
+{
+	json_object_set_new((json_t *)o, key, val ? json_string(val) : json_null());
+}
+
+void fcjson_set_int(struct fcjson *o, const char *key, int64_t val)
+{
+	json_object_set_new((json_t *)o, key, json_integer(val));
+}
+
+void fcjson_set_real(struct fcjson *o, const char *key, double val)
+{
+	json_object_set_new((json_t *)o, key, json_real(val));
+}
+
+void fcjson_set_bool(struct fcjson *o, const char *key, int val)
+{
+	json_object_set_new((json_t *)o, key, json_boolean(val));
+}
+
+void fcjson_set(struct fcjson *o, const char *key, struct fcjson *child)
+{
+	json_object_set_new((json_t *)o, key, (json_t *)child);
+}
+
+void fcjson_append(struct fcjson *a, struct fcjson *child)
+{
+	json_array_append_new((json_t *)a, (json_t *)child);
+}
+
+int fcjson_print(FILE *f, struct fcjson *v)
+{
+	int rc = json_dumpf((json_t *)v, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	json_decref((json_t *)v);
+	if (rc < 0 || fputc('\n', f) == EOF)
+		return -1;
+	return 0;
+}
+
+void fcjson_free(struct fcjson *v)
+{
+	json_decref((json_t *)v);
+}

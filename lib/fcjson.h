@@ -1,0 +1,121 @@
+/*
+ * fcjson: every JSON statekit reads or writes: Firecracker request and
+ * response bodies, the snapshot manifest, and the --json results of the
+ * fcsnap commands. Only this module includes jansson.h.
+ */
+#ifndef SK_FCJSON_H
+#define SK_FCJSON_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "index.h"
+
+#define FC_MAX_DRIVES 32
+#define FC_MAX_NETS 16
+#define MANIFEST_FORMAT 1
+
+struct fc_instance {
+	char id[128];
+	char state[16];		/* "Not started", "Running" or "Paused" */
+	char vmm_version[32];
+};
+
+struct fc_drive {
+	char id[72];
+	char path[PATH_MAX];	/* path_on_host as Firecracker has it */
+	int read_only;
+	int vhost_user;		/* a socket, not a file: cannot be cloned */
+};
+
+struct fc_net {
+	char iface[72];
+	char tap[32];
+	char mac[32];
+};
+
+/* What statekit needs from GET /vm/config, plus the whole text. */
+struct fc_vmconfig {
+	int vcpus;
+	int mem_mib;
+	char boot_args[4096];
+	int ndrives;
+	struct fc_drive drives[FC_MAX_DRIVES];
+	int nnets;
+	struct fc_net nets[FC_MAX_NETS];
+	char vsock_uds[PATH_MAX];
+	char *raw;		/* the response body, malloc'd */
+};
+
+/* The fault_message of an error body, or the body itself cut to size. */
+void fcjson_fault(const char *body, char *out, size_t size);
+/* Parse GET / ; SK_EFAIL naming what is missing. */
+int fcjson_instance(const char *body, struct fc_instance *out, struct sk_err *err);
+/* Parse GET /vm/config into *out (raw is taken over from body: pass a malloc'd body). */
+int fcjson_vmconfig(char *body, struct fc_vmconfig *out, struct sk_err *err);
+
+/* Request bodies; malloc'd strings, NULL when out of memory. */
+char *fcjson_body_vm_state(const char *state);
+char *fcjson_body_snapshot_create(const char *state_path, const char *mem_path);
+/*
+ * The load body. mem_backend: 1 sends mem_backend (Firecracker 1.1 and
+ * later), 0 the older mem_file_path. overrides (n of them, may be 0) become
+ * network_overrides, which only 1.12 and later know; vsock_uds (NULL for
+ * none) vsock_override, 1.16 and later.
+ */
+char *fcjson_body_snapshot_load(const char *state_path, const char *mem_path, int mem_backend,
+				const struct fc_net *overrides, int n, const char *vsock_uds);
+
+/* The vsock uds_path of a /vm/config text into out, "" when it has none. */
+void fcjson_vsock_path(const char *vmconfig, char *out, size_t size);
+
+/* manifest.json of a snapshot directory. */
+struct manifest {
+	int format;
+	char snapshot[72];
+	char machine[72];
+	int64_t created;
+	char vmm_version[32];
+	char snapshot_version[32];	/* "" when unknown */
+	int jailed;
+	long uid, gid;			/* jailed: who the jail ran as */
+	char guest_ip[64];		/* from ip= in the boot args, "" if none */
+	int64_t pause_us;
+	int nnets;
+	struct fc_net nets[FC_MAX_NETS];
+	int nart;
+	struct artifact_row *arts;	/* malloc'd */
+	char *vm_config;		/* GET /vm/config text, malloc'd, may be NULL */
+};
+
+/* The manifest as text (malloc'd, ends in a newline). */
+char *fcjson_manifest_dump(const struct manifest *m, struct sk_err *err);
+/*
+ * Parse and check a manifest: known format, valid ids, artifact names that
+ * are plain file names inside the snapshot, known kinds, 64-digit sha256s,
+ * one state and one memory file, unique names. Anything else SK_EDAMAGED.
+ */
+int fcjson_manifest_parse(const char *text, struct manifest *m, struct sk_err *err);
+void fcjson_manifest_free(struct manifest *m);
+
+/* A small builder for --json results, so callers need not see jansson. */
+struct fcjson;
+struct fcjson *fcjson_obj(void);
+struct fcjson *fcjson_arr(void);
+void fcjson_set_str(struct fcjson *o, const char *key, const char *val);
+void fcjson_set_int(struct fcjson *o, const char *key, int64_t val);
+void fcjson_set_real(struct fcjson *o, const char *key, double val);
+void fcjson_set_bool(struct fcjson *o, const char *key, int val);
+/* Takes child over. */
+void fcjson_set(struct fcjson *o, const char *key, struct fcjson *child);
+void fcjson_append(struct fcjson *a, struct fcjson *child);
+/* Print with a newline and free. -1 on a write error. */
+int fcjson_print(FILE *f, struct fcjson *v);
+void fcjson_free(struct fcjson *v);
+
+/* Is name a safe artifact file name: [A-Za-z0-9._-], not "." or "..", < 80 bytes? */
+int fcjson_safe_name(const char *name);
+
+#endif

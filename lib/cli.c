@@ -60,14 +60,17 @@ static __attribute__((noreturn)) void version(void)
 	exit(cli_finish(0, NULL));
 }
 
-int cli_common(int c, const char *arg, struct ws_opts *o, void (*usage)(void))
+int cli_common_base(int c, const char *arg, const char **config_path, int *wait_s,
+		    int *progress, void (*usage)(void))
 {
 	switch (c) {
 	case 'c':
-		o->config_path = arg;
+		*config_path = arg;
 		return 1;
 	case 'w':
-		o->wait_s = (int)parse_num(arg, "--wait seconds", 0, 86400 * 7);
+		if (!wait_s)
+			return 0;
+		*wait_s = (int)parse_num(arg, "--wait seconds", 0, 86400 * 7);
 		return 1;
 	case 'q':
 		log_set_level(LOG_QUIET);
@@ -76,7 +79,9 @@ int cli_common(int c, const char *arg, struct ws_opts *o, void (*usage)(void))
 		log_set_level(LOG_VERBOSE);
 		return 1;
 	case CLI_OPT_PROGRESS:
-		o->progress = 1;
+		if (!progress)
+			return 0;
+		*progress = 1;
 		return 1;
 	case 'h':
 		usage();
@@ -85,6 +90,11 @@ int cli_common(int c, const char *arg, struct ws_opts *o, void (*usage)(void))
 		version();
 	}
 	return 0;
+}
+
+int cli_common(int c, const char *arg, struct ws_opts *o, void (*usage)(void))
+{
+	return cli_common_base(c, arg, &o->config_path, &o->wait_s, &o->progress, usage);
 }
 
 void cli_codec(int c, const char *arg, struct ws_opts *o)

@@ -19,6 +19,10 @@
 #define CLI_OPT_LIST 1005
 #define CLI_OPT_PRUNE 1006
 #define CLI_OPT_LIST_IDS 1007
+#define CLI_OPT_SOCKET 1008
+#define CLI_OPT_TAP 1009
+#define CLI_OPT_ALL 1010
+#define CLI_OPT_IDS 1011
 
 #define CLI_COMMON_LONG                                                        \
 	{ "config", required_argument, NULL, 'c' },                            \
@@ -31,6 +35,13 @@
 
 /* Program name, signals, locale, fd limit. */
 void cli_init(const char *argv0);
+/*
+ * Handle -c, -w, -q, -v, --progress, -h or -V for any command; wait_s and
+ * progress may be NULL for commands without those options. 1 if c was one
+ * of them, 0 if not. May exit.
+ */
+int cli_common_base(int c, const char *arg, const char **config_path, int *wait_s,
+		    int *progress, void (*usage)(void));
 /* Handle a common option; 1 if it was one, 0 if not. May exit. */
 int cli_common(int c, const char *arg, struct ws_opts *o, void (*usage)(void));
 /* Parse -z/-l/-j values into o; exits 2 on a bad value. */

@@ -1,0 +1,67 @@
+/* fcsnap-list: the snapshots the index holds. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "snap.h"
+
+static const struct option longopts[] = {
+	{ "json", no_argument, NULL, CLI_OPT_JSON },
+	{ "ids", no_argument, NULL, CLI_OPT_IDS },
+	{ "config", required_argument, NULL, 'c' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(void)
+{
+	fputs("Usage:\n"
+	      " fcsnap-list [options] [MACHINE]\n"
+	      "\n"
+	      "List snapshots (of MACHINE, or all) as a table.\n"
+	      "\n"
+	      "Options:\n"
+	      "     --json                 print them as JSON on stdout\n"
+	      "     --ids                  print snapshot ids only, one per line\n"
+	      " -c, --config FILE          read FILE instead of /etc/statekit/statekit.ini\n"
+	      " -q, --quiet                print errors only\n"
+	      " -v, --verbose              print more\n"
+	      " -h, --help                 display this help and exit\n"
+	      " -V, --version              display version and exit\n"
+	      "\n"
+	      "Exit status: 0 done, 1 failed, 2 usage or config error, 5 damaged index.\n"
+	      "See fcsnap-list(1).\n",
+	      stdout);
+}
+
+int main(int argc, char **argv)
+{
+	struct snap_opts opts = SNAP_OPTS_INIT;
+	struct sk_err err = SK_ERR_INIT;
+	int c;
+
+	cli_init(argv[0]);
+	while ((c = getopt_long(argc, argv, "c:qvhV", longopts, NULL)) != -1) {
+		if (cli_common_base(c, optarg, &opts.config_path, NULL, NULL, usage))
+			continue;
+		switch (c) {
+		case CLI_OPT_JSON:
+			opts.json = 1;
+			break;
+		case CLI_OPT_IDS:
+			opts.ids = 1;
+			break;
+		default:
+			cli_try_help();
+		}
+	}
+	if (opts.json && opts.ids)
+		cli_usage_error("--json and --ids exclude each other");
+	if (argc - optind > 1)
+		cli_usage_error("expected at most one MACHINE");
+	opts.machine = argc > optind ? argv[optind] : NULL;
+	return cli_finish(snap_list(&opts, &err), &err);
+}

@@ -1,0 +1,69 @@
+/* fcsnap-verify: re-hash every artifact of a snapshot. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "snap.h"
+
+static const struct option longopts[] = {
+	{ "all", no_argument, NULL, CLI_OPT_ALL },
+	{ "json", no_argument, NULL, CLI_OPT_JSON },
+	{ "config", required_argument, NULL, 'c' },
+	{ "wait", required_argument, NULL, 'w' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(void)
+{
+	fputs("Usage:\n"
+	      " fcsnap-verify [options] SNAPSHOT\n"
+	      " fcsnap-verify [options] --all\n"
+	      "\n"
+	      "Re-hash every artifact and compare with the sha256 recorded at creation.\n"
+	      "\n"
+	      "Options:\n"
+	      "     --all                  verify every snapshot in the index\n"
+	      "     --json                 print the results as JSON on stdout\n"
+	      " -c, --config FILE          read FILE instead of /etc/statekit/statekit.ini\n"
+	      " -w, --wait SECONDS         wait up to SECONDS for a busy snapshot\n"
+	      " -q, --quiet                print errors only\n"
+	      " -v, --verbose              print more\n"
+	      " -h, --help                 display this help and exit\n"
+	      " -V, --version              display version and exit\n"
+	      "\n"
+	      "Exit status: 0 all match, 1 failed, 2 usage or config error, 3 no such\n"
+	      "snapshot, 4 busy, 5 an artifact is missing or damaged.\n"
+	      "See fcsnap-verify(1).\n",
+	      stdout);
+}
+
+int main(int argc, char **argv)
+{
+	struct snap_opts opts = SNAP_OPTS_INIT;
+	struct sk_err err = SK_ERR_INIT;
+	int c;
+
+	cli_init(argv[0]);
+	while ((c = getopt_long(argc, argv, "c:w:qvhV", longopts, NULL)) != -1) {
+		if (cli_common_base(c, optarg, &opts.config_path, &opts.wait_s, NULL, usage))
+			continue;
+		switch (c) {
+		case CLI_OPT_ALL:
+			opts.all = 1;
+			break;
+		case CLI_OPT_JSON:
+			opts.json = 1;
+			break;
+		default:
+			cli_try_help();
+		}
+	}
+	if (opts.all ? argc != optind : argc - optind != 1)
+		cli_usage_error(opts.all ? "--all takes no SNAPSHOT" : "expected one SNAPSHOT or --all");
+	opts.snapshot = opts.all ? NULL : argv[optind];
+	return cli_finish(snap_verify(&opts, &err), &err);
+}

@@ -8,8 +8,11 @@
 
 bats_require_minimum_version 1.5.0
 
-CMDS=(ws-export ws-import ws-preserve)
+CMDS=(ws-export ws-import ws-preserve
+    fcsnap-create fcsnap-restore fcsnap-list fcsnap-delete fcsnap-verify)
 MANPAGES=(man/man1/ws-export.1 man/man1/ws-import.1 man/man1/ws-preserve.1
+    man/man1/fcsnap-create.1 man/man1/fcsnap-restore.1 man/man1/fcsnap-list.1
+    man/man1/fcsnap-delete.1 man/man1/fcsnap-verify.1
     man/man5/statekit.ini.5 man/man7/statekit.7)
 
 # Every section.key=default of statekit.ini, as the CLI spec of issue 2 lists
@@ -214,6 +217,46 @@ fake_preserve()
 
 @test "ws-preserve: the man page and completions name no option --help lacks" {
     check_docs_in_help ws-preserve
+}
+
+@test "fcsnap-create: every --help option is in the man page and both completions" {
+    check_help_in_docs fcsnap-create
+}
+
+@test "fcsnap-restore: every --help option is in the man page and both completions" {
+    check_help_in_docs fcsnap-restore
+}
+
+@test "fcsnap-list: every --help option is in the man page and both completions" {
+    check_help_in_docs fcsnap-list
+}
+
+@test "fcsnap-delete: every --help option is in the man page and both completions" {
+    check_help_in_docs fcsnap-delete
+}
+
+@test "fcsnap-verify: every --help option is in the man page and both completions" {
+    check_help_in_docs fcsnap-verify
+}
+
+@test "fcsnap-create: the man page and completions name no option --help lacks" {
+    check_docs_in_help fcsnap-create
+}
+
+@test "fcsnap-restore: the man page and completions name no option --help lacks" {
+    check_docs_in_help fcsnap-restore
+}
+
+@test "fcsnap-list: the man page and completions name no option --help lacks" {
+    check_docs_in_help fcsnap-list
+}
+
+@test "fcsnap-delete: the man page and completions name no option --help lacks" {
+    check_docs_in_help fcsnap-delete
+}
+
+@test "fcsnap-verify: the man page and completions name no option --help lacks" {
+    check_docs_in_help fcsnap-verify
 }
 
 @test "man pages: mandoc -Tlint -W warning reports nothing" {

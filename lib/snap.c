@@ -522,8 +522,8 @@ static int move_out_of_jail(const char *src, const char *dst, struct sk_err *err
 }
 
 static void print_create(const struct snap_opts *o, const struct snapshot_row *row,
-			 const struct artifact_row *arts, int n, double pause_ms, int was_paused,
-			 const char *dir)
+			 const struct artifact_row *arts, int n, double pause_ms, double clone_ms,
+			 int was_paused, const char *dir)
 {
 	char sz[32];
 	int i;
@@ -539,6 +539,7 @@ static void print_create(const struct snap_opts *o, const struct snapshot_row *r
 		fcjson_set_str(j, "snapshot_version",
 			       row->snapshot_version[0] ? row->snapshot_version : NULL);
 		fcjson_set_real(j, "pause_ms", pause_ms);
+		fcjson_set_real(j, "clone_ms", clone_ms);
 		fcjson_set_bool(j, "was_paused", was_paused);
 		fcjson_set_int(j, "size", (int64_t)row->size);
 		for (i = 0; i < n; i++) {
@@ -577,7 +578,7 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 	char jside[PATH_MAX] = "", api_state[PATH_MAX], api_mem[PATH_MAX], binver[32];
 	char *body = NULL, *cfgtext = NULL;
 	struct sk_err e = SK_ERR_INIT;
-	double t0 = 0, pause_ms = 0;
+	double t0 = 0, pause_ms = 0, t_clone, clone_ms;
 	int we_paused = 0, journaled = 0, recorded = 0, nart = 0, i, ret = -1;
 	pid_t fcpid;
 	struct stat jst = { 0 };
@@ -701,6 +702,7 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 	snprintf(arts[1].kind, sizeof(arts[1].kind), "memory");
 	nart = 2;
 	/* Disks are copied while the guest cannot write to them. */
+	t_clone = log_now();
 	for (i = 0; i < vc->ndrives; i++) {
 		const struct fc_drive *d = &vc->drives[i];
 		struct artifact_row *a = &arts[nart];
@@ -732,6 +734,7 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 		}
 		nart++;
 	}
+	clone_ms = ms_since(t_clone);
 	if (we_paused) {
 		if (call_state(fc, "Resumed", err) < 0) {
 			sk_err_wrap(err, "resume machine '%s'", o->machine);
@@ -824,7 +827,7 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 	if (idx_journal_end(c.ix, jr.id, err) < 0)
 		goto out;
 	journaled = 0;
-	print_create(o, &row, arts, nart, pause_ms, !strcmp(inst.state, "Paused"), final);
+	print_create(o, &row, arts, nart, pause_ms, clone_ms, !strcmp(inst.state, "Paused"), final);
 	ret = 0;
 out:
 	if (ret < 0 && journaled) {

@@ -23,6 +23,7 @@
 #define CLI_OPT_TAP 1009
 #define CLI_OPT_ALL 1010
 #define CLI_OPT_IDS 1011
+#define CLI_OPT_AS 1012
 
 #define CLI_COMMON_LONG                                                        \
 	{ "config", required_argument, NULL, 'c' },                            \

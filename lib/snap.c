@@ -22,19 +22,10 @@
 #include "log.h"
 #include "proc.h"
 #include "sig.h"
+#include "snapint.h"
 
 #define SPAWN_WAIT_S 10
 #define MAX_REPAIR 32
-
-struct sctx {
-	struct sk_config cfg;
-	struct idx *ix;
-	char locks[PATH_MAX];
-	char snaps[PATH_MAX];
-	char machines[PATH_MAX];
-	char tmp[PATH_MAX];
-	enum clone_mode clone;
-};
 
 /* Copy a string, cutting it to fit. */
 static void set_str(char *dst, size_t size, const char *src)
@@ -47,7 +38,7 @@ static void set_str(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-static void ctx_close(struct sctx *c)
+void snapint_close(struct sctx *c)
 {
 	idx_close(c->ix);
 	c->ix = NULL;
@@ -80,7 +71,7 @@ static void resume_socket(const char *sock, const char *machine)
 	free(body);
 }
 
-static void rmtree_quiet(const char *path)
+void snapint_rmtree(const char *path)
 {
 	struct sk_err e = SK_ERR_INIT;
 
@@ -113,9 +104,9 @@ static void repair_create(struct sctx *c, const struct journal_row *r, const cha
 	if (!strcmp(r->step, "committing") &&
 	    idx_snap_get(c->ix, sid, &row, NULL, &e) < 0 && e.code == SK_ENOENT &&
 	    fs_pathf(final, sizeof(final), &e, "%s/%s", c->snaps, sid) == 0)
-		rmtree_quiet(final);
-	rmtree_quiet(r->path);
-	rmtree_quiet(r->path3);
+		snapint_rmtree(final);
+	snapint_rmtree(r->path);
+	snapint_rmtree(r->path3);
 	if (idx_journal_end(c->ix, r->id, &e) < 0)
 		log_warn("%s", e.msg);
 	lock_release(slk);
@@ -136,7 +127,7 @@ static void repair_restore(struct sctx *c, const struct journal_row *r, const ch
 			 r->child);
 		proc_kill_wait((pid_t)r->child, r->child_start);
 	}
-	rmtree_quiet(r->path);
+	snapint_rmtree(r->path);
 	if (idx_journal_end(c->ix, r->id, &e) < 0)
 		log_warn("%s", e.msg);
 }
@@ -148,7 +139,7 @@ static void repair_delete(struct sctx *c, const struct journal_row *r, const cha
 
 	/* Only once the row is gone is the directory garbage. */
 	if (idx_snap_get(c->ix, sid, &row, NULL, &e) < 0 && e.code == SK_ENOENT)
-		rmtree_quiet(r->path);
+		snapint_rmtree(r->path);
 	sk_err_clear(&e);
 	if (idx_journal_end(c->ix, r->id, &e) < 0)
 		log_warn("%s", e.msg);
@@ -198,6 +189,8 @@ static void repair_all(struct sctx *c)
 				repair_restore(c, r, id);
 			else if (!strcmp(r->kind, "fcsnap-delete"))
 				repair_delete(c, r, id);
+			else if (!strcmp(r->kind, "fcsnap-import"))
+				sxfer_repair_import(c, r, id);
 		}
 		lock_release(lk);
 	}
@@ -234,7 +227,7 @@ static int ctx_open_mode(struct sctx *c, const char *config_path, int readonly,
 	return 0;
 }
 
-static int ctx_open(struct sctx *c, const char *config_path, struct sk_err *err)
+int snapint_open(struct sctx *c, const char *config_path, struct sk_err *err)
 {
 	return ctx_open_mode(c, config_path, 0, err);
 }
@@ -309,7 +302,7 @@ static void guest_ip(const char *args, char *out, size_t size)
 	}
 }
 
-static int write_manifest(const char *dir, const struct manifest *m, struct sk_err *err)
+int snapint_write_manifest(const char *dir, const struct manifest *m, struct sk_err *err)
 {
 	char final[PATH_MAX], tmp[PATH_MAX];
 	char *text;
@@ -336,7 +329,7 @@ static int write_manifest(const char *dir, const struct manifest *m, struct sk_e
 	return fs_commit_tmp(fd, tmp, final, err);
 }
 
-static int read_manifest(const char *dir, struct manifest *m, struct sk_err *err)
+int snapint_read_manifest(const char *dir, struct manifest *m, struct sk_err *err)
 {
 	char path[PATH_MAX];
 	char *text;
@@ -586,7 +579,7 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 	if (config_check_id("machine", o->machine, err) < 0 ||
 	    config_check_id("snapshot", o->snapshot, err) < 0)
 		return -1;
-	if (ctx_open(&c, o->config_path, err) < 0)
+	if (snapint_open(&c, o->config_path, err) < 0)
 		goto out;
 	if (lock_acquire(&mlk, c.locks, "machine", o->machine, o->wait_s, err) < 0 ||
 	    lock_acquire(&slk, c.locks, "snapshot", o->snapshot, o->wait_s, err) < 0)
@@ -758,7 +751,7 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 			    move_out_of_jail(from, to, err) < 0)
 				goto out;
 		}
-		rmtree_quiet(jside);
+		snapint_rmtree(jside);
 	}
 	if (check_interrupt(err) < 0)
 		goto out;
@@ -802,7 +795,7 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 	man.nart = nart;
 	man.arts = arts;
 	man.vm_config = vc->raw;
-	if (write_manifest(stage, &man, err) < 0 || fs_fsync_path(stage, err) < 0)
+	if (snapint_write_manifest(stage, &man, err) < 0 || fs_fsync_path(stage, err) < 0)
 		goto out;
 
 	snprintf(row.id, sizeof(row.id), "%s", o->snapshot);
@@ -838,10 +831,10 @@ out:
 			log_error("cannot resume machine '%s': %s", o->machine, re.msg);
 			resumed = 0;
 		}
-		rmtree_quiet(stage);
-		rmtree_quiet(jside);
+		snapint_rmtree(stage);
+		snapint_rmtree(jside);
 		if (!recorded && !strcmp(jr.step, "committing"))
-			rmtree_quiet(final);
+			snapint_rmtree(final);
 		/* A machine we could not resume keeps its row: the next command retries. */
 		if (resumed)
 			idx_journal_end(c.ix, jr.id, &re);
@@ -857,7 +850,7 @@ out:
 	fcapi_close(fc);
 	lock_release(slk);
 	lock_release(mlk);
-	ctx_close(&c);
+	snapint_close(&c);
 	return ret;
 }
 
@@ -1096,7 +1089,7 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 	if (config_check_id("snapshot", o->snapshot, err) < 0 ||
 	    config_check_id("machine", o->machine, err) < 0)
 		return -1;
-	if (ctx_open(&c, o->config_path, err) < 0)
+	if (snapint_open(&c, o->config_path, err) < 0)
 		goto out;
 	jailed = c.cfg.fc_jailer[0] != '\0';
 	/* Always machine before snapshot, as fcsnap-create does: no lock-order cycle. */
@@ -1132,7 +1125,7 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 
 	/* Everything is checked before anything is created. */
 	if (fs_pathf(sdir, sizeof(sdir), err, "%s/%s", c.snaps, o->snapshot) < 0 ||
-	    read_manifest(sdir, &man, err) < 0 || manifest_matches(&man, &srow, arts, err) < 0)
+	    snapint_read_manifest(sdir, &man, err) < 0 || manifest_matches(&man, &srow, arts, err) < 0)
 		goto out;
 	if (verify_artifacts(sdir, o->snapshot, arts, srow.nartifacts, c.cfg.threads, 1, err) < 0)
 		goto out;
@@ -1437,7 +1430,7 @@ out:
 
 		if (child > 0)
 			proc_kill_wait(child, child_start);
-		rmtree_quiet(jr.path);
+		snapint_rmtree(jr.path);
 		idx_journal_end(c.ix, jr.id, &re);
 	}
 	free(body);
@@ -1447,7 +1440,7 @@ out:
 	fcapi_close(fc);
 	lock_release(mlk);
 	lock_release(slk);
-	ctx_close(&c);
+	snapint_close(&c);
 	return ret;
 }
 
@@ -1522,7 +1515,7 @@ int snap_list(const struct snap_opts *o, struct sk_err *err)
 out:
 	fcjson_free(arr);
 	free(rows);
-	ctx_close(&c);
+	snapint_close(&c);
 	return ret;
 }
 
@@ -1538,7 +1531,7 @@ int snap_delete(const struct snap_opts *o, struct sk_err *err)
 
 	if (config_check_id("snapshot", o->snapshot, err) < 0)
 		return -1;
-	if (ctx_open(&c, o->config_path, err) < 0 ||
+	if (snapint_open(&c, o->config_path, err) < 0 ||
 	    lock_acquire(&slk, c.locks, "snapshot", o->snapshot, o->wait_s, err) < 0 ||
 	    idx_snap_get(c.ix, o->snapshot, &row, NULL, err) < 0 ||
 	    idx_machine_list(c.ix, &ms, &n, err) < 0)
@@ -1568,7 +1561,7 @@ int snap_delete(const struct snap_opts *o, struct sk_err *err)
 out:
 	free(ms);
 	lock_release(slk);
-	ctx_close(&c);
+	snapint_close(&c);
 	return ret;
 }
 
@@ -1586,7 +1579,7 @@ static int verify_one(struct sctx *c, const struct snap_opts *o, const char *id,
 	    idx_snap_get(c->ix, id, &row, &arts, err) < 0 ||
 	    fs_pathf(dir, sizeof(dir), err, "%s/%s", c->snaps, id) < 0)
 		goto out;
-	if (read_manifest(dir, &man, err) < 0 || manifest_matches(&man, &row, arts, err) < 0)
+	if (snapint_read_manifest(dir, &man, err) < 0 || manifest_matches(&man, &row, arts, err) < 0)
 		goto out;
 	ret = verify_artifacts(dir, id, arts, row.nartifacts, c->cfg.threads, 0, err);
 out:
@@ -1617,7 +1610,7 @@ int snap_verify(const struct snap_opts *o, struct sk_err *err)
 
 	if (!o->all && config_check_id("snapshot", o->snapshot, err) < 0)
 		return -1;
-	if (ctx_open(&c, o->config_path, err) < 0)
+	if (snapint_open(&c, o->config_path, err) < 0)
 		goto out;
 	if (o->json)
 		arr = fcjson_arr();
@@ -1652,6 +1645,6 @@ int snap_verify(const struct snap_opts *o, struct sk_err *err)
 out:
 	fcjson_free(arr);
 	free(rows);
-	ctx_close(&c);
+	snapint_close(&c);
 	return ret;
 }

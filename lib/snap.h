@@ -8,6 +8,7 @@
 #ifndef SK_SNAP_H
 #define SK_SNAP_H
 
+#include "codec.h"
 #include "err.h"
 #include "fcjson.h"
 
@@ -22,6 +23,11 @@ struct snap_opts {
 	int ids;			/* fcsnap-list --ids */
 	int ntaps;			/* fcsnap-restore --tap IFACE=NAME */
 	struct fc_net taps[FC_MAX_NETS];
+	int progress;			/* --progress */
+	const char *as;			/* fcsnap-import --as NEWID */
+	int codec_set, level_set, threads_set;	/* fcsnap-export -z, -l, -j */
+	enum codec codec;
+	int level, threads;
 };
 
 #define SNAP_OPTS_INIT { .wait_s = 0 }
@@ -36,5 +42,17 @@ int snap_list(const struct snap_opts *o, struct sk_err *err);
 int snap_delete(const struct snap_opts *o, struct sk_err *err);
 /* Re-hash o->snapshot (or all with o->all); SK_EDAMAGED naming each mismatch. */
 int snap_verify(const struct snap_opts *o, struct sk_err *err);
+
+/*
+ * Write o->snapshot as one stream to fd 1: the manifest, then each artifact's
+ * non-zero pages, checking every sha256 on the way (SK_EDAMAGED stops the
+ * stream before the damaged file's end record). See snapxfer.c for the format.
+ */
+int snap_export(const struct snap_opts *o, struct sk_err *err);
+/*
+ * Read such a stream from fd 0 into staging, check every size and sha256,
+ * then move it into the snapshots and record it (as o->as when set).
+ */
+int snap_import(const struct snap_opts *o, struct sk_err *err);
 
 #endif

@@ -1,0 +1,39 @@
+/*
+ * snapint: what the snapshot operations (snap.c) share with the snapshot
+ * transfer (snapxfer.c): the opened state, the manifest file, and the
+ * repair of a killed fcsnap-import. Not for use outside those two.
+ */
+#ifndef SK_SNAPINT_H
+#define SK_SNAPINT_H
+
+#include <limits.h>
+
+#include "clone.h"
+#include "config.h"
+#include "err.h"
+#include "fcjson.h"
+#include "index.h"
+
+struct sctx {
+	struct sk_config cfg;
+	struct idx *ix;
+	char locks[PATH_MAX];
+	char snaps[PATH_MAX];
+	char machines[PATH_MAX];
+	char tmp[PATH_MAX];
+	enum clone_mode clone;
+};
+
+/* Load the config, make the state directories, open the index, repair. */
+int snapint_open(struct sctx *c, const char *config_path, struct sk_err *err);
+void snapint_close(struct sctx *c);
+/* <dir>/manifest.json written by rule 1, or read and checked (SK_EDAMAGED). */
+int snapint_write_manifest(const char *dir, const struct manifest *m, struct sk_err *err);
+int snapint_read_manifest(const char *dir, struct manifest *m, struct sk_err *err);
+/* Remove a tree, warning (not failing) when that fails; "" does nothing. */
+void snapint_rmtree(const char *path);
+
+/* Repair a journal row of a killed fcsnap-import (in snapxfer.c). */
+void sxfer_repair_import(struct sctx *c, const struct journal_row *r, const char *sid);
+
+#endif

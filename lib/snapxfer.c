@@ -1,0 +1,631 @@
+/*
+ * snapxfer: fcsnap-export and fcsnap-import, a snapshot as one stream.
+ *
+ * The plain stream (compressed as a whole by the codec module) is
+ *
+ *   "SKSNAP1\n"
+ *   'M' u32 len, manifest.json text
+ *   per artifact, in manifest order:
+ *     'F' u16 len, name
+ *     'D' u64 offset, u32 len, bytes     (any number, offsets increasing)
+ *     'E' u64 size, 64 hex digits of sha256
+ *   'T' 64 hex digits of the sha256 of the manifest text
+ *
+ * all integers little-endian. A 'D' record carries one run of non-zero 4 KiB
+ * pages; holes and zero pages are not sent at all (memory files are mostly
+ * zero pages) and come back as holes. The importer trusts nothing: names
+ * must be the manifest's, in its order; offsets must increase and stay
+ * inside the manifest's size; every file's sha256 is computed while it is
+ * written and compared with the manifest's.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "lock.h"
+#include "log.h"
+#include "sig.h"
+#include "snap.h"
+#include "snapint.h"
+
+#define SX_MAGIC "SKSNAP1\n"
+#define SX_PAGE 4096
+#define SX_CHUNK (1u << 20)		/* read size, and the longest 'D' run */
+#define SX_MAX_MANIFEST (4u << 20)
+
+static const uint8_t zero_page[SX_PAGE];
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* Feed n zero bytes to h. */
+static void hash_zeros(struct hash *h, uint64_t n)
+{
+	while (n > 0) {
+		size_t k = n > sizeof(zero_page) ? sizeof(zero_page) : (size_t)n;
+
+		hash_update(h, zero_page, k);
+		n -= k;
+	}
+}
+
+static void sha256_text(const char *text, char hex[HASH_HEX_LEN + 1])
+{
+	struct hash *h = NULL;
+	struct sk_err e = SK_ERR_INIT;
+
+	if (hash_new(&h, &e) < 0) {
+		memset(hex, '0', HASH_HEX_LEN);
+		hex[HASH_HEX_LEN] = '\0';
+		return;
+	}
+	hash_update(h, text, strlen(text));
+	hash_final(h, hex);
+}
+
+/* ---- export ---- */
+
+/* Send the non-zero pages of buf (file offset off) as 'D' records. */
+static int send_runs(struct enc *e, const uint8_t *buf, size_t len, uint64_t off,
+		     struct sk_err *err)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t start, n;
+		uint8_t hdr[13];
+
+		while (i < len && !memcmp(buf + i, zero_page, len - i < SX_PAGE ? len - i : SX_PAGE))
+			i += SX_PAGE;
+		if (i >= len)
+			break;
+		start = i;
+		while (i < len && memcmp(buf + i, zero_page, len - i < SX_PAGE ? len - i : SX_PAGE))
+			i += SX_PAGE;
+		n = (i < len ? i : len) - start;
+		hdr[0] = 'D';
+		put64(hdr + 1, off + start);
+		put32(hdr + 9, (uint32_t)n);
+		if (enc_write(e, hdr, sizeof(hdr), err) < 0 || enc_write(e, buf + start, n, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int export_file(struct enc *e, const char *dir, const char *sid,
+		       const struct artifact_row *a, uint8_t *buf, struct progress *prog,
+		       struct sk_err *err)
+{
+	char path[PATH_MAX], hex[HASH_HEX_LEN + 1];
+	uint8_t hdr[3 + 80], end[1 + 8 + HASH_HEX_LEN];
+	struct hash *h = NULL;
+	struct stat st;
+	off_t pos = 0, data, hole;
+	size_t nlen = strlen(a->name);
+	int fd, ret = -1;
+
+	if (fs_pathf(path, sizeof(path), err, "%s/%s", dir, a->name) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return sk_err_sys(err, SK_EDAMAGED, errno, "snapshot '%s': artifact '%s'", sid,
+				  a->name);
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != a->size) {
+		sk_err_set(err, SK_EDAMAGED, "snapshot '%s': artifact '%s' is %lld bytes, expected "
+			   "%llu", sid, a->name, (long long)st.st_size, (unsigned long long)a->size);
+		goto out;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (hash_new(&h, err) < 0)
+		goto out;
+	hdr[0] = 'F';
+	put16(hdr + 1, (uint16_t)nlen);
+	memcpy(hdr + 3, a->name, nlen);
+	if (enc_write(e, hdr, 3 + nlen, err) < 0)
+		goto out;
+	while (pos < st.st_size) {
+		data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			data = st.st_size;
+		else if (data < 0)
+			data = pos;
+		hole = data < st.st_size ? lseek(fd, data, SEEK_HOLE) : st.st_size;
+		if (hole < 0 || hole > st.st_size)
+			hole = st.st_size;
+		/* A hole is not sent: the importer makes it again. */
+		hash_zeros(h, (uint64_t)(data - pos));
+		progress_add(prog, (uint64_t)(data - pos));
+		pos = data;
+		while (pos < hole) {
+			size_t want = hole - pos > SX_CHUNK ? SX_CHUNK : (size_t)(hole - pos);
+			ssize_t n = pread(fd, buf, want, pos);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				sk_err_sys(err, SK_EFAIL, n < 0 ? errno : EIO, "read '%s'", path);
+				goto out;
+			}
+			hash_update(h, buf, (size_t)n);
+			if (send_runs(e, buf, (size_t)n, (uint64_t)pos, err) < 0)
+				goto out;
+			pos += n;
+			progress_add(prog, (uint64_t)n);
+			if (sig_interrupted()) {
+				sk_err_set(err, SK_EFAIL, "interrupted");
+				goto out;
+			}
+		}
+	}
+	hash_final(h, hex);
+	h = NULL;
+	/* Damage found here ends the stream before this file's end record. */
+	if (strcmp(hex, a->sha256)) {
+		sk_err_set(err, SK_EDAMAGED, "snapshot '%s': artifact '%s' is damaged on disk "
+			   "(sha256 %.16s..., expected %.16s...)", sid, a->name, hex, a->sha256);
+		goto out;
+	}
+	end[0] = 'E';
+	put64(end + 1, a->size);
+	memcpy(end + 9, hex, HASH_HEX_LEN);
+	ret = enc_write(e, end, sizeof(end), err);
+out:
+	hash_free(h);
+	close(fd);
+	return ret;
+}
+
+int snap_export(const struct snap_opts *o, struct sk_err *err)
+{
+	struct sctx c = { 0 };
+	struct lock *lk = NULL;
+	struct snapshot_row row;
+	struct artifact_row *arts = NULL;
+	struct manifest man = { 0 };
+	struct enc *e = NULL;
+	struct progress prog = { 0 };
+	char dir[PATH_MAX], hex[HASH_HEX_LEN + 1], sz[32], out[32];
+	char *text = NULL;
+	uint8_t *buf = NULL, hdr[5], tail[1 + HASH_HEX_LEN];
+	uint64_t total = 0;
+	int i, ret = -1;
+
+	if (config_check_id("snapshot", o->snapshot, err) < 0)
+		return -1;
+	if (isatty(STDOUT_FILENO))
+		return sk_err_set(err, SK_EUSAGE, "refusing to write a snapshot stream to a terminal "
+				  "(redirect it or pipe it into fcsnap-import)");
+	if (snapint_open(&c, o->config_path, err) < 0 ||
+	    lock_acquire(&lk, c.locks, "snapshot", o->snapshot, o->wait_s, err) < 0 ||
+	    idx_snap_get(c.ix, o->snapshot, &row, &arts, err) < 0 ||
+	    fs_pathf(dir, sizeof(dir), err, "%s/%s", c.snaps, o->snapshot) < 0 ||
+	    snapint_read_manifest(dir, &man, err) < 0)
+		goto out;
+	if (man.nart != row.nartifacts) {
+		sk_err_set(err, SK_EDAMAGED, "snapshot '%s': manifest.json does not match the index",
+			   o->snapshot);
+		goto out;
+	}
+	for (i = 0; i < man.nart; i++) {
+		if (strcmp(man.arts[i].name, arts[i].name) || strcmp(man.arts[i].sha256, arts[i].sha256) ||
+		    man.arts[i].size != arts[i].size) {
+			sk_err_set(err, SK_EDAMAGED, "snapshot '%s': manifest.json and the index disagree "
+				   "about '%s'", o->snapshot, arts[i].name);
+			goto out;
+		}
+		total += arts[i].size;
+	}
+	/* The manifest as read and checked, written out again. */
+	text = fcjson_manifest_dump(&man, err);
+	if (!text)
+		goto out;
+	buf = malloc(SX_CHUNK);
+	if (!buf) {
+		sk_err_set(err, SK_EFAIL, "out of memory");
+		goto out;
+	}
+	if (enc_open(&e, STDOUT_FILENO, o->codec_set ? o->codec : CODEC_ZSTD,
+		     o->level_set ? o->level : c.cfg.level, o->threads_set ? o->threads : c.cfg.threads,
+		     err) < 0)
+		goto out;
+	hdr[0] = 'M';
+	put32(hdr + 1, (uint32_t)strlen(text));
+	if (enc_write(e, SX_MAGIC, 8, err) < 0 || enc_write(e, hdr, sizeof(hdr), err) < 0 ||
+	    enc_write(e, text, strlen(text), err) < 0)
+		goto out;
+	progress_start(&prog, o->progress, total);
+	for (i = 0; i < man.nart; i++)
+		if (export_file(e, dir, o->snapshot, &man.arts[i], buf, &prog, err) < 0)
+			goto out;
+	sha256_text(text, hex);
+	tail[0] = 'T';
+	memcpy(tail + 1, hex, HASH_HEX_LEN);
+	if (enc_write(e, tail, sizeof(tail), err) < 0 || enc_finish(e, err) < 0)
+		goto out;
+	progress_end(&prog);
+	log_info("exported snapshot '%s': %d artifacts, %s, as a %s stream of %s", o->snapshot,
+		 man.nart, log_bytes(total, sz, sizeof(sz)),
+		 codec_name(o->codec_set ? o->codec : CODEC_ZSTD),
+		 log_bytes(enc_bytes_out(e), out, sizeof(out)));
+	ret = 0;
+out:
+	progress_end(&prog);
+	enc_free(e);
+	free(buf);
+	free(text);
+	fcjson_manifest_free(&man);
+	free(arts);
+	lock_release(lk);
+	snapint_close(&c);
+	return ret;
+}
+
+/* ---- import ---- */
+
+/* Exact reads from the decoded stream. */
+struct rd {
+	struct dec *d;
+	const uint8_t *p;
+	size_t left;
+	uint64_t offset;	/* plain bytes consumed */
+};
+
+static int rd_get(struct rd *r, void *dst, size_t n, struct sk_err *err)
+{
+	uint8_t *out = dst;
+
+	while (n > 0) {
+		size_t k;
+
+		if (r->left == 0) {
+			const void *b;
+			int rc = dec_next(r->d, &b, &r->left, err);
+
+			if (rc < 0)
+				return -1;
+			if (rc == 0)
+				return sk_err_set(err, SK_EDAMAGED, "the stream ends early, at byte %llu "
+						  "(truncated?)", (unsigned long long)r->offset);
+			r->p = b;
+		}
+		k = n < r->left ? n : r->left;
+		memcpy(out, r->p, k);
+		out += k;
+		r->p += k;
+		r->left -= k;
+		r->offset += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* The stream must end right here. */
+static int rd_end(struct rd *r, struct sk_err *err)
+{
+	const void *b;
+	size_t n;
+	int rc;
+
+	if (r->left)
+		return sk_err_set(err, SK_EDAMAGED, "data after the end of the snapshot stream");
+	while ((rc = dec_next(r->d, &b, &n, err)) == 1)
+		if (n)
+			return sk_err_set(err, SK_EDAMAGED, "data after the end of the snapshot stream");
+	return rc;
+}
+
+static int SK_PRINTF(2, 3) bad(struct sk_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->code = SK_EDAMAGED;
+	err->sys = 0;
+	return -1;
+}
+
+/* Receive one artifact into <stage>/<name>, checking it against a. */
+static int import_file(struct rd *r, int dirfd, const struct artifact_row *a, uint8_t *buf,
+		       struct progress *prog, struct sk_err *err)
+{
+	uint8_t t, rec[12], end[8 + HASH_HEX_LEN], name[80];
+	uint16_t nlen;
+	uint64_t pos = 0;
+	char hex[HASH_HEX_LEN + 1];
+	struct hash *h = NULL;
+	int fd = -1, ret = -1;
+
+	if (rd_get(r, &t, 1, err) < 0 || rd_get(r, rec, 2, err) < 0)
+		return -1;
+	nlen = (uint16_t)(rec[0] | rec[1] << 8);
+	if (t != 'F' || nlen != strlen(a->name) || rd_get(r, name, nlen, err) < 0 ||
+	    memcmp(name, a->name, nlen))
+		return bad(err, "the stream does not carry artifact '%s' where the manifest puts it",
+			   a->name);
+	fd = openat(dirfd, a->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", a->name);
+	if (hash_new(&h, err) < 0)
+		goto out;
+	for (;;) {
+		uint64_t off;
+		uint32_t len;
+
+		if (rd_get(r, &t, 1, err) < 0)
+			goto out;
+		if (t == 'E')
+			break;
+		if (t != 'D') {
+			bad(err, "a record of unknown type inside artifact '%s'", a->name);
+			goto out;
+		}
+		if (rd_get(r, rec, 12, err) < 0)
+			goto out;
+		off = get64(rec);
+		len = get32(rec + 8);
+		/* Runs only go forward and never past the manifest's size. */
+		if (len == 0 || len > SX_CHUNK || off < pos || off > a->size ||
+		    len > a->size - off) {
+			bad(err, "data for artifact '%s' lies outside the size the manifest gives it",
+			    a->name);
+			goto out;
+		}
+		if (rd_get(r, buf, len, err) < 0)
+			goto out;
+		hash_zeros(h, off - pos);
+		hash_update(h, buf, len);
+		if (pwrite(fd, buf, len, (off_t)off) != (ssize_t)len) {
+			sk_err_sys(err, SK_EFAIL, errno ? errno : EIO, "write '%s'", a->name);
+			goto out;
+		}
+		progress_add(prog, off + len - pos);
+		pos = off + len;
+		if (sig_interrupted()) {
+			sk_err_set(err, SK_EFAIL, "interrupted");
+			goto out;
+		}
+	}
+	if (rd_get(r, end, sizeof(end), err) < 0)
+		goto out;
+	if (get64(end) != a->size || memcmp(end + 8, a->sha256, HASH_HEX_LEN)) {
+		bad(err, "the end record of artifact '%s' does not match the manifest", a->name);
+		goto out;
+	}
+	hash_zeros(h, a->size - pos);
+	progress_add(prog, a->size - pos);
+	hash_final(h, hex);
+	h = NULL;
+	if (strcmp(hex, a->sha256)) {
+		bad(err, "artifact '%s' arrived damaged: its sha256 does not match the manifest",
+		    a->name);
+		goto out;
+	}
+	/* The tail of the file may be a hole: set the length, then make it durable. */
+	if (ftruncate(fd, (off_t)a->size) < 0 || fsync(fd) < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "write '%s'", a->name);
+		goto out;
+	}
+	ret = 0;
+out:
+	hash_free(h);
+	if (close(fd) < 0 && ret == 0)
+		ret = sk_err_sys(err, SK_EFAIL, errno, "close '%s'", a->name);
+	return ret;
+}
+
+void sxfer_repair_import(struct sctx *c, const struct journal_row *r, const char *sid)
+{
+	struct sk_err e = SK_ERR_INIT;
+	struct snapshot_row row;
+
+	snapint_rmtree(r->path);
+	/* Moved into place but never recorded: not a snapshot. */
+	if (!strcmp(r->step, "committing") && idx_snap_get(c->ix, sid, &row, NULL, &e) < 0 &&
+	    e.code == SK_ENOENT)
+		snapint_rmtree(r->path2);
+	sk_err_clear(&e);
+	if (idx_journal_end(c->ix, r->id, &e) < 0)
+		log_warn("%s", e.msg);
+}
+
+int snap_import(const struct snap_opts *o, struct sk_err *err)
+{
+	struct sctx c = { 0 };
+	struct lock *lk = NULL;
+	struct dec *d = NULL;
+	struct rd r = { 0 };
+	struct manifest man = { 0 };
+	struct journal_row jr = { 0 };
+	struct snapshot_row row = { 0 }, old;
+	struct progress prog = { 0 };
+	struct sk_err e = SK_ERR_INIT;
+	char *text = NULL, hex[HASH_HEX_LEN + 1], sz[32];
+	uint8_t magic[8], hdr[5], tail[1 + HASH_HEX_LEN], *buf = NULL;
+	uint32_t mlen;
+	uint64_t total = 0;
+	int dirfd = -1, journaled = 0, recorded = 0, i, ret = -1;
+	const char *id;
+
+	if (o->as && config_check_id("snapshot", o->as, err) < 0)
+		return -1;
+	if (isatty(STDIN_FILENO))
+		return sk_err_set(err, SK_EUSAGE, "refusing to read a snapshot stream from a terminal");
+	if (snapint_open(&c, o->config_path, err) < 0 || dec_open(&d, STDIN_FILENO, err) < 0)
+		goto out;
+	r.d = d;
+	if (rd_get(&r, magic, 8, err) < 0 || memcmp(magic, SX_MAGIC, 8)) {
+		if (err->code && err->code != SK_EDAMAGED)
+			goto out;
+		sk_err_set(err, SK_EDAMAGED, "not a statekit snapshot stream (see fcsnap-export(1))");
+		goto out;
+	}
+	if (rd_get(&r, hdr, 5, err) < 0)
+		goto out;
+	mlen = get32(hdr + 1);
+	if (hdr[0] != 'M' || mlen == 0 || mlen > SX_MAX_MANIFEST) {
+		sk_err_set(err, SK_EDAMAGED, "the stream does not start with a manifest");
+		goto out;
+	}
+	text = malloc((size_t)mlen + 1);
+	buf = malloc(SX_CHUNK);
+	if (!text || !buf) {
+		sk_err_set(err, SK_EFAIL, "out of memory");
+		goto out;
+	}
+	if (rd_get(&r, text, mlen, err) < 0)
+		goto out;
+	text[mlen] = '\0';
+	if (strlen(text) != mlen) {
+		sk_err_set(err, SK_EDAMAGED, "manifest: a NUL byte inside the text");
+		goto out;
+	}
+	if (fcjson_manifest_parse(text, &man, err) < 0)
+		goto out;
+	for (i = 0; i < man.nart; i++) {
+		if (man.arts[i].size > c.cfg.max_bytes || total > c.cfg.max_bytes - man.arts[i].size) {
+			sk_err_set(err, SK_EDAMAGED, "the manifest's artifacts add up to more than "
+				   "[archive] max_bytes (%llu)", (unsigned long long)c.cfg.max_bytes);
+			goto out;
+		}
+		total += man.arts[i].size;
+	}
+	id = o->as ? o->as : man.snapshot;
+	if (lock_acquire(&lk, c.locks, "snapshot", id, o->wait_s, err) < 0)
+		goto out;
+	if (o->as)
+		snprintf(man.snapshot, sizeof(man.snapshot), "%s", o->as);
+	if (fs_pathf(jr.path, sizeof(jr.path), err, "%s/import.%s", c.tmp, id) < 0 ||
+	    fs_pathf(jr.path2, sizeof(jr.path2), err, "%s/%s", c.snaps, id) < 0)
+		goto out;
+	if (idx_snap_get(c.ix, id, &old, NULL, &e) == 0 || fs_exists(jr.path2)) {
+		sk_err_set(err, SK_EBUSY, "snapshot '%s' already exists; import it under another id "
+			   "with --as NEWID", id);
+		goto out;
+	}
+	if (e.code != SK_ENOENT) {
+		*err = e;
+		goto out;
+	}
+
+	if (snprintf(jr.object, sizeof(jr.object), "snapshot.%s", man.snapshot) >=
+	    (int)sizeof(jr.object)) {
+		sk_err_set(err, SK_EUSAGE, "snapshot id too long");
+		goto out;
+	}
+	snprintf(jr.kind, sizeof(jr.kind), "fcsnap-import");
+	snprintf(jr.step, sizeof(jr.step), "receiving");
+	if (idx_journal_begin(c.ix, &jr, err) < 0)
+		goto out;
+	journaled = 1;
+	if (fs_rmtree(jr.path, err) < 0)
+		goto out;
+	if (mkdir(jr.path, 0700) < 0 ||
+	    (dirfd = open(jr.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", jr.path);
+		goto out;
+	}
+	progress_start(&prog, o->progress, total);
+	for (i = 0; i < man.nart; i++)
+		if (import_file(&r, dirfd, &man.arts[i], buf, &prog, err) < 0)
+			goto out;
+	if (rd_get(&r, tail, sizeof(tail), err) < 0)
+		goto out;
+	sha256_text(text, hex);
+	if (tail[0] != 'T' || memcmp(tail + 1, hex, HASH_HEX_LEN)) {
+		sk_err_set(err, SK_EDAMAGED, "the stream's end record does not match its manifest");
+		goto out;
+	}
+	if (rd_end(&r, err) < 0)
+		goto out;
+	progress_end(&prog);
+	if (snapint_write_manifest(jr.path, &man, err) < 0 || fs_fsync_path(jr.path, err) < 0)
+		goto out;
+	fault_point("import-staged");
+
+	snprintf(jr.step, sizeof(jr.step), "committing");
+	if (idx_journal_update(c.ix, &jr, err) < 0)
+		goto out;
+	if (rename(jr.path, jr.path2) < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "rename '%s' to '%s'", jr.path, jr.path2);
+		goto out;
+	}
+	if (fs_fsync_path(c.snaps, err) < 0)
+		goto out;
+	fault_point("import-committing");
+	memcpy(row.id, man.snapshot, sizeof(row.id));
+	snprintf(row.machine, sizeof(row.machine), "%s", man.machine);
+	row.created = man.created;
+	snprintf(row.vmm_version, sizeof(row.vmm_version), "%s", man.vmm_version);
+	snprintf(row.snapshot_version, sizeof(row.snapshot_version), "%s", man.snapshot_version);
+	row.size = total;
+	row.pause_us = man.pause_us;
+	if (idx_snap_add(c.ix, &row, man.arts, man.nart, err) < 0)
+		goto out;
+	recorded = 1;
+	idx_journal_end(c.ix, jr.id, &e);
+	journaled = 0;
+	log_info("imported snapshot '%s' of machine '%s': %d artifacts, %s, from a %s stream", id,
+		 man.machine, man.nart, log_bytes(total, sz, sizeof(sz)), codec_name(dec_codec(d)));
+	ret = 0;
+out:
+	progress_end(&prog);
+	if (dirfd >= 0)
+		close(dirfd);
+	if (ret < 0 && journaled) {
+		struct sk_err re = SK_ERR_INIT;
+
+		snapint_rmtree(jr.path);
+		if (!recorded && !strcmp(jr.step, "committing"))
+			snapint_rmtree(jr.path2);
+		idx_journal_end(c.ix, jr.id, &re);
+	}
+	dec_free(d);
+	free(text);
+	free(buf);
+	fcjson_manifest_free(&man);
+	lock_release(lk);
+	snapint_close(&c);
+	return ret;
+}

@@ -193,3 +193,163 @@ int hash_many(struct hash_job *jobs, size_t n, int threads)
 		failed += jobs[k].ret < 0;
 	return failed ? -1 : 0;
 }
+
+#define HASHER_SLOTS 8
+
+struct hasher {
+	pthread_t tid;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct {
+		uint8_t *buf;
+		size_t len;
+		uint64_t zeros;
+	} q[HASHER_SLOTS];
+	unsigned head, tail, count;	/* ring: head is filled next, tail hashed next */
+	int stop;
+	struct hash *h;
+};
+
+static void hash_zero_run(struct hash *h, uint64_t n)
+{
+	static const uint8_t zeros[1 << 16];
+
+	while (n > 0) {
+		size_t k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
+
+		hash_update(h, zeros, k);
+		n -= k;
+	}
+}
+
+static void *hasher_main(void *arg)
+{
+	struct hasher *hs = arg;
+
+	pthread_mutex_lock(&hs->mu);
+	for (;;) {
+		unsigned i;
+
+		while (hs->count == 0 && !hs->stop)
+			pthread_cond_wait(&hs->cv, &hs->mu);
+		if (hs->count == 0)
+			break;
+		i = hs->tail;
+		pthread_mutex_unlock(&hs->mu);
+		if (hs->q[i].zeros)
+			hash_zero_run(hs->h, hs->q[i].zeros);
+		else
+			hash_update(hs->h, hs->q[i].buf, hs->q[i].len);
+		pthread_mutex_lock(&hs->mu);
+		hs->tail = (hs->tail + 1) % HASHER_SLOTS;
+		hs->count--;
+		pthread_cond_broadcast(&hs->cv);
+	}
+	pthread_mutex_unlock(&hs->mu);
+	return NULL;
+}
+
+static void hasher_free(struct hasher *hs)
+{
+	unsigned i;
+
+	for (i = 0; i < HASHER_SLOTS; i++)
+		free(hs->q[i].buf);
+	hash_free(hs->h);
+	pthread_cond_destroy(&hs->cv);
+	pthread_mutex_destroy(&hs->mu);
+	free(hs);
+}
+
+int hasher_start(struct hasher **out, struct sk_err *err)
+{
+	struct hasher *hs = calloc(1, sizeof(*hs));
+	unsigned i;
+
+	*out = NULL;
+	if (!hs)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	pthread_mutex_init(&hs->mu, NULL);
+	pthread_cond_init(&hs->cv, NULL);
+	for (i = 0; i < HASHER_SLOTS; i++)
+		if (!(hs->q[i].buf = malloc(HASHER_SLOT_SIZE))) {
+			hasher_free(hs);
+			return sk_err_set(err, SK_EFAIL, "out of memory");
+		}
+	if (hash_new(&hs->h, err) < 0) {
+		hasher_free(hs);
+		return -1;
+	}
+	if (pthread_create(&hs->tid, NULL, hasher_main, hs) != 0) {
+		hasher_free(hs);
+		return sk_err_set(err, SK_EFAIL, "cannot start a hashing thread");
+	}
+	*out = hs;
+	return 0;
+}
+
+/* Wait for a free ring entry; called with mu held. */
+static void wait_free(struct hasher *hs)
+{
+	while (hs->count == HASHER_SLOTS)
+		pthread_cond_wait(&hs->cv, &hs->mu);
+}
+
+void *hasher_slot(struct hasher *hs)
+{
+	void *b;
+
+	pthread_mutex_lock(&hs->mu);
+	wait_free(hs);
+	b = hs->q[hs->head].buf;
+	pthread_mutex_unlock(&hs->mu);
+	return b;
+}
+
+static void push(struct hasher *hs, size_t len, uint64_t zeros)
+{
+	pthread_mutex_lock(&hs->mu);
+	wait_free(hs);
+	hs->q[hs->head].len = len;
+	hs->q[hs->head].zeros = zeros;
+	hs->head = (hs->head + 1) % HASHER_SLOTS;
+	hs->count++;
+	pthread_cond_broadcast(&hs->cv);
+	pthread_mutex_unlock(&hs->mu);
+}
+
+void hasher_commit(struct hasher *hs, size_t len)
+{
+	push(hs, len, 0);
+}
+
+void hasher_zeros(struct hasher *hs, uint64_t n)
+{
+	if (n)
+		push(hs, 0, n);
+}
+
+static void hasher_stop(struct hasher *hs)
+{
+	pthread_mutex_lock(&hs->mu);
+	hs->stop = 1;
+	pthread_cond_broadcast(&hs->cv);
+	pthread_mutex_unlock(&hs->mu);
+	pthread_join(hs->tid, NULL);
+}
+
+void hasher_finish(struct hasher *hs, char hex[HASH_HEX_LEN + 1])
+{
+	hasher_stop(hs);
+	hash_final(hs->h, hex);
+	hs->h = NULL;
+	hasher_free(hs);
+}
+
+void hasher_abort(struct hasher *hs)
+{
+	if (!hs)
+		return;
+	hasher_stop(hs);
+	hasher_free(hs);
+}

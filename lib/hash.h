@@ -41,4 +41,25 @@ struct hash_job {
  */
 int hash_many(struct hash_job *jobs, size_t n, int threads);
 
+/*
+ * A hasher: sha256 on its own thread, so that a stream can be read, scanned
+ * and written on one core while it is hashed on another. The caller fills a
+ * slot the hasher lends it (hasher_slot), hands it over (hasher_commit) and
+ * may go on reading that slot until it asks for the next one; runs of zeros
+ * are queued without a buffer (hasher_zeros). Order is kept.
+ */
+#define HASHER_SLOT_SIZE (1u << 20)
+struct hasher;
+int hasher_start(struct hasher **out, struct sk_err *err);
+/* A buffer of HASHER_SLOT_SIZE bytes to fill; waits while all are in use. */
+void *hasher_slot(struct hasher *hs);
+/* Queue the first len bytes of the slot hasher_slot returned last. */
+void hasher_commit(struct hasher *hs, size_t len);
+/* Queue n zero bytes. */
+void hasher_zeros(struct hasher *hs, uint64_t n);
+/* Wait for everything queued, write the hex digest, free. */
+void hasher_finish(struct hasher *hs, char hex[HASH_HEX_LEN + 1]);
+/* Stop and free without a digest; NULL is fine. */
+void hasher_abort(struct hasher *hs);
+
 #endif

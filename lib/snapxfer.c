@@ -78,17 +78,6 @@ static uint32_t get32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-/* Feed n zero bytes to h. */
-static void hash_zeros(struct hash *h, uint64_t n)
-{
-	while (n > 0) {
-		size_t k = n > sizeof(zero_page) ? sizeof(zero_page) : (size_t)n;
-
-		hash_update(h, zero_page, k);
-		n -= k;
-	}
-}
-
 static void sha256_text(const char *text, char hex[HASH_HEX_LEN + 1])
 {
 	struct hash *h = NULL;
@@ -133,12 +122,11 @@ static int send_runs(struct enc *e, const uint8_t *buf, size_t len, uint64_t off
 }
 
 static int export_file(struct enc *e, const char *dir, const char *sid,
-		       const struct artifact_row *a, uint8_t *buf, struct progress *prog,
-		       struct sk_err *err)
+		       const struct artifact_row *a, struct progress *prog, struct sk_err *err)
 {
 	char path[PATH_MAX], hex[HASH_HEX_LEN + 1];
 	uint8_t hdr[3 + 80], end[1 + 8 + HASH_HEX_LEN];
-	struct hash *h = NULL;
+	struct hasher *hs = NULL;
 	struct stat st;
 	off_t pos = 0, data, hole;
 	size_t nlen = strlen(a->name);
@@ -156,7 +144,8 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 		goto out;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if (hash_new(&h, err) < 0)
+	/* The sha256 is computed on another core while this one reads and sends. */
+	if (hasher_start(&hs, err) < 0)
 		goto out;
 	hdr[0] = 'F';
 	put16(hdr + 1, (uint16_t)nlen);
@@ -173,11 +162,12 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 		if (hole < 0 || hole > st.st_size)
 			hole = st.st_size;
 		/* A hole is not sent: the importer makes it again. */
-		hash_zeros(h, (uint64_t)(data - pos));
+		hasher_zeros(hs, (uint64_t)(data - pos));
 		progress_add(prog, (uint64_t)(data - pos));
 		pos = data;
 		while (pos < hole) {
 			size_t want = hole - pos > SX_CHUNK ? SX_CHUNK : (size_t)(hole - pos);
+			uint8_t *buf = hasher_slot(hs);
 			ssize_t n = pread(fd, buf, want, pos);
 
 			if (n < 0 && errno == EINTR)
@@ -186,7 +176,7 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 				sk_err_sys(err, SK_EFAIL, n < 0 ? errno : EIO, "read '%s'", path);
 				goto out;
 			}
-			hash_update(h, buf, (size_t)n);
+			hasher_commit(hs, (size_t)n);
 			if (send_runs(e, buf, (size_t)n, (uint64_t)pos, err) < 0)
 				goto out;
 			pos += n;
@@ -197,8 +187,8 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 			}
 		}
 	}
-	hash_final(h, hex);
-	h = NULL;
+	hasher_finish(hs, hex);
+	hs = NULL;
 	/* Damage found here ends the stream before this file's end record. */
 	if (strcmp(hex, a->sha256)) {
 		sk_err_set(err, SK_EDAMAGED, "snapshot '%s': artifact '%s' is damaged on disk "
@@ -210,7 +200,7 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 	memcpy(end + 9, hex, HASH_HEX_LEN);
 	ret = enc_write(e, end, sizeof(end), err);
 out:
-	hash_free(h);
+	hasher_abort(hs);
 	close(fd);
 	return ret;
 }
@@ -226,7 +216,7 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 	struct progress prog = { 0 };
 	char dir[PATH_MAX], hex[HASH_HEX_LEN + 1], sz[32], out[32];
 	char *text = NULL;
-	uint8_t *buf = NULL, hdr[5], tail[1 + HASH_HEX_LEN];
+	uint8_t hdr[5], tail[1 + HASH_HEX_LEN];
 	uint64_t total = 0;
 	int i, ret = -1;
 
@@ -259,11 +249,6 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 	text = fcjson_manifest_dump(&man, err);
 	if (!text)
 		goto out;
-	buf = malloc(SX_CHUNK);
-	if (!buf) {
-		sk_err_set(err, SK_EFAIL, "out of memory");
-		goto out;
-	}
 	if (enc_open(&e, STDOUT_FILENO, o->codec_set ? o->codec : CODEC_ZSTD,
 		     o->level_set ? o->level : c.cfg.level, o->threads_set ? o->threads : c.cfg.threads,
 		     err) < 0)
@@ -275,7 +260,7 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 		goto out;
 	progress_start(&prog, o->progress, total);
 	for (i = 0; i < man.nart; i++)
-		if (export_file(e, dir, o->snapshot, &man.arts[i], buf, &prog, err) < 0)
+		if (export_file(e, dir, o->snapshot, &man.arts[i], &prog, err) < 0)
 			goto out;
 	sha256_text(text, hex);
 	tail[0] = 'T';
@@ -291,7 +276,6 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 out:
 	progress_end(&prog);
 	enc_free(e);
-	free(buf);
 	free(text);
 	fcjson_manifest_free(&man);
 	free(arts);
@@ -367,14 +351,14 @@ static int SK_PRINTF(2, 3) bad(struct sk_err *err, const char *fmt, ...)
 }
 
 /* Receive one artifact into <stage>/<name>, checking it against a. */
-static int import_file(struct rd *r, int dirfd, const struct artifact_row *a, uint8_t *buf,
+static int import_file(struct rd *r, int dirfd, const struct artifact_row *a,
 		       struct progress *prog, struct sk_err *err)
 {
 	uint8_t t, rec[12], end[8 + HASH_HEX_LEN], name[80];
 	uint16_t nlen;
 	uint64_t pos = 0;
 	char hex[HASH_HEX_LEN + 1];
-	struct hash *h = NULL;
+	struct hasher *hs = NULL;
 	int fd = -1, ret = -1;
 
 	if (rd_get(r, &t, 1, err) < 0 || rd_get(r, rec, 2, err) < 0)
@@ -387,11 +371,12 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a, ui
 	fd = openat(dirfd, a->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", a->name);
-	if (hash_new(&h, err) < 0)
+	if (hasher_start(&hs, err) < 0)
 		goto out;
 	for (;;) {
 		uint64_t off;
 		uint32_t len;
+		uint8_t *buf;
 
 		if (rd_get(r, &t, 1, err) < 0)
 			goto out;
@@ -412,10 +397,11 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a, ui
 			    a->name);
 			goto out;
 		}
+		hasher_zeros(hs, off - pos);
+		buf = hasher_slot(hs);
 		if (rd_get(r, buf, len, err) < 0)
 			goto out;
-		hash_zeros(h, off - pos);
-		hash_update(h, buf, len);
+		hasher_commit(hs, len);
 		if (pwrite(fd, buf, len, (off_t)off) != (ssize_t)len) {
 			sk_err_sys(err, SK_EFAIL, errno ? errno : EIO, "write '%s'", a->name);
 			goto out;
@@ -433,10 +419,10 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a, ui
 		bad(err, "the end record of artifact '%s' does not match the manifest", a->name);
 		goto out;
 	}
-	hash_zeros(h, a->size - pos);
+	hasher_zeros(hs, a->size - pos);
 	progress_add(prog, a->size - pos);
-	hash_final(h, hex);
-	h = NULL;
+	hasher_finish(hs, hex);
+	hs = NULL;
 	if (strcmp(hex, a->sha256)) {
 		bad(err, "artifact '%s' arrived damaged: its sha256 does not match the manifest",
 		    a->name);
@@ -449,7 +435,7 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a, ui
 	}
 	ret = 0;
 out:
-	hash_free(h);
+	hasher_abort(hs);
 	if (close(fd) < 0 && ret == 0)
 		ret = sk_err_sys(err, SK_EFAIL, errno, "close '%s'", a->name);
 	return ret;
@@ -482,7 +468,7 @@ int snap_import(const struct snap_opts *o, struct sk_err *err)
 	struct progress prog = { 0 };
 	struct sk_err e = SK_ERR_INIT;
 	char *text = NULL, hex[HASH_HEX_LEN + 1], sz[32];
-	uint8_t magic[8], hdr[5], tail[1 + HASH_HEX_LEN], *buf = NULL;
+	uint8_t magic[8], hdr[5], tail[1 + HASH_HEX_LEN];
 	uint32_t mlen;
 	uint64_t total = 0;
 	int dirfd = -1, journaled = 0, recorded = 0, i, ret = -1;
@@ -509,8 +495,7 @@ int snap_import(const struct snap_opts *o, struct sk_err *err)
 		goto out;
 	}
 	text = malloc((size_t)mlen + 1);
-	buf = malloc(SX_CHUNK);
-	if (!text || !buf) {
+	if (!text) {
 		sk_err_set(err, SK_EFAIL, "out of memory");
 		goto out;
 	}
@@ -568,7 +553,7 @@ int snap_import(const struct snap_opts *o, struct sk_err *err)
 	}
 	progress_start(&prog, o->progress, total);
 	for (i = 0; i < man.nart; i++)
-		if (import_file(&r, dirfd, &man.arts[i], buf, &prog, err) < 0)
+		if (import_file(&r, dirfd, &man.arts[i], &prog, err) < 0)
 			goto out;
 	if (rd_get(&r, tail, sizeof(tail), err) < 0)
 		goto out;
@@ -623,7 +608,6 @@ out:
 	}
 	dec_free(d);
 	free(text);
-	free(buf);
 	fcjson_manifest_free(&man);
 	lock_release(lk);
 	snapint_close(&c);

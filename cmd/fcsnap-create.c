@@ -8,12 +8,8 @@
 static const struct option longopts[] = {
 	{ "socket", required_argument, NULL, CLI_OPT_SOCKET },
 	{ "json", no_argument, NULL, CLI_OPT_JSON },
-	{ "config", required_argument, NULL, 'c' },
-	{ "wait", required_argument, NULL, 'w' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	CLI_BASE_LONG,
+	CLI_WAIT_LONG,
 	{ NULL, 0, NULL, 0 },
 };
 

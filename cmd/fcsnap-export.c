@@ -9,13 +9,9 @@ static const struct option longopts[] = {
 	{ "compression", required_argument, NULL, 'z' },
 	{ "level", required_argument, NULL, 'l' },
 	{ "threads", required_argument, NULL, 'j' },
-	{ "config", required_argument, NULL, 'c' },
-	{ "wait", required_argument, NULL, 'w' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
+	CLI_BASE_LONG,
+	CLI_WAIT_LONG,
 	{ "progress", no_argument, NULL, CLI_OPT_PROGRESS },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 

@@ -8,11 +8,7 @@
 static const struct option longopts[] = {
 	{ "json", no_argument, NULL, CLI_OPT_JSON },
 	{ "ids", no_argument, NULL, CLI_OPT_IDS },
-	{ "config", required_argument, NULL, 'c' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	CLI_BASE_LONG,
 	{ NULL, 0, NULL, 0 },
 };
 

@@ -34,6 +34,15 @@
 	{ "help", no_argument, NULL, 'h' },                                    \
 	{ "version", no_argument, NULL, 'V' }
 
+/* The options every fcsnap command takes (-w and --progress where it has them). */
+#define CLI_BASE_LONG                                                          \
+	{ "config", required_argument, NULL, 'c' },                            \
+	{ "quiet", no_argument, NULL, 'q' },                                   \
+	{ "verbose", no_argument, NULL, 'v' },                                 \
+	{ "help", no_argument, NULL, 'h' },                                    \
+	{ "version", no_argument, NULL, 'V' }
+#define CLI_WAIT_LONG { "wait", required_argument, NULL, 'w' }
+
 /* Program name, signals, locale, fd limit. */
 void cli_init(const char *argv0);
 /*

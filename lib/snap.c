@@ -1027,8 +1027,8 @@ static const struct artifact_row *find_art(const struct manifest *m, const char 
 }
 
 /* The manifest and the index must tell the same story. */
-static int manifest_matches(const struct manifest *m, const struct snapshot_row *row,
-			    const struct artifact_row *arts, struct sk_err *err)
+int snapint_manifest_matches(const struct manifest *m, const struct snapshot_row *row,
+			     const struct artifact_row *arts, struct sk_err *err)
 {
 	int i;
 
@@ -1125,7 +1125,7 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 
 	/* Everything is checked before anything is created. */
 	if (fs_pathf(sdir, sizeof(sdir), err, "%s/%s", c.snaps, o->snapshot) < 0 ||
-	    snapint_read_manifest(sdir, &man, err) < 0 || manifest_matches(&man, &srow, arts, err) < 0)
+	    snapint_read_manifest(sdir, &man, err) < 0 || snapint_manifest_matches(&man, &srow, arts, err) < 0)
 		goto out;
 	if (verify_artifacts(sdir, o->snapshot, arts, srow.nartifacts, c.cfg.threads, 1, err) < 0)
 		goto out;
@@ -1579,7 +1579,7 @@ static int verify_one(struct sctx *c, const struct snap_opts *o, const char *id,
 	    idx_snap_get(c->ix, id, &row, &arts, err) < 0 ||
 	    fs_pathf(dir, sizeof(dir), err, "%s/%s", c->snaps, id) < 0)
 		goto out;
-	if (snapint_read_manifest(dir, &man, err) < 0 || manifest_matches(&man, &row, arts, err) < 0)
+	if (snapint_read_manifest(dir, &man, err) < 0 || snapint_manifest_matches(&man, &row, arts, err) < 0)
 		goto out;
 	ret = verify_artifacts(dir, id, arts, row.nartifacts, c->cfg.threads, 0, err);
 out:

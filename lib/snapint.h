@@ -30,6 +30,9 @@ void snapint_close(struct sctx *c);
 /* <dir>/manifest.json written by rule 1, or read and checked (SK_EDAMAGED). */
 int snapint_write_manifest(const char *dir, const struct manifest *m, struct sk_err *err);
 int snapint_read_manifest(const char *dir, struct manifest *m, struct sk_err *err);
+/* The manifest and the index row tell the same story, else SK_EDAMAGED. */
+int snapint_manifest_matches(const struct manifest *m, const struct snapshot_row *row,
+			     const struct artifact_row *arts, struct sk_err *err);
 /* Remove a tree, warning (not failing) when that fails; "" does nothing. */
 void snapint_rmtree(const char *path);
 

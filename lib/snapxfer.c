@@ -231,20 +231,10 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 	    fs_pathf(dir, sizeof(dir), err, "%s/%s", c.snaps, o->snapshot) < 0 ||
 	    snapint_read_manifest(dir, &man, err) < 0)
 		goto out;
-	if (man.nart != row.nartifacts) {
-		sk_err_set(err, SK_EDAMAGED, "snapshot '%s': manifest.json does not match the index",
-			   o->snapshot);
+	if (snapint_manifest_matches(&man, &row, arts, err) < 0)
 		goto out;
-	}
-	for (i = 0; i < man.nart; i++) {
-		if (strcmp(man.arts[i].name, arts[i].name) || strcmp(man.arts[i].sha256, arts[i].sha256) ||
-		    man.arts[i].size != arts[i].size) {
-			sk_err_set(err, SK_EDAMAGED, "snapshot '%s': manifest.json and the index disagree "
-				   "about '%s'", o->snapshot, arts[i].name);
-			goto out;
-		}
+	for (i = 0; i < man.nart; i++)
 		total += arts[i].size;
-	}
 	/* The manifest as read and checked, written out again. */
 	text = fcjson_manifest_dump(&man, err);
 	if (!text)

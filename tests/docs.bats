@@ -9,10 +9,12 @@
 bats_require_minimum_version 1.5.0
 
 CMDS=(ws-export ws-import ws-preserve
-    fcsnap-create fcsnap-restore fcsnap-list fcsnap-delete fcsnap-verify)
+    fcsnap-create fcsnap-restore fcsnap-list fcsnap-delete fcsnap-verify
+    fcsnap-export fcsnap-import)
 MANPAGES=(man/man1/ws-export.1 man/man1/ws-import.1 man/man1/ws-preserve.1
     man/man1/fcsnap-create.1 man/man1/fcsnap-restore.1 man/man1/fcsnap-list.1
     man/man1/fcsnap-delete.1 man/man1/fcsnap-verify.1
+    man/man1/fcsnap-export.1 man/man1/fcsnap-import.1
     man/man5/statekit.ini.5 man/man7/statekit.7)
 
 # Every section.key=default of statekit.ini, as the CLI spec of issue 2 lists
@@ -239,6 +241,14 @@ fake_preserve()
     check_help_in_docs fcsnap-verify
 }
 
+@test "fcsnap-export: every --help option is in the man page and both completions" {
+    check_help_in_docs fcsnap-export
+}
+
+@test "fcsnap-import: every --help option is in the man page and both completions" {
+    check_help_in_docs fcsnap-import
+}
+
 @test "fcsnap-create: the man page and completions name no option --help lacks" {
     check_docs_in_help fcsnap-create
 }
@@ -257,6 +267,14 @@ fake_preserve()
 
 @test "fcsnap-verify: the man page and completions name no option --help lacks" {
     check_docs_in_help fcsnap-verify
+}
+
+@test "fcsnap-export: the man page and completions name no option --help lacks" {
+    check_docs_in_help fcsnap-export
+}
+
+@test "fcsnap-import: the man page and completions name no option --help lacks" {
+    check_docs_in_help fcsnap-import
 }
 
 @test "man pages: mandoc -Tlint -W warning reports nothing" {

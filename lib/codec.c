@@ -3,6 +3,7 @@
  * on the way back in. See codec.h for the contracts.
  */
 #include "codec.h"
+#include "sig.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -832,6 +833,9 @@ static int dec_fill(struct dec *d, size_t want, struct sk_err *err)
 			return sk_err_set(err, SK_EFAIL, "read cancelled");
 		n = read(d->fd, d->in + d->len, DEC_IN_SIZE - d->len);
 		if (n < 0) {
+			/* SIGINT or SIGTERM while the sender is silent: stop, do not wait on. */
+			if (errno == EINTR && sig_interrupted())
+				return sk_err_set(err, SK_EFAIL, "interrupted");
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {

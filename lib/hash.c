@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,7 +265,9 @@ static void hasher_free(struct hasher *hs)
 int hasher_start(struct hasher **out, struct sk_err *err)
 {
 	struct hasher *hs = calloc(1, sizeof(*hs));
+	sigset_t all, old;
 	unsigned i;
+	int rc;
 
 	*out = NULL;
 	if (!hs)
@@ -280,7 +283,12 @@ int hasher_start(struct hasher **out, struct sk_err *err)
 		hasher_free(hs);
 		return -1;
 	}
-	if (pthread_create(&hs->tid, NULL, hasher_main, hs) != 0) {
+	/* Signals belong to the thread that reads and can give up. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&hs->tid, NULL, hasher_main, hs);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		hasher_free(hs);
 		return sk_err_set(err, SK_EFAIL, "cannot start a hashing thread");
 	}

@@ -218,7 +218,8 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 	char *text = NULL;
 	uint8_t hdr[5], tail[1 + HASH_HEX_LEN];
 	uint64_t total = 0;
-	int i, ret = -1;
+	enum codec codec;
+	int i, level, ret = -1;
 
 	if (config_check_id("snapshot", o->snapshot, err) < 0)
 		return -1;
@@ -239,8 +240,13 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 	text = fcjson_manifest_dump(&man, err);
 	if (!text)
 		goto out;
-	if (enc_open(&e, STDOUT_FILENO, o->codec_set ? o->codec : CODEC_ZSTD,
-		     o->level_set ? o->level : c.cfg.level, o->threads_set ? o->threads : c.cfg.threads,
+	/*
+	 * zstd unless -z says otherwise; [archive] level is for [archive]
+	 * compression, so it applies only when that is the codec in use.
+	 */
+	codec = o->codec_set ? o->codec : CODEC_ZSTD;
+	level = o->level_set ? o->level : codec == c.cfg.codec ? c.cfg.level : 0;
+	if (enc_open(&e, STDOUT_FILENO, codec, level, o->threads_set ? o->threads : c.cfg.threads,
 		     err) < 0)
 		goto out;
 	hdr[0] = 'M';
@@ -260,7 +266,7 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 	progress_end(&prog);
 	log_info("exported snapshot '%s': %d artifacts, %s, as a %s stream of %s", o->snapshot,
 		 man.nart, log_bytes(total, sz, sizeof(sz)),
-		 codec_name(o->codec_set ? o->codec : CODEC_ZSTD),
+		 codec_name(codec),
 		 log_bytes(enc_bytes_out(e), out, sizeof(out)));
 	ret = 0;
 out:
@@ -557,7 +563,7 @@ int snap_import(const struct snap_opts *o, struct sk_err *err)
 	progress_end(&prog);
 	if (snapint_write_manifest(jr.path, &man, err) < 0 || fs_fsync_path(jr.path, err) < 0)
 		goto out;
-	fault_point("import-staged");
+	fault_point("fcimport-staged");
 
 	snprintf(jr.step, sizeof(jr.step), "committing");
 	if (idx_journal_update(c.ix, &jr, err) < 0)
@@ -568,7 +574,7 @@ int snap_import(const struct snap_opts *o, struct sk_err *err)
 	}
 	if (fs_fsync_path(c.snaps, err) < 0)
 		goto out;
-	fault_point("import-committing");
+	fault_point("fcimport-committing");
 	memcpy(row.id, man.snapshot, sizeof(row.id));
 	snprintf(row.machine, sizeof(row.machine), "%s", man.machine);
 	row.created = man.created;

@@ -253,7 +253,7 @@ craft() {
 @test "fcsnap-import: killed at any point, no row and no snapshot; the next command cleans up" {
 	make_snapshot
 	fcsnap-export s1 >"$S"
-	for point in import-staged import-committing; do
+	for point in fcimport-staged fcimport-committing; do
 		STATEKIT_FAULT=$point run fcsnap-import -c "$CONF2" <"$S"
 		assert_equal "$status" 137
 		assert_equal "$(sqlite3 "$ST2/index.db" 'SELECT count(*) FROM snapshots')" 0
@@ -280,4 +280,23 @@ craft() {
 	run fcsnap-verify -c "$CONF2" s1
 	assert_success
 	assert_equal "$(ls -A "$ST2/tmp")" ""
+}
+
+@test "fcsnap-import: SIGTERM while the sender is silent stops it at once, leaving nothing" {
+	make_snapshot
+	fcsnap-export -z none s1 >"$S"
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	{ head -c 100000 "$S"; sleep 30; } >"$BATS_TEST_TMPDIR/fifo" &
+	BG_PIDS+=" $!"
+	fcsnap-import -c "$CONF2" <"$BATS_TEST_TMPDIR/fifo" 2>"$BATS_TEST_TMPDIR/err" &
+	imp=$!
+	for _ in $(seq 100); do [[ -d $ST2/tmp/import.s1 ]] && break; sleep 0.05; done
+	sleep 0.2
+	kill -TERM "$imp"
+	for _ in $(seq 40); do kill -0 "$imp" 2>/dev/null || break; sleep 0.05; done
+	! kill -0 "$imp" 2>/dev/null || fail "fcsnap-import still runs 2 s after SIGTERM"
+	wait "$imp" || st=$?
+	assert_equal "${st:-0}" 1
+	grep -q "interrupted" "$BATS_TEST_TMPDIR/err" || fail "$(cat "$BATS_TEST_TMPDIR/err")"
+	assert_host2_clean
 }

@@ -607,6 +607,8 @@ start_with_vsock() {
 }
 
 @test "fcsnap-create and fcsnap-restore: a jailed machine, restored through the jailer" {
+	[[ -z ${FC_REAL:-} || -n ${JAILER_BIN:-} ]] ||
+		skip "a real Firecracker needs a real jailer: set JAILER_BIN"
 	sk_conf "[firecracker]" \
 		"jailer = $FC_JAILER" \
 		"socket = $BATS_TEST_TMPDIR/jail/firecracker/%s/root/run/firecracker.socket" \

@@ -91,11 +91,14 @@ static int op_fail(struct sk_err *err, const char *op, const char *bot)
 	return sk_err_wrap(err, "%s '%s'", op, bot);
 }
 
+/* dev 0: the workspace's st_dev changes between attachments (a new
+ * overlay mount each time), so its inode number alone tells. */
 static int same_ino(const char *path, int64_t dev, int64_t ino)
 {
 	struct stat s;
 
-	return lstat(path, &s) == 0 && (int64_t)s.st_ino == ino && (int64_t)s.st_dev == dev;
+	return lstat(path, &s) == 0 && (int64_t)s.st_ino == ino &&
+	       (dev == 0 || (int64_t)s.st_dev == dev);
 }
 
 /*
@@ -118,23 +121,59 @@ static int settle(const struct swap_names *sn, const char *root, int swapped,
 	return fs_rmtree(sn->oldp, err);
 }
 
+static int stop_bot(struct ctx *c, struct journal_row *jr, struct sk_err *err);
+static int roll_forward(struct ctx *c, struct journal_row *jr, const struct swap_names *sn,
+			struct sk_err *err);
+
 /*
- * Finish or undo an import that died. The journal recorded the staged
- * tree's identity before the swap, so the workspace name tells which side
- * of the rename(2) the crash fell on: if it now holds the staged tree, the
- * swap happened and what is left is the old tree; otherwise the old tree
- * is still (or again) the workspace and the staging goes.
+ * Finish or undo an import that died. A roll-forward that had begun (step
+ * rf-*) is finished: its new tree was complete before the old one went.
+ * Otherwise the journal recorded the staged tree's identity before the
+ * swap, so the workspace name tells which side of the rename(2) the crash
+ * fell on: if it now holds the staged tree, the swap happened and what is
+ * left is the old tree; otherwise the old tree is still (or again) the
+ * workspace and the staging goes. An offline workspace (a container's
+ * snapshot) is mounted for this, with the bot's task stopped.
  */
-static int repair_import(struct ctx *c, const struct journal_row *r, struct sk_err *err)
+static int repair_import(struct ctx *c, struct journal_row *r, struct sk_err *err)
 {
 	struct swap_names sn;
-	int swapped = r->ino && same_ino(r->path2, r->dev, r->ino);
+	int rolling = strncmp(r->step, "rf-", 3) == 0;
+	int swapped, ret = -1;
 
+	if (!r->path2[0])
+		return 0;
+	if (c->be->offline) {
+		if (strcmp(r->path2, c->be->root) != 0)
+			return sk_err_set(err, SK_EFAIL,
+					  "an interrupted import left '%s', but the workspace is now "
+					  "'%s': set data_path back to finish it",
+					  r->path2, c->be->root);
+		if (c->be->ops->probe(c->be, err) < 0) {
+			if (err->code != SK_ENOENT)
+				return -1;
+			log_warn("bot '%s' is gone: nothing left of an interrupted import (pid %ld)",
+				 c->bot, r->pid);
+			sk_err_clear(err);
+			r->stopped = 0;
+			return 0;
+		}
+		if (stop_bot(c, r, err) < 0 || c->be->ops->attach(c->be, 1, err) < 0)
+			goto out;
+	}
 	if (swap_names(r->path2, &sn, err) < 0)
-		return -1;
+		goto out;
+	swapped = rolling || strcmp(r->step, "cleanup") == 0 ||
+		  (r->ino && same_ino(r->path2, r->dev, r->ino));
 	log_warn("%s an interrupted import of bot '%s' (pid %ld)",
 		 swapped ? "finishing" : "undoing", c->bot, r->pid);
-	return settle(&sn, r->path2, swapped, err);
+	if (rolling && roll_forward(c, r, &sn, err) < 0)
+		goto out;
+	ret = settle(&sn, r->path2, swapped, err);
+out:
+	if (c->be->ops->detach(c->be, ret < 0 ? &(struct sk_err)SK_ERR_INIT : err) < 0)
+		ret = -1;
+	return ret;
 }
 
 static int repair(struct ctx *c, struct sk_err *err)
@@ -142,10 +181,12 @@ static int repair(struct ctx *c, struct sk_err *err)
 	struct journal_row rows[8];
 	int n, i;
 
+	if (c->be->ops->sweep(c->be, err) < 0)
+		goto fail;
 	if (idx_journal_find(c->ix, c->object, rows, 8, &n, err) < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		const struct journal_row *r = &rows[i];
+		struct journal_row *r = &rows[i];
 
 		if (strcmp(r->kind, "import") == 0) {
 			if (repair_import(c, r, err) < 0)
@@ -174,8 +215,6 @@ fail:
 
 static void ctx_close(struct ctx *c)
 {
-	if (c->be)
-		c->be->ops->detach(c->be);
 	backend_free(c->be);
 	lock_release(c->lk);
 	idx_close(c->ix);
@@ -225,16 +264,38 @@ fail:
 	return -1;
 }
 
+/*
+ * Quiesce the bot (the backend was probed). The row says "stopped" before
+ * the stop begins: if we die in the middle of it, the next command still
+ * starts the bot. Only a workload that runs is recorded so: a container
+ * without a running task is not started afterwards.
+ */
 static int stop_bot(struct ctx *c, struct journal_row *jr, struct sk_err *err)
 {
-	/* The row says "stopped" before the stop begins: if we die in the
-	 * middle of it, the next command still starts the bot. */
-	jr->stopped = 1;
-	if (idx_journal_update(c->ix, jr, err) < 0)
-		return -1;
+	if (c->be->running && !jr->stopped) {
+		jr->stopped = 1;
+		if (idx_journal_update(c->ix, jr, err) < 0)
+			return -1;
+	}
 	if (c->be->ops->stop(c->be, err) < 0)
 		return sk_err_wrap(err, "stop bot '%s'", c->bot);
 	return 0;
+}
+
+/* Give up the workspace before the bot may run again; a failure is
+ * reported but does not keep the bot from being started. */
+static void detach_ws(struct ctx *c, int *ret, struct sk_err *err)
+{
+	struct sk_err derr = SK_ERR_INIT;
+
+	if (c->be->ops->detach(c->be, &derr) == 0)
+		return;
+	if (*ret == 0) {
+		*err = derr;
+		*ret = -1;
+	} else {
+		log_error("%s", derr.msg);
+	}
 }
 
 /* Start the bot again if this operation stopped it. On failure the journal
@@ -258,8 +319,8 @@ static int open_root(struct ctx *c, struct sk_err *err)
 		return -1;
 	fd = open(c->be->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
-		return sk_err_set(err, SK_ENOENT, "bot '%s' has no workspace ('%s')", c->bot,
-				  c->be->root);
+		return sk_err_set(err, SK_ENOENT, "bot '%s' has no workspace (%s)", c->bot,
+				  c->be->where);
 	if (fd < 0)
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", c->be->root);
 	return fd;
@@ -328,6 +389,33 @@ static int resolve_codec(const struct ctx *c, const struct ws_opts *o, enum code
 	return 0;
 }
 
+/*
+ * The -o file: a temporary file next to it, renamed over it when complete
+ * (its name goes to tmp). A device or a FIFO that is already there, such
+ * as /dev/null, is written in place instead (tmp stays empty): a rename
+ * would put a regular file where the device was.
+ */
+static int open_output(const char *path, char *tmp, size_t size, struct sk_err *err)
+{
+	struct stat st;
+	int fd;
+
+	tmp[0] = '\0';
+	if (stat(path, &st) < 0 || S_ISREG(st.st_mode))
+		return fs_tmpfile_near(path, tmp, size, err);
+	if (S_ISDIR(st.st_mode))
+		return sk_err_set(err, SK_EUSAGE, "'%s' is a directory", path);
+	fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", path);
+	if (isatty(fd)) {
+		close(fd);
+		return sk_err_set(err, SK_EUSAGE, "refusing to write an archive to a terminal ('%s')",
+				  path);
+	}
+	return fd;
+}
+
 int ws_export(const struct ws_opts *o, struct sk_err *err)
 {
 	struct ctx c;
@@ -345,14 +433,13 @@ int ws_export(const struct ws_opts *o, struct sk_err *err)
 		return op_fail(err, "export", o->bot);
 	if (resolve_codec(&c, o, &codec, &level, &threads, err) < 0)
 		goto out;
-	rootfd = open_root(&c, err);
-	if (rootfd < 0)
+	if (c.be->ops->probe(c.be, err) < 0)
 		goto out;
-	if (o->output) {
-		out_fd = fs_tmpfile_near(o->output, tmp, sizeof(tmp), err);
-		if (out_fd < 0)
-			goto out;
-	}
+	/* An offline workspace is reached only once the bot is stopped. */
+	if (!c.be->offline && (rootfd = open_root(&c, err)) < 0)
+		goto out;
+	if (o->output && (out_fd = open_output(o->output, tmp, sizeof(tmp), err)) < 0)
+		goto out;
 	snprintf(jr.object, sizeof(jr.object), "%s", c.object);
 	snprintf(jr.kind, sizeof(jr.kind), "export");
 	snprintf(jr.step, sizeof(jr.step), "export");
@@ -363,13 +450,23 @@ int ws_export(const struct ws_opts *o, struct sk_err *err)
 	if (stop_bot(&c, &jr, err) < 0)
 		goto out;
 	fault_point("export-stopped");
+	if (c.be->offline) {
+		if ((rootfd = open_root(&c, err)) < 0)
+			goto out;
+		fault_point("export-mounted");
+	}
 	if (write_archive(&c.cfg, rootfd, out_fd, codec, level, threads, o->progress, &res, err) < 0)
 		goto out;
-	if (o->output && fs_commit_tmp(out_fd, tmp, o->output, err) < 0)
+	if (tmp[0] && fs_commit_tmp(out_fd, tmp, o->output, err) < 0)
 		goto out;
 	tmp[0] = '\0';
 	ret = 0;
 out:
+	if (rootfd >= 0)
+		close(rootfd);
+	rootfd = -1;
+	if (began)
+		detach_ws(&c, &ret, err);
 	if (began) {
 		struct sk_err serr = SK_ERR_INIT;
 
@@ -431,6 +528,11 @@ static int stage_root_like(int stagefd, const char *root, struct sk_err *err)
  * The swap. With RENAME_EXCHANGE the workspace name goes from the old tree
  * to the new one in one step; where the file system lacks it, two renames
  * with the old tree parked at the -old name, which the repair can undo.
+ * Returns 1, having changed nothing, when the file system refuses to move
+ * the old workspace at all: overlayfs says EXDEV for a directory that comes
+ * from a lower layer (a /data that the container's image holds), unless
+ * mounted with redirect_dir, which containerd does not use. The caller then
+ * rolls forward instead.
  */
 static int swap_in(const struct swap_names *sn, const char *root, int had_old,
 		   struct sk_err *err)
@@ -441,14 +543,20 @@ static int swap_in(const struct swap_names *sn, const char *root, int had_old,
 					  sn->newp, root);
 		return fs_fsync_path(sn->parent, err);
 	}
-	if (!fault_wanted("import-mid-swap") &&
-	    renameat2(AT_FDCWD, sn->newp, AT_FDCWD, root, RENAME_EXCHANGE) == 0)
-		return fs_fsync_path(sn->parent, err);
-	if (!fault_wanted("import-mid-swap") && errno != EINVAL && errno != ENOSYS)
-		return sk_err_sys(err, SK_EFAIL, errno, "cannot swap '%s' into '%s'", sn->newp,
-				  root);
-	if (rename(root, sn->oldp) < 0)
+	if (!fault_wanted("import-mid-swap")) {
+		if (renameat2(AT_FDCWD, sn->newp, AT_FDCWD, root, RENAME_EXCHANGE) == 0)
+			return fs_fsync_path(sn->parent, err);
+		if (errno == EXDEV)
+			return 1;
+		if (errno != EINVAL && errno != ENOSYS)
+			return sk_err_sys(err, SK_EFAIL, errno, "cannot swap '%s' into '%s'",
+					  sn->newp, root);
+	}
+	if (rename(root, sn->oldp) < 0) {
+		if (errno == EXDEV)
+			return 1;
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot move '%s' aside", root);
+	}
 	fault_point("import-mid-swap");
 	if (rename(sn->newp, root) < 0) {
 		int e = errno;
@@ -461,10 +569,189 @@ static int swap_in(const struct swap_names *sn, const char *root, int had_old,
 	return fs_fsync_path(sn->parent, err);
 }
 
+/* The names in the directory open at fd, "." and ".." left out; *names is
+ * malloc'd, each name too (free with free_names). */
+static int dir_names(int fd, const char *what, char ***names, size_t *n, struct sk_err *err)
+{
+	struct dirent *de;
+	size_t cap = 0;
+	int dfd = dup(fd);
+	DIR *d;
+
+	*names = NULL;
+	*n = 0;
+	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		if (dfd >= 0)
+			close(dfd);
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot read '%s'", what);
+	}
+	rewinddir(d);
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		const char *nm = de->d_name;
+
+		if (nm[0] == '.' && (!nm[1] || (nm[1] == '.' && !nm[2])))
+			continue;
+		if (*n == cap) {
+			char **v = realloc(*names, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (!v)
+				break;
+			*names = v;
+		}
+		if (!((*names)[*n] = strdup(nm)))
+			break;
+		(*n)++;
+	}
+	if (de || errno) {
+		int e = errno ? errno : ENOMEM;
+
+		closedir(d);
+		return sk_err_sys(err, SK_EFAIL, e, "cannot read '%s'", what);
+	}
+	closedir(d);
+	return 0;
+}
+
+static void free_names(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Roll forward, first half: the old content goes, entry by entry. */
+static int rf_clear(const char *root, struct sk_err *err)
+{
+	char **names = NULL;
+	size_t n = 0, i;
+	int fd, ret = -1;
+
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", root);
+	if (dir_names(fd, root, &names, &n, err) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (fs_rmtree_at(fd, names[i], err) < 0) {
+			sk_err_wrap(err, "clear '%s'", root);
+			goto out;
+		}
+		fault_point("import-rf-clearing");
+	}
+	if (syncfs(fd) < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "sync '%s'", root);
+		goto out;
+	}
+	ret = 0;
+out:
+	free_names(names, n);
+	close(fd);
+	return ret;
+}
+
+/*
+ * Roll forward, second half: each staged entry moves into the workspace.
+ * The staging directory is the import's own, so the overlay lets its
+ * entries move (a directory moved into a merged one is made opaque, so no
+ * lower content shows through it). A name already there is not from the
+ * new tree (a rename moves an entry whole), so it goes first. Last, the
+ * workspace takes the staged root's owner, mode and mtime (after a crash
+ * half way, the mtime is that of the crash).
+ */
+static int rf_fill(const char *stage, const char *root, struct sk_err *err)
+{
+	char **names = NULL;
+	size_t n = 0, i;
+	struct stat st;
+	int sfd = -1, rfd = -1, ret = -1;
+
+	sfd = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	rfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0 || rfd < 0 || fstat(sfd, &st) < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", sfd < 0 ? stage : root);
+		goto out;
+	}
+	if (dir_names(sfd, stage, &names, &n, err) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		int rc = renameat2(sfd, names[i], rfd, names[i], RENAME_NOREPLACE);
+
+		if (rc < 0 && errno == EEXIST) {
+			if (fs_rmtree_at(rfd, names[i], err) < 0)
+				goto out;
+			rc = renameat2(sfd, names[i], rfd, names[i], RENAME_NOREPLACE);
+		}
+		if (rc < 0) {
+			sk_err_sys(err, SK_EFAIL, errno, "cannot move '%s/%s' into '%s'", stage,
+				   names[i], root);
+			goto out;
+		}
+		fault_point("import-rf-filling");
+	}
+	if ((geteuid() == 0 && fchown(rfd, st.st_uid, st.st_gid) < 0) ||
+	    fchmod(rfd, st.st_mode & 07777) < 0 ||
+	    futimens(rfd, (struct timespec[2]){ st.st_atim, st.st_mtim }) < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "cannot set the owner and mode of '%s'", root);
+		goto out;
+	}
+	if (syncfs(rfd) < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "sync '%s'", root);
+		goto out;
+	}
+	ret = 0;
+out:
+	free_names(names, n);
+	if (sfd >= 0)
+		close(sfd);
+	if (rfd >= 0)
+		close(rfd);
+	return ret;
+}
+
+/*
+ * Roll forward, for a workspace that cannot be renamed (see swap_in). The
+ * new tree is complete and synced in the staging directory before this
+ * starts, and the journal row says "rf-clear" before the first old entry
+ * goes. From then on the import only goes forward: a crash, a power cut or
+ * a failure is finished by the next command on the bot, under its lock,
+ * before it does anything else (repair_import), and each step can be
+ * repeated:
+ *   rf-clear  remove every entry of the workspace, sync;
+ *   rf-fill   move every staged entry into it (rf_fill), sync.
+ * The row is moved to rf-fill only once the clear is on disk, so a
+ * repeated clear never meets a new entry. The bot's task stays stopped
+ * throughout, so no workload sees the workspace half way.
+ */
+static int roll_forward(struct ctx *c, struct journal_row *jr, const struct swap_names *sn,
+			struct sk_err *err)
+{
+	if (strcmp(jr->step, "rf-fill") != 0) {
+		if (strcmp(jr->step, "rf-clear") != 0) {
+			snprintf(jr->step, sizeof(jr->step), "rf-clear");
+			if (idx_journal_update(c->ix, jr, err) < 0)
+				return -1;
+		}
+		if (rf_clear(jr->path2, err) < 0)
+			return -1;
+		fault_point("import-rf-cleared");
+		snprintf(jr->step, sizeof(jr->step), "rf-fill");
+		if (idx_journal_update(c->ix, jr, err) < 0)
+			return -1;
+	}
+	if (rf_fill(sn->newp, jr->path2, err) < 0)
+		return -1;
+	fault_point("import-rf-filled");
+	return 0;
+}
+
 /*
  * Import an archive read from in_fd into the bot's workspace, all or
  * nothing. The caller holds the lock. Without merge the archive is staged
- * while the bot keeps running, and the bot is stopped only for the swap.
+ * while the bot keeps running, and the bot is stopped only for the swap;
+ * an offline workspace (a container's snapshot) is mounted, and so staged,
+ * only once the bot is stopped.
  */
 static int import_locked(struct ctx *c, int in_fd, int merge, int show_progress,
 			 uint64_t in_size, struct import_res *res, struct sk_err *err)
@@ -478,30 +765,41 @@ static int import_locked(struct ctx *c, int in_fd, int merge, int show_progress,
 	struct areader *r = NULL;
 	struct progress prog;
 	struct stat st;
-	int stagefd = -1, had_old, ret = -1, began = 0, swapped = 0;
+	const char *root;
+	int stagefd = -1, had_old, ret = -1, began = 0, swapped = 0, rc;
+	int offline = c->be->offline;
 
 	limits_of(&c->cfg, &lim);
 	progress_start(&prog, show_progress, in_size);
-	if (c->be->ops->attach(c->be, 1, err) < 0 || swap_names(c->be->root, &sn, err) < 0)
+	if (c->be->ops->probe(c->be, err) < 0)
 		return -1;
-	if (fs_mkdir_p(sn.parent, 0755, err) < 0)
+	if (!offline && c->be->ops->attach(c->be, 1, err) < 0)
 		return -1;
-	had_old = lstat(c->be->root, &st) == 0;
-	if (had_old && !S_ISDIR(st.st_mode))
-		return sk_err_set(err, SK_EFAIL, "workspace '%s' is not a directory", c->be->root);
-	/* Left by a crash the journal no longer knows of: ours by name. */
-	if (fs_rmtree(sn.newp, err) < 0 || fs_rmtree(sn.oldp, err) < 0)
+	root = c->be->root;
+	if (swap_names(root, &sn, err) < 0)
 		return -1;
 
 	snprintf(jr.object, sizeof(jr.object), "%s", c->object);
 	snprintf(jr.kind, sizeof(jr.kind), "import");
 	snprintf(jr.step, sizeof(jr.step), "stage");
 	snprintf(jr.path, sizeof(jr.path), "%s", sn.newp);
-	snprintf(jr.path2, sizeof(jr.path2), "%s", c->be->root);
+	snprintf(jr.path2, sizeof(jr.path2), "%s", root);
 	if (idx_journal_begin(c->ix, &jr, err) < 0)
 		return -1;
 	began = 1;
-	if (merge && stop_bot(c, &jr, err) < 0)
+	if ((merge || offline) && stop_bot(c, &jr, err) < 0)
+		goto out;
+	if (offline && c->be->ops->attach(c->be, 1, err) < 0)
+		goto out;
+	if (fs_mkdir_p(sn.parent, 0755, err) < 0)
+		goto out;
+	had_old = lstat(root, &st) == 0;
+	if (had_old && !S_ISDIR(st.st_mode)) {
+		sk_err_set(err, SK_EFAIL, "workspace %s is not a directory", c->be->where);
+		goto out;
+	}
+	/* Left by a crash the journal no longer knows of: ours by name. */
+	if (fs_rmtree(sn.newp, err) < 0 || fs_rmtree(sn.oldp, err) < 0)
 		goto out;
 	if (mkdir(sn.newp, 0700) < 0) {
 		sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", sn.newp);
@@ -513,19 +811,18 @@ static int import_locked(struct ctx *c, int in_fd, int merge, int show_progress,
 		goto out;
 	}
 	if (merge && had_old) {
-		int oldfd = open(c->be->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int oldfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (oldfd < 0) {
-			sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", c->be->root);
+			sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", root);
 			goto out;
 		}
-		int rc = tree_link_copy(oldfd, stagefd, err);
-
+		rc = tree_link_copy(oldfd, stagefd, err);
 		close(oldfd);
 		if (rc < 0)
 			goto out;
 	}
-	if (stage_root_like(stagefd, c->be->root, err) < 0)
+	if (stage_root_like(stagefd, root, err) < 0)
 		goto out;
 	if (areader_open(&r, in_fd, &glim, err) < 0)
 		goto out;
@@ -542,16 +839,22 @@ static int import_locked(struct ctx *c, int in_fd, int merge, int show_progress,
 		goto out;
 	}
 	fault_point("import-staged");
-	if (!merge && stop_bot(c, &jr, err) < 0)
+	if (!merge && !offline && stop_bot(c, &jr, err) < 0)
 		goto out;
 	fault_point("import-stopped");
 	snprintf(jr.step, sizeof(jr.step), "swap");
 	jr.ino = (int64_t)st.st_ino;
-	jr.dev = (int64_t)st.st_dev;
+	jr.dev = offline ? 0 : (int64_t)st.st_dev;
 	if (idx_journal_update(c->ix, &jr, err) < 0)
 		goto out;
-	if (swap_in(&sn, c->be->root, had_old, err) < 0)
+	rc = swap_in(&sn, root, had_old, err);
+	if (rc < 0)
 		goto out;
+	if (rc > 0) {
+		log_info("the file system will not rename %s: rolling forward", c->be->where);
+		if (roll_forward(c, &jr, &sn, err) < 0)
+			goto out;
+	}
 	swapped = 1;
 	fault_point("import-swapped");
 	snprintf(jr.step, sizeof(jr.step), "cleanup");
@@ -565,10 +868,18 @@ out:
 		close(stagefd);
 	if (began) {
 		struct sk_err cerr = SK_ERR_INIT;
-		int clean = settle(&sn, c->be->root, swapped, &cerr);
+		int clean;
 
-		if (clean < 0)
+		if (strncmp(jr.step, "rf-", 3) == 0) {
+			/* Only forward from here, and only by the repair. */
+			log_error("bot '%s' has only part of its new workspace in place; the next "
+				  "command on the bot finishes the import",
+				  c->bot);
+			clean = -1;
+		} else if ((clean = settle(&sn, root, swapped, &cerr)) < 0) {
 			log_warn("%s", cerr.msg);
+		}
+		detach_ws(c, &ret, err);
 		if (start_bot(c, &jr, &cerr) < 0) {
 			if (ret == 0)
 				*err = cerr;
@@ -741,8 +1052,9 @@ int ws_preserve(const struct ws_opts *o, struct sk_err *err)
 		goto out;
 	if (sweep_orphans(&c, err) < 0)
 		goto out;
-	rootfd = open_root(&c, err);
-	if (rootfd < 0)
+	if (c.be->ops->probe(c.be, err) < 0)
+		goto out;
+	if (!c.be->offline && (rootfd = open_root(&c, err)) < 0)
 		goto out;
 	if (fs_mkdir_p(c.backups, 0700, err) < 0)
 		goto out;
@@ -765,9 +1077,18 @@ int ws_preserve(const struct ws_opts *o, struct sk_err *err)
 	if (stop_bot(&c, &jr, err) < 0)
 		goto out;
 	fault_point("preserve-stopped");
+	if (c.be->offline) {
+		if ((rootfd = open_root(&c, err)) < 0)
+			goto out;
+		fault_point("preserve-mounted");
+	}
 	if (write_archive(&c.cfg, rootfd, fd, codec, level, threads, o->progress, &res, err) < 0)
 		goto out;
 	/* The bot need not wait for the hash and the bookkeeping. */
+	close(rootfd);
+	rootfd = -1;
+	if (c.be->ops->detach(c.be, err) < 0)
+		goto out;
 	if (start_bot(&c, &jr, err) < 0)
 		goto out;
 	if (fs_commit_tmp(fd, tmp, final, err) < 0)
@@ -794,6 +1115,11 @@ int ws_preserve(const struct ws_opts *o, struct sk_err *err)
 		log_info("preserved bot '%s' as generation %lld (%llu entries)", c.bot,
 			 (long long)row.generation, (unsigned long long)row.entries);
 out:
+	if (rootfd >= 0)
+		close(rootfd);
+	rootfd = -1;
+	if (began)
+		detach_ws(&c, &ret, err);
 	if (began) {
 		struct sk_err serr = SK_ERR_INIT;
 
@@ -812,8 +1138,6 @@ out:
 		idx_journal_end(c.ix, jr.id, &(struct sk_err)SK_ERR_INIT);
 	if (fd >= 0)
 		close(fd);
-	if (rootfd >= 0)
-		close(rootfd);
 	ctx_close(&c);
 	if (ret < 0)
 		op_fail(err, "preserve", o->bot);
@@ -851,6 +1175,11 @@ static int restore_legacy(struct ctx *c, const char *dir, const struct ws_opts *
 	pthread_t th;
 	int pfd[2], ret;
 
+	/* Before the thread starts: the containerd backend moves this
+	 * process into a mount namespace of its own, which a threaded
+	 * process cannot do. */
+	if (c->be->ops->probe(c->be, err) < 0)
+		return -1;
 	f.rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (f.rootfd < 0)
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", dir);
@@ -1086,6 +1415,11 @@ static void ids_add(struct idlist *l, const char *id)
 		l->n++;
 }
 
+static void ids_add_cb(void *arg, const char *id)
+{
+	ids_add(arg, id);
+}
+
 static void ids_from_dir(struct idlist *l, const char *dir)
 {
 	struct sk_err e = SK_ERR_INIT;
@@ -1125,6 +1459,11 @@ int ws_list_ids(const struct ws_opts *o, struct sk_err *err)
 		ids_from_dir(&l, dir);
 	}
 	ids_from_dir(&l, c.cfg.legacy_dir);
+	/* Containers: a containerd that cannot be asked just adds none. */
+	if (backend_bot_ids(&c.cfg, ids_add_cb, &l, err) < 0) {
+		log_info("%s", err->msg);
+		sk_err_clear(err);
+	}
 	if (idx_backup_list(c.ix, NULL, &rows, &n, err) == 0)
 		for (i = 0; i < n; i++)
 			ids_add(&l, rows[i].bot);

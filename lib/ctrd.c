@@ -1,0 +1,908 @@
+#include "ctrd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CTRD_MAX_OUT (16u << 20)	/* a container's JSON is a few KiB */
+#define CTRD_MAX_ERR 4096		/* the tail of stderr is what matters */
+#define CTRD_MAX_ARGS 24
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+void ctrd_init(struct ctrd *c, const char *ctr, const char *address, const char *ns,
+	       int timeout_s)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->ctr, sizeof(c->ctr), "%s", ctr);
+	snprintf(c->address, sizeof(c->address), "%s", address);
+	snprintf(c->ns, sizeof(c->ns), "%s", ns);
+	c->timeout_s = timeout_s > 0 ? timeout_s : 60;
+}
+
+/* The socket path an address names, or NULL for other schemes. */
+static const char *socket_path(const char *address)
+{
+	if (strncmp(address, "unix://", 7) == 0)
+		return address + 7;
+	if (strstr(address, "://"))
+		return NULL;
+	return address;
+}
+
+int ctrd_check_address(const struct ctrd *c, struct sk_err *err)
+{
+	const char *path = socket_path(c->address);
+	struct stat st;
+
+	if (!path)
+		return 0;
+	if (stat(path, &st) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot reach containerd at '%s'",
+				  c->address);
+	if (!S_ISSOCK(st.st_mode))
+		return sk_err_set(err, SK_EFAIL,
+				  "cannot reach containerd at '%s': not a socket", c->address);
+	return 0;
+}
+
+static int buf_add(struct buf *b, const char *data, size_t n, size_t max)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if (cap > max + 1)
+			return -1;
+		p = realloc(b->p, cap);
+		if (!p)
+			return -1;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+/* Keep only the last max bytes of stderr: errors come last. */
+static void tail_add(char *tail, size_t *len, const char *data, size_t n)
+{
+	if (n >= CTRD_MAX_ERR - 1) {
+		data += n - (CTRD_MAX_ERR - 1);
+		n = CTRD_MAX_ERR - 1;
+	}
+	if (*len + n > CTRD_MAX_ERR - 1) {
+		size_t drop = *len + n - (CTRD_MAX_ERR - 1);
+
+		memmove(tail, tail + drop, *len - drop);
+		*len -= drop;
+	}
+	memcpy(tail + *len, data, n);
+	*len += n;
+	tail[*len] = '\0';
+}
+
+/*
+ * The last non-empty line of ctr's stderr, without its "ctr: " prefix:
+ * ctr ends with its error there, after any log lines.
+ */
+static const char *last_line(char *s)
+{
+	char *end = s + strlen(s), *start;
+
+	while (end > s && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		*--end = '\0';
+	start = strrchr(s, '\n');
+	start = start ? start + 1 : s;
+	if (strncmp(start, "ctr: ", 5) == 0)
+		start += 5;
+	return *start ? start : "no message";
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void child_exec(const char *file, char *const argv[], int outfd, int errfd, int statfd)
+{
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	sigset_t none;
+	int e;
+
+	if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(outfd, STDOUT_FILENO) < 0 ||
+	    dup2(errfd, STDERR_FILENO) < 0) {
+		e = errno;
+		(void)!write(statfd, &e, sizeof(e));
+		_exit(127);
+	}
+	/* Not in the terminal's process group: a Ctrl-C meant for statekit
+	 * must not kill the ctr that starts the bot again. */
+	setpgid(0, 0);
+	/* The parent ignores SIGPIPE and may block signals; ctr gets defaults. */
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execvp(file, argv);
+	e = errno;
+	(void)!write(statfd, &e, sizeof(e));
+	_exit(127);
+}
+
+/*
+ * Run ctr with the global options and args; its stdout into *out (NUL
+ * terminated, malloc'd; may be NULL to discard), the tail of its stderr
+ * into errtail. what names the call in errors ("ctr tasks kill").
+ */
+static int run_ctr(const struct ctrd *c, const char *what, const char *const *args,
+		   struct buf *out, struct sk_err *err)
+{
+	char addr[PATH_MAX + 16], ns[160], errtail[CTRD_MAX_ERR] = "";
+	const char *argv[CTRD_MAX_ARGS];
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, statp[2] = { -1, -1 };
+	size_t errlen = 0, n = 0;
+	struct buf discard = { 0 };
+	double deadline;
+	int i;
+	int status, e = 0, xe = 0, timed_out = 0, overflow = 0, ret = -1;
+	pid_t pid;
+
+	if (!out)
+		out = &discard;
+	snprintf(addr, sizeof(addr), "--address=%s", c->address);
+	snprintf(ns, sizeof(ns), "--namespace=%s", c->ns);
+	argv[n++] = c->ctr;
+	argv[n++] = addr;
+	argv[n++] = ns;
+	/* Without it a socket nobody listens on costs ctr ten seconds. */
+	argv[n++] = "--connect-timeout=5s";
+	while (*args && n < CTRD_MAX_ARGS - 1)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    pipe2(statp, O_CLOEXEC) < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "%s: pipe", what);
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "cannot run '%s'", c->ctr);
+		goto out;
+	}
+	if (pid == 0)
+		child_exec(c->ctr, (char *const *)argv, outp[1], errp[1], statp[1]);
+	close(outp[1]);
+	close(errp[1]);
+	close(statp[1]);
+	outp[1] = errp[1] = statp[1] = -1;
+
+	deadline = now() + c->timeout_s;
+	while (outp[0] >= 0 || errp[0] >= 0) {
+		struct pollfd pf[2] = { { outp[0], POLLIN, 0 }, { errp[0], POLLIN, 0 } };
+		double left = deadline - now();
+		char chunk[8192];
+		int rc;
+
+		if (left <= 0) {
+			timed_out = 1;
+			break;
+		}
+		rc = poll(pf, 2, (int)(left * 1000) + 1);
+		if (rc < 0 && errno != EINTR) {
+			e = errno;
+			break;
+		}
+		for (i = 0; rc > 0 && i < 2; i++) {
+			int *fd = i == 0 ? &outp[0] : &errp[0];
+			ssize_t got;
+
+			if (*fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			got = read(*fd, chunk, sizeof(chunk));
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				close(*fd);
+				*fd = -1;
+			} else if (i == 1) {
+				tail_add(errtail, &errlen, chunk, (size_t)got);
+			} else if (buf_add(out, chunk, (size_t)got, CTRD_MAX_OUT) < 0) {
+				overflow = 1;
+			}
+		}
+		if (overflow)
+			break;
+	}
+	if (timed_out || overflow || e)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			sk_err_sys(err, SK_EFAIL, errno, "wait for '%s'", c->ctr);
+			goto out;
+		}
+	}
+	if (read(statp[0], &xe, sizeof(xe)) == (ssize_t)sizeof(xe)) {
+		sk_err_sys(err, SK_EFAIL, xe, "cannot run '%s'", c->ctr);
+		goto out;
+	}
+	if (timed_out) {
+		sk_err_set(err, SK_EFAIL, "%s: no answer from containerd at '%s' within %d s", what,
+			   c->address, c->timeout_s);
+		goto out;
+	}
+	if (overflow) {
+		sk_err_set(err, SK_EFAIL, "%s: more output than %u bytes", what, CTRD_MAX_OUT);
+		goto out;
+	}
+	if (e) {
+		sk_err_sys(err, SK_EFAIL, e, "%s: poll", what);
+		goto out;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		const char *line = last_line(errtail);
+
+		if (strstr(line, "failed to dial"))
+			sk_err_set(err, SK_EFAIL, "cannot reach containerd at '%s': %s",
+				   c->address, line);
+		else if (WIFEXITED(status))
+			sk_err_set(err, SK_EFAIL, "%s: %s", what, line);
+		else
+			sk_err_set(err, SK_EFAIL, "%s: ctr killed by signal %d", what,
+				   WTERMSIG(status));
+		goto out;
+	}
+	ret = 0;
+out:
+	/* Callers always get a string on success, never one on failure. */
+	if (ret == 0 && !out->p && buf_add(out, "", 0, CTRD_MAX_OUT) < 0)
+		ret = sk_err_set(err, SK_EFAIL, "out of memory");
+	if (ret < 0 || out == &discard) {
+		free(out->p);
+		memset(out, 0, sizeof(*out));
+	}
+	for (i = 0; i < 2; i++) {
+		if (outp[i] >= 0)
+			close(outp[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+		if (statp[i] >= 0)
+			close(statp[i]);
+	}
+	return ret;
+}
+
+/* Split s in place into whitespace-separated fields; returns their number. */
+static int fields(char *s, char **f, int max)
+{
+	int n = 0;
+
+	while (*s) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!*s)
+			break;
+		if (n == max)
+			return max + 1;
+		f[n++] = s;
+		while (*s && *s != ' ' && *s != '\t')
+			s++;
+		if (*s)
+			*s++ = '\0';
+	}
+	return n;
+}
+
+/* The next line of *cursor (NUL terminated in place), or NULL at the end. */
+static char *next_line(char **cursor)
+{
+	char *s = *cursor, *nl;
+
+	if (!s || !*s)
+		return NULL;
+	nl = strchr(s, '\n');
+	if (nl) {
+		*nl = '\0';
+		*cursor = nl + 1;
+	} else {
+		*cursor = s + strlen(s);
+	}
+	if (nl && nl > s && nl[-1] == '\r')
+		nl[-1] = '\0';
+	return s;
+}
+
+int ctrd_container_ids(const struct ctrd *c, void (*add)(void *arg, const char *id),
+		       void *arg, struct sk_err *err)
+{
+	const char *args[] = { "containers", "list", "--quiet", NULL };
+	struct buf out = { 0 };
+	char *cur, *line;
+
+	if (ctrd_check_address(c, err) < 0 ||
+	    run_ctr(c, "ctr containers list", args, &out, err) < 0)
+		return -1;
+	cur = out.p;
+	while ((line = next_line(&cur)) != NULL) {
+		char *f[2];
+
+		/* One id per line; an id never holds blanks. */
+		if (fields(line, f, 1) == 1)
+			add(arg, f[0]);
+	}
+	free(out.p);
+	return 0;
+}
+
+struct find_id {
+	const char *id;
+	int found;
+};
+
+static void match_id(void *arg, const char *id)
+{
+	struct find_id *f = arg;
+
+	if (strcmp(f->id, id) == 0)
+		f->found = 1;
+}
+
+int ctrd_container_exists(const struct ctrd *c, const char *id, int *exists,
+			  struct sk_err *err)
+{
+	struct find_id f = { id, 0 };
+
+	if (ctrd_container_ids(c, match_id, &f, err) < 0)
+		return -1;
+	*exists = f.found;
+	return 0;
+}
+
+/* ---- a small strict JSON reader, for `ctr containers info` ---- */
+
+struct json {
+	const char *p, *end;
+	int depth;
+};
+
+static void j_ws(struct json *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+static int j_lit(struct json *j, char ch)
+{
+	j_ws(j);
+	if (j->p >= j->end || *j->p != ch)
+		return -1;
+	j->p++;
+	return 0;
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Append code point cp as UTF-8; 0 or -1 when it does not fit. */
+static int put_utf8(char *out, size_t size, size_t *o, unsigned cp)
+{
+	char tmp[4];
+	size_t n, i;
+
+	if (cp < 0x80) {
+		tmp[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		tmp[0] = (char)(0xc0 | (cp >> 6));
+		tmp[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		tmp[0] = (char)(0xe0 | (cp >> 12));
+		tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		tmp[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		tmp[0] = (char)(0xf0 | (cp >> 18));
+		tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		tmp[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	if (!out)
+		return 0;
+	if (*o + n >= size)
+		return -1;
+	for (i = 0; i < n; i++)
+		out[(*o)++] = tmp[i];
+	return 0;
+}
+
+static int j_hex4(struct json *j, unsigned *v)
+{
+	int i;
+
+	*v = 0;
+	if (j->end - j->p < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		int h = hexval(j->p[i]);
+
+		if (h < 0)
+			return -1;
+		*v = *v << 4 | (unsigned)h;
+	}
+	j->p += 4;
+	return 0;
+}
+
+/*
+ * A string into out (size bytes, decoded), or skipped when out is NULL.
+ * A value that does not fit, or holds a NUL, is an error: truncating a
+ * name would make it another name.
+ */
+static int j_string(struct json *j, char *out, size_t size)
+{
+	size_t o = 0;
+
+	if (j_lit(j, '"') < 0)
+		return -1;
+	while (j->p < j->end && *j->p != '"') {
+		unsigned cp = (unsigned char)*j->p++;
+
+		if (cp < 0x20)
+			return -1;
+		if (cp == '\\') {
+			if (j->p >= j->end)
+				return -1;
+			switch (*j->p++) {
+			case '"': cp = '"'; break;
+			case '\\': cp = '\\'; break;
+			case '/': cp = '/'; break;
+			case 'b': cp = '\b'; break;
+			case 'f': cp = '\f'; break;
+			case 'n': cp = '\n'; break;
+			case 'r': cp = '\r'; break;
+			case 't': cp = '\t'; break;
+			case 'u':
+				if (j_hex4(j, &cp) < 0)
+					return -1;
+				if (cp >= 0xd800 && cp < 0xdc00) {
+					unsigned lo;
+
+					if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u')
+						return -1;
+					j->p += 2;
+					if (j_hex4(j, &lo) < 0 || lo < 0xdc00 || lo >= 0xe000)
+						return -1;
+					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				} else if (cp >= 0xdc00 && cp < 0xe000) {
+					return -1;
+				}
+				if (cp == 0)
+					return -1;
+				if (put_utf8(out, size, &o, cp) < 0)
+					return -1;
+				continue;
+			default:
+				return -1;
+			}
+		}
+		if (out) {
+			if (o + 1 >= size)
+				return -1;
+			out[o++] = (char)cp;
+		}
+	}
+	if (j->p >= j->end)
+		return -1;
+	j->p++;
+	if (out)
+		out[o] = '\0';
+	return 0;
+}
+
+static int j_skip(struct json *j);
+
+/* Skip an object or array body after its opening bracket. */
+static int j_skip_compound(struct json *j, char close, int keyed)
+{
+	if (++j->depth > 64)
+		return -1;
+	j_ws(j);
+	if (j->p < j->end && *j->p == close) {
+		j->p++;
+		j->depth--;
+		return 0;
+	}
+	for (;;) {
+		if (keyed && (j_string(j, NULL, 0) < 0 || j_lit(j, ':') < 0))
+			return -1;
+		if (j_skip(j) < 0)
+			return -1;
+		j_ws(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			continue;
+		}
+		if (j_lit(j, close) < 0)
+			return -1;
+		j->depth--;
+		return 0;
+	}
+}
+
+static int j_skip(struct json *j)
+{
+	j_ws(j);
+	if (j->p >= j->end)
+		return -1;
+	switch (*j->p) {
+	case '"':
+		return j_string(j, NULL, 0);
+	case '{':
+		j->p++;
+		return j_skip_compound(j, '}', 1);
+	case '[':
+		j->p++;
+		return j_skip_compound(j, ']', 0);
+	default: {
+		const char *s = j->p;
+
+		while (j->p < j->end && (strchr("+-.eE", *j->p) || (*j->p >= '0' && *j->p <= '9') ||
+					 (*j->p >= 'a' && *j->p <= 'z')))
+			j->p++;
+		if (j->p == s)
+			return -1;
+		if (*s == 't' || *s == 'f' || *s == 'n') {
+			size_t len = (size_t)(j->p - s);
+
+			if (!((len == 4 && !strncmp(s, "true", 4)) ||
+			      (len == 5 && !strncmp(s, "false", 5)) ||
+			      (len == 4 && !strncmp(s, "null", 4))))
+				return -1;
+		}
+		return 0;
+	}
+	}
+}
+
+static int j_null(struct json *j)
+{
+	j_ws(j);
+	if (j->end - j->p >= 4 && strncmp(j->p, "null", 4) == 0) {
+		j->p += 4;
+		return 1;
+	}
+	return 0;
+}
+
+/* The Labels object: pick the two labels statekit reads. */
+static int j_labels(struct json *j, struct ctrd_container *out)
+{
+	char key[512];
+
+	if (j_null(j))
+		return 0;
+	if (j_lit(j, '{') < 0)
+		return -1;
+	j_ws(j);
+	if (j->p < j->end && *j->p == '}') {
+		j->p++;
+		return 0;
+	}
+	for (;;) {
+		if (j_string(j, key, sizeof(key)) < 0 || j_lit(j, ':') < 0)
+			return -1;
+		if (strcmp(key, CTRD_LABEL_LOG_URI) == 0) {
+			if (j_string(j, out->log_uri, sizeof(out->log_uri)) < 0)
+				return -1;
+		} else if (strcmp(key, "io.containerd.image.config.stop-signal") == 0) {
+			if (j_string(j, out->stop_signal, sizeof(out->stop_signal)) < 0)
+				return -1;
+		} else if (j_string(j, NULL, 0) < 0) {
+			return -1;
+		}
+		j_ws(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			continue;
+		}
+		return j_lit(j, '}');
+	}
+}
+
+/*
+ * Only the top level is looked at: the spec below holds strings the bot's
+ * creator chose (environment, annotations), which may well contain
+ * "SnapshotKey" themselves.
+ */
+static int parse_container(const char *text, size_t len, struct ctrd_container *out)
+{
+	struct json j = { text, text + len, 1 };
+	char key[256];
+
+	memset(out, 0, sizeof(*out));
+	if (j_lit(&j, '{') < 0)
+		return -1;
+	for (;;) {
+		j_ws(&j);
+		if (j.p < j.end && *j.p == '}')
+			break;
+		if (j_string(&j, key, sizeof(key)) < 0 || j_lit(&j, ':') < 0)
+			return -1;
+		if (strcmp(key, "SnapshotKey") == 0) {
+			if (j_string(&j, out->snapshot_key, sizeof(out->snapshot_key)) < 0)
+				return -1;
+		} else if (strcmp(key, "Snapshotter") == 0) {
+			if (j_string(&j, out->snapshotter, sizeof(out->snapshotter)) < 0)
+				return -1;
+		} else if (strcmp(key, "Labels") == 0) {
+			if (j_labels(&j, out) < 0)
+				return -1;
+		} else if (j_skip(&j) < 0) {
+			return -1;
+		}
+		j_ws(&j);
+		if (j.p < j.end && *j.p == ',') {
+			j.p++;
+			continue;
+		}
+		break;
+	}
+	if (j_lit(&j, '}') < 0)
+		return -1;
+	j_ws(&j);
+	return j.p == j.end ? 0 : -1;
+}
+
+/* A name ctr gets as an argument must not read as an option. */
+static int plain_arg(const char *s)
+{
+	return *s && *s != '-' && !strpbrk(s, "\n\r");
+}
+
+int ctrd_container_info(const struct ctrd *c, const char *id, struct ctrd_container *out,
+			struct sk_err *err)
+{
+	const char *args[] = { "containers", "info", id, NULL };
+	struct buf b = { 0 };
+	int rc;
+
+	if (run_ctr(c, "ctr containers info", args, &b, err) < 0)
+		return -1;
+	rc = parse_container(b.p, b.len, out);
+	free(b.p);
+	if (rc < 0)
+		return sk_err_set(err, SK_EFAIL,
+				  "ctr containers info '%s': cannot parse its JSON output", id);
+	if (!plain_arg(out->snapshot_key) || !plain_arg(out->snapshotter))
+		return sk_err_set(err, SK_EFAIL,
+				  "container '%s' has no usable snapshot (key '%s', snapshotter '%s')",
+				  id, out->snapshot_key, out->snapshotter);
+	return 0;
+}
+
+int ctrd_snapshot_exists(const struct ctrd *c, const char *snapshotter, const char *key,
+			 int *exists, struct sk_err *err)
+{
+	char sn[96];
+	const char *args[5];
+	struct buf b = { 0 };
+	char *cur, *line;
+	int n = 0;
+
+	*exists = 0;
+	args[n++] = "snapshots";
+	if (snapshotter && *snapshotter) {
+		snprintf(sn, sizeof(sn), "--snapshotter=%s", snapshotter);
+		args[n++] = sn;
+	}
+	args[n++] = "list";
+	args[n] = NULL;
+	if (run_ctr(c, "ctr snapshots list", args, &b, err) < 0)
+		return -1;
+	/*
+	 * "KEY PARENT KIND" with blanks for padding. Keys of containerd's own
+	 * unpacking hold blanks, so only the first field is compared, and the
+	 * last one is the kind.
+	 */
+	cur = b.p;
+	while ((line = next_line(&cur)) != NULL) {
+		char *f[4];
+		int nf = fields(line, f, 3);
+
+		if (nf >= 2 && nf <= 3 && strcmp(f[0], key) == 0 &&
+		    strcmp(f[nf - 1], "Active") == 0)
+			*exists = 1;
+	}
+	free(b.p);
+	return 0;
+}
+
+/* Copy s into dst (size bytes); -1, copying nothing, when it does not fit. */
+static int copy_field(char *dst, size_t size, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= size)
+		return -1;
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+/* What ctr is asked to print as the mount target: a fixed, blank-free path. */
+#define MOUNTS_TARGET "/statekit-target"
+
+int ctrd_snapshot_mount(const struct ctrd *c, const char *snapshotter, const char *key,
+			struct ctrd_mount *m, struct sk_err *err)
+{
+	static const char head[] = "mount -t ";
+	static const char mid[] = " " MOUNTS_TARGET " -o ";
+	char sn[96];
+	const char *args[6];
+	struct buf b = { 0 };
+	char *cur, *line, *type, *sp, *at;
+	int lines = 0, ret = -1, n = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!plain_arg(key))
+		return sk_err_set(err, SK_EFAIL, "unusable snapshot key '%s'", key);
+	args[n++] = "snapshots";
+	/* Without one, ctr's default (which $CONTAINERD_SNAPSHOTTER may change). */
+	if (snapshotter && *snapshotter) {
+		snprintf(sn, sizeof(sn), "--snapshotter=%s", snapshotter);
+		args[n++] = sn;
+	}
+	args[n++] = "mounts";
+	args[n++] = MOUNTS_TARGET;
+	args[n++] = key;
+	args[n] = NULL;
+	if (run_ctr(c, "ctr snapshots mounts", args, &b, err) < 0)
+		return -1;
+	/*
+	 * ctr prints each mount as a mount(8) command line,
+	 * "mount -t TYPE SOURCE TARGET -o OPT,OPT,...", without quoting. The
+	 * type never holds a blank and the target is ours, so the source is
+	 * what lies between them and the options are the rest of the line,
+	 * blanks and all.
+	 */
+	cur = b.p;
+	while ((line = next_line(&cur)) != NULL) {
+		if (!*line)
+			continue;
+		if (++lines > 1)
+			continue;
+		if (strncmp(line, head, sizeof(head) - 1) != 0)
+			goto bad;
+		type = line + sizeof(head) - 1;
+		sp = strchr(type, ' ');
+		if (!sp)
+			goto bad;
+		*sp = '\0';
+		at = strstr(sp + 1, mid);
+		if (!at)
+			goto bad;
+		*at = '\0';
+		if (copy_field(m->type, sizeof(m->type), type) < 0 ||
+		    copy_field(m->source, sizeof(m->source), sp + 1) < 0 ||
+		    copy_field(m->options, sizeof(m->options), at + sizeof(mid) - 1) < 0)
+			goto bad;
+		if (!*m->type || !*m->source)
+			goto bad;
+	}
+	if (lines == 0) {
+		sk_err_set(err, SK_EFAIL, "snapshot '%s' has no mounts", key);
+		goto out;
+	}
+	if (lines > 1) {
+		sk_err_set(err, SK_EFAIL, "snapshot '%s' needs %d mounts; statekit handles one",
+			   key, lines);
+		goto out;
+	}
+	ret = 0;
+	goto out;
+bad:
+	sk_err_set(err, SK_EFAIL, "ctr snapshots mounts '%s': unexpected output", key);
+out:
+	free(b.p);
+	return ret;
+}
+
+static const char *const task_names[] = {
+	[CTRD_TASK_NONE] = "none",	    [CTRD_TASK_CREATED] = "CREATED",
+	[CTRD_TASK_RUNNING] = "RUNNING",    [CTRD_TASK_STOPPED] = "STOPPED",
+	[CTRD_TASK_PAUSED] = "PAUSED",	    [CTRD_TASK_PAUSING] = "PAUSING",
+	[CTRD_TASK_UNKNOWN] = "UNKNOWN",
+};
+
+const char *ctrd_task_name(enum ctrd_task state)
+{
+	return task_names[state];
+}
+
+int ctrd_task_state(const struct ctrd *c, const char *id, enum ctrd_task *state,
+		    struct sk_err *err)
+{
+	const char *args[] = { "tasks", "list", NULL };
+	struct buf b = { 0 };
+	char *cur, *line;
+	int ret = 0;
+
+	*state = CTRD_TASK_NONE;
+	if (run_ctr(c, "ctr tasks list", args, &b, err) < 0)
+		return -1;
+	/* "TASK PID STATUS", one task a line */
+	cur = b.p;
+	while ((line = next_line(&cur)) != NULL) {
+		char *f[4];
+		size_t i;
+
+		if (fields(line, f, 3) != 3 || strcmp(f[0], id) != 0)
+			continue;
+		*state = CTRD_TASK_UNKNOWN;
+		for (i = CTRD_TASK_CREATED; i < sizeof(task_names) / sizeof(task_names[0]); i++)
+			if (strcmp(f[2], task_names[i]) == 0)
+				*state = (enum ctrd_task)i;
+		if (*state == CTRD_TASK_UNKNOWN && strcmp(f[2], "UNKNOWN") != 0)
+			ret = sk_err_set(err, SK_EFAIL, "task '%s' has an unknown status '%s'", id,
+					 f[2]);
+	}
+	free(b.p);
+	return ret;
+}
+
+int ctrd_task_kill(const struct ctrd *c, const char *id, const char *signal, int all,
+		   struct sk_err *err)
+{
+	char sig[48];
+	const char *args[] = { "tasks", "kill", sig, all ? "--all" : id, all ? id : NULL, NULL };
+
+	snprintf(sig, sizeof(sig), "--signal=%s", signal);
+	return run_ctr(c, "ctr tasks kill", args, NULL, err);
+}
+
+int ctrd_task_delete(const struct ctrd *c, const char *id, struct sk_err *err)
+{
+	const char *args[] = { "tasks", "delete", id, NULL };
+
+	return run_ctr(c, "ctr tasks delete", args, NULL, err);
+}
+
+int ctrd_task_start(const struct ctrd *c, const char *id, const char *log_uri,
+		    struct sk_err *err)
+{
+	char uri[PATH_MAX + 16];
+	const char *args[] = { "tasks", "start", "--detach", uri, id, NULL };
+
+	if (log_uri && *log_uri)
+		snprintf(uri, sizeof(uri), "--log-uri=%s", log_uri);
+	else
+		snprintf(uri, sizeof(uri), "--null-io");
+	return run_ctr(c, "ctr tasks start", args, NULL, err);
+}

@@ -543,3 +543,23 @@ export_must_import() {
 	((SECONDS < 3)) || fail "took $SECONDS s: it waited"
 	[ ! -e "$BATS_TEST_TMPDIR/a.tgz" ]
 }
+
+@test "ws-export: -o onto a device or FIFO writes into it and never replaces it" {
+	make_sample bot1
+	mknod "$BATS_TEST_TMPDIR/null" c 1 3
+	run ws-export -o "$BATS_TEST_TMPDIR/null" bot1
+	assert_success
+	[[ -c $BATS_TEST_TMPDIR/null ]] || fail "the device was replaced by a regular file"
+	assert_equal "$(ls -A "$BATS_TEST_TMPDIR" | grep -c '^\.null')" 0
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	gzip -t <"$BATS_TEST_TMPDIR/fifo" &
+	reader=$!
+	run ws-export -o "$BATS_TEST_TMPDIR/fifo" bot1
+	assert_success
+	wait "$reader" || fail "what came through the FIFO is not a whole gzip stream"
+	[[ -p $BATS_TEST_TMPDIR/fifo ]] || fail "the FIFO was replaced"
+	mkdir "$BATS_TEST_TMPDIR/dir"
+	run --separate-stderr ws-export -o "$BATS_TEST_TMPDIR/dir" bot1
+	assert_failure 2
+	[[ $stderr == *"is a directory"* ]] || fail "$stderr"
+}

@@ -81,7 +81,7 @@ fcsnap-create -c "$BENCH_DIR/a.ini" --socket "$vm/fc.sock" src s1
 kill -9 "$VM_PID"
 VM_PID=
 SRC=$BENCH_DIR/state-a/snapshots/s1
-apparent=$(stat -c %s "$SRC"/* | awk '{ s += $1 } END { printf "%d", s }')
+apparent=$(stat -c %s "$SRC"/* | awk '{ s += $1 } END { printf "%.0f", s }')
 nonzero=$(python3 - "$SRC/memory" <<-'PY'
 	import sys
 	z = bytes(4096); n = t = 0
@@ -150,4 +150,4 @@ printf '| %-47s | %6.2f s | %15s | %8s | %11s |\n' "cp --sparse=always (no strea
 printf '| %-47s | %6.2f s | %15s | %8s | %11s |\n' "  of it: fcsnap-export > file" "${T[export]}" "$(mb "${T[export]}")" "" ""
 printf '| %-47s | %6.2f s | %15s | %8s | %11s |\n' "  of it: fcsnap-import < file" "${T[import]}" "$(mb "${T[import]}")" "" ""
 echo
-echo "Stream: statekit $(ratio "$S_TAR" "$S_SK") smaller than tar | zstd."
+awk -v a="$S_SK" -v b="$S_TAR" 'BEGIN { printf "Stream: statekit %d bytes, tar | zstd %d bytes (%.2f%% smaller)\n", a, b, 100 * (b - a) / b }'

@@ -31,6 +31,13 @@ FC_REAL=
 FC_PIDS=
 FC_BOOT_ARGS="console=ttyS0 reboot=k panic=1 pci=off ip=172.16.0.2::172.16.0.1:255.255.255.0::eth0:off"
 
+# TAP devices are real (the simulator opens /dev/net/tun as Firecracker does):
+# make sure the node is there on a machine that has not used it yet.
+if [[ ! -c /dev/net/tun && $EUID -eq 0 ]]; then
+	modprobe tun 2>/dev/null || true
+	[[ -c /dev/net/tun ]] || { mkdir -p /dev/net && mknod -m 666 /dev/net/tun c 10 200; } 2>/dev/null || true
+fi
+
 # fc_api SOCK METHOD PATH [JSON]: one API request (see tests/fcsim/fcctl).
 fc_api() {
 	"$FCCTL" "$@"

@@ -13,6 +13,7 @@ loopfs_mount() {
 	*) fail "loopfs_mount: unknown type $type" ;;
 	esac
 	mkdir -p "$dir"
+	[[ -e /dev/loop-control ]] || modprobe loop 2>/dev/null || true
 	mount -o loop "$img" "$dir" || fail "cannot loop-mount $type on $dir (needs root)"
 	LOOPFS_MOUNTS+=" $dir"
 }

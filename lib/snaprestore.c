@@ -490,9 +490,14 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 		snprintf(gid, sizeof(gid), "%ld", man.gid);
 		child = spawn(argv, jaildir, log, err);
 	} else {
-		char *argv[] = { c.cfg.fc_binary, "--api-sock", sock, "--id", (char *)o->machine,
-				 NULL };
+		char fcid[72], *p;
+		char *argv[] = { c.cfg.fc_binary, "--api-sock", sock, "--id", fcid, NULL };
 
+		/* Firecracker's --id takes letters, digits and '-' only; it only names logs. */
+		snprintf(fcid, sizeof(fcid), "%s", o->machine);
+		for (p = fcid; *p; p++)
+			if (*p == '_')
+				*p = '-';
 		child = spawn(argv, root, log, err);
 	}
 	if (child < 0) {

@@ -524,12 +524,14 @@ vm_on() {
 	fcsnap-create vm1 s1 2>/dev/null &
 	bg=$!
 	BG_PIDS+=" $bg"
-	# The journal says when the pause has been sent.
-	for _ in $(seq 200); do
-		[[ $(sqlite3 "$ST/index.db" "SELECT step FROM journal" 2>/dev/null) == pausing ]] && break
+	# The simulator logs the delay once the machine is paused and the
+	# snapshot request has arrived.
+	for _ in $(seq 400); do
+		grep -q "delaying snapshot-create" "$BATS_TEST_TMPDIR/vms/vm1/fc.log" && break
 		sleep 0.02
 	done
-	sleep 0.3
+	grep -q "delaying snapshot-create" "$BATS_TEST_TMPDIR/vms/vm1/fc.log" ||
+		fail "fcsnap-create never got to the snapshot request"
 	kill -9 "$bg"
 	wait "$bg" 2>/dev/null || true
 	assert_equal "$(fc_state "$(sock vm1)")" Paused
@@ -646,4 +648,14 @@ start_with_vsock() {
 	run --separate-stderr fcsnap-restore --tap "eth0=${FC_TAP_eth0}s" s1 vm_8
 	assert_failure 2
 	[[ $stderr == *"jailer allows"* ]] || fail "stderr: $stderr"
+}
+
+@test "fcsnap-restore: a machine id with '_' is given to Firecracker's --id as '-'" {
+	fc_start vm1
+	fcsnap-create vm1 s1
+	run fcsnap-restore --tap "eth0=${FC_TAP_eth0}r" s1 vm_7
+	assert_success
+	run fc_api "$ST/machines/vm_7/firecracker.socket" GET /
+	assert_output --partial '"id":"vm-7"'
+	assert_equal "$(sqlite3 "$ST/index.db" "SELECT id FROM machines")" vm_7
 }

@@ -150,26 +150,32 @@ sync:
 	return 0;
 }
 
+int clone_fd_to(int sfd, const char *what, const char *dst, enum clone_mode mode, mode_t perm,
+		int *reflinked, struct sk_err *err)
+{
+	int dfd, ret;
+
+	dfd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, perm);
+	if (dfd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", dst);
+	ret = clone_fd(sfd, dfd, mode, reflinked, what, err);
+	if (close(dfd) < 0 && ret == 0)
+		ret = sk_err_sys(err, SK_EFAIL, errno, "close '%s'", dst);
+	if (ret < 0)
+		unlink(dst);
+	return ret;
+}
+
 int clone_file(const char *src, const char *dst, enum clone_mode mode, mode_t perm,
 	       int *reflinked, struct sk_err *err)
 {
-	int sfd, dfd, ret;
+	int sfd, ret;
 
 	sfd = open(src, O_RDONLY | O_CLOEXEC);
 	if (sfd < 0)
 		return sk_err_sys(err, errno == ENOENT ? SK_ENOENT : SK_EFAIL, errno,
 				  "cannot open '%s'", src);
-	dfd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, perm);
-	if (dfd < 0) {
-		ret = sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", dst);
-		close(sfd);
-		return ret;
-	}
-	ret = clone_fd(sfd, dfd, mode, reflinked, src, err);
+	ret = clone_fd_to(sfd, src, dst, mode, perm, reflinked, err);
 	close(sfd);
-	if (close(dfd) < 0 && ret == 0)
-		ret = sk_err_sys(err, SK_EFAIL, errno, "close '%s'", dst);
-	if (ret < 0)
-		unlink(dst);
 	return ret;
 }

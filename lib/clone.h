@@ -30,6 +30,13 @@ int clone_mode_parse(const char *s, enum clone_mode *out);
 int clone_file(const char *src, const char *dst, enum clone_mode mode, mode_t perm,
 	       int *reflinked, struct sk_err *err);
 
+/*
+ * Create dst (not existing, never followed) with mode perm as a clone of the
+ * open file sfd; what names the source in messages. On failure dst is removed.
+ */
+int clone_fd_to(int sfd, const char *what, const char *dst, enum clone_mode mode, mode_t perm,
+		int *reflinked, struct sk_err *err);
+
 /* The same between open descriptors (dfd empty, opened for writing). */
 int clone_fd(int sfd, int dfd, enum clone_mode mode, int *reflinked, const char *what,
 	     struct sk_err *err);

@@ -292,6 +292,36 @@ static int is_hex64(const char *s)
 	return s[64] == '\0';
 }
 
+/* Firecracker's drive ids: letters, digits and '_'. */
+static int drive_id_ok(const char *id)
+{
+	const char *p;
+
+	for (p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_'))
+			return 0;
+	return p != id && p - id < 64;
+}
+
+/* A drive path: no "." or ".." component, no empty one, no trailing '/'. */
+static int drive_path_ok(const char *path)
+{
+	const char *p = path;
+
+	if (*p == '/')
+		p++;
+	for (;;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		if (!p[n])
+			return 1;
+		p += n + 1;
+	}
+}
+
 static int parse_artifact(json_t *j, struct artifact_row *a, struct sk_err *err)
 {
 	json_t *size;
@@ -322,6 +352,14 @@ static int parse_artifact(json_t *j, struct artifact_row *a, struct sk_err *err)
 		if (!a->drive_id[0] || !a->recorded[0])
 			return sk_err_set(err, SK_EDAMAGED,
 					  "manifest: disk '%s' has no drive id or path", a->name);
+		if (!drive_id_ok(a->drive_id))
+			return sk_err_set(err, SK_EDAMAGED, "manifest: disk '%s' has a bad drive id",
+					  a->name);
+		/* Restore puts the clone at this path: it must stay where it points. */
+		if (!drive_path_ok(a->recorded))
+			return sk_err_set(err, SK_EDAMAGED,
+					  "manifest: disk '%s' has an unsafe path '%.200s'", a->name,
+					  a->recorded);
 		a->read_only = json_is_true(json_object_get(j, "read_only"));
 	}
 	return 0;
@@ -366,6 +404,10 @@ int fcjson_manifest_parse(const char *text, struct manifest *m, struct sk_err *e
 	m->jailed = json_is_true(json_object_get(root, "jailed"));
 	m->uid = (long)json_integer_value(json_object_get(root, "uid"));
 	m->gid = (long)json_integer_value(json_object_get(root, "gid"));
+	if (m->uid < 0 || m->gid < 0 || m->uid > 0x7fffffff || m->gid > 0x7fffffff) {
+		bad(err, "'uid' or 'gid' out of range");
+		goto out;
+	}
 	v = json_object_get(root, "taps");
 	if (v && !json_is_array(v)) {
 		bad(err, "'taps' is not an array");

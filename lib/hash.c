@@ -208,14 +208,17 @@ struct hasher {
 	} q[HASHER_SLOTS];
 	unsigned head, tail, count;	/* ring: head is filled next, tail hashed next */
 	int stop;
+	int discard;			/* abort: drop what is queued, stop mid-run */
 	struct hash *h;
 };
 
-static void hash_zero_run(struct hash *h, uint64_t n)
+static void hash_zero_run(struct hasher *hs, uint64_t n)
 {
 	static const uint8_t zeros[1 << 16];
+	struct hash *h = hs->h;
 
-	while (n > 0) {
+	/* A hostile stream may claim a terabyte of zeros: an abort stops here too. */
+	while (n > 0 && !__atomic_load_n(&hs->discard, __ATOMIC_RELAXED)) {
 		size_t k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
 
 		hash_update(h, zeros, k);
@@ -237,8 +240,10 @@ static void *hasher_main(void *arg)
 			break;
 		i = hs->tail;
 		pthread_mutex_unlock(&hs->mu);
-		if (hs->q[i].zeros)
-			hash_zero_run(hs->h, hs->q[i].zeros);
+		if (__atomic_load_n(&hs->discard, __ATOMIC_RELAXED))
+			;
+		else if (hs->q[i].zeros)
+			hash_zero_run(hs, hs->q[i].zeros);
 		else
 			hash_update(hs->h, hs->q[i].buf, hs->q[i].len);
 		pthread_mutex_lock(&hs->mu);
@@ -358,6 +363,7 @@ void hasher_abort(struct hasher *hs)
 {
 	if (!hs)
 		return;
+	__atomic_store_n(&hs->discard, 1, __ATOMIC_RELAXED);
 	hasher_stop(hs);
 	hasher_free(hs);
 }

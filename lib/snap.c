@@ -52,22 +52,32 @@ int snapint_check_interrupt(struct sk_err *err)
 
 /* ---- repair: finish or undo what a killed fcsnap command left ---- */
 
-static void resume_socket(const char *sock, const char *machine)
+/*
+ * Resume a machine an interrupted create left paused. 0 when it is resumed
+ * or gone (nothing left to resume), -1 when it may still be paused: then the
+ * journal row must stay for the next command to try again.
+ */
+static int resume_socket(const char *sock, const char *machine)
 {
 	struct sk_err e = SK_ERR_INIT;
 	struct fcapi *fc = NULL;
 	char *body = fcjson_body_vm_state("Resumed");
+	int ret = 0;
 
 	if (body && fcapi_open(&fc, sock, &e) == 0 &&
-	    fcapi_call(fc, "PATCH", "/vm", body, FCAPI_TIMEOUT_MS, NULL, &e) == 0)
+	    fcapi_call(fc, "PATCH", "/vm", body, FCAPI_TIMEOUT_MS, NULL, &e) == 0) {
 		log_warn("resumed machine '%s', which an interrupted fcsnap-create left paused",
 			 machine);
-	else if (e.code == SK_EBUSY)
+	} else if (e.code == SK_EBUSY) {
 		log_warn("machine '%s' was left paused but is gone now (%s)", machine, e.msg);
-	else
-		log_warn("cannot resume machine '%s': %s", machine, e.msg);
+	} else {
+		log_warn("cannot resume machine '%s' (the next command tries again): %s", machine,
+			 body ? e.msg : "out of memory");
+		ret = -1;
+	}
 	fcapi_close(fc);
 	free(body);
+	return ret;
 }
 
 void snapint_rmtree(const char *path)
@@ -95,8 +105,8 @@ static void repair_create(struct sctx *c, const struct journal_row *r, const cha
 	const char *sid = staged_id(r->path);
 	char final[PATH_MAX];
 
-	if (r->stopped)
-		resume_socket(r->path2, machine);
+	if (r->stopped && resume_socket(r->path2, machine) < 0)
+		return;
 	if (!sid || lock_acquire(&slk, c->locks, "snapshot", sid, 0, &e) < 0)
 		return;
 	/* Renamed into place but never recorded: not a snapshot. */

@@ -2,11 +2,14 @@
 #include "snap.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,30 +69,43 @@ static int find_machine(struct sctx *c, const struct snap_opts *o, char *sock, c
 }
 
 /*
- * The host path of a drive path as Firecracker resolves it: inside the
- * chroot when jailed, else against the process's working directory.
+ * Open a drive as Firecracker sees it. In a jail the path is resolved inside
+ * the jail root (openat2 RESOLVE_IN_ROOT): the jail's user owns that tree, and
+ * a symlink there must not reach a host file the way a path string would.
+ * Unjailed, a relative path is resolved against the process's working
+ * directory. The fd, or -1 (SK_EFAIL).
  */
-static int drive_host_path(const char *chroot, pid_t fcpid, const struct fc_drive *d, char *out,
-			   struct sk_err *err)
+static int open_drive(int rootfd, pid_t fcpid, const struct fc_drive *d, struct sk_err *err)
 {
-	const char *p = d->path;
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
 
-	if (chroot[0]) {
-		if (snapint_has_dotdot(p))
-			return sk_err_set(err, SK_EFAIL, "drive '%s': path '%s' has a '..' component",
-					  d->id, p);
-		while (*p == '/')
-			p++;
-		return fs_pathf(out, PATH_MAX, err, "%s/%s", chroot, p);
+	if (rootfd >= 0) {
+		struct open_how how = { .flags = O_RDONLY | O_CLOEXEC,
+					.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+
+		fd = (int)syscall(SYS_openat2, rootfd, d->path, &how, sizeof(how));
+	} else {
+		if (d->path[0] == '/')
+			snprintf(path, sizeof(path), "%s", d->path);
+		else if (fcpid > 0)
+			snprintf(path, sizeof(path), "/proc/%d/cwd/%s", (int)fcpid, d->path);
+		else
+			return sk_err_set(err, SK_EFAIL,
+					  "drive '%s': relative path '%s', and the Firecracker "
+					  "process cannot be found to resolve it", d->id, d->path);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
 	}
-	if (p[0] == '/')
-		return fs_pathf(out, PATH_MAX, err, "%s", p);
-	if (fcpid <= 0)
-		return sk_err_set(err, SK_EFAIL,
-				  "drive '%s': relative path '%s', and the Firecracker process "
-				  "cannot be found to resolve it",
-				  d->id, p);
-	return fs_pathf(out, PATH_MAX, err, "/proc/%d/cwd/%s", (int)fcpid, p);
+	if (fd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "drive '%s': cannot open '%s'", d->id,
+				  d->path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return sk_err_set(err, SK_EFAIL, "drive '%s': '%s' is not a regular file", d->id,
+				  d->path);
+	}
+	return fd;
 }
 
 static double ms_since(double t0)
@@ -98,20 +114,50 @@ static double ms_since(double t0)
 }
 
 /*
- * Firecracker wrote src as the jail's user. The snapshot's copy belongs to
- * root alone, so no jailed process can change it afterwards.
+ * Firecracker wrote name inside the jail (jfd), as the jail's user, who owns
+ * that directory and may have put anything there. Move it into the staging
+ * (stagefd) and accept only a plain file with one link; the snapshot's copy
+ * belongs to root alone, so no jailed process can change it afterwards. All
+ * through directory fds and fchown/fchmod, never a path that could be a link.
  */
-static int move_out_of_jail(const char *src, const char *dst, struct sk_err *err)
+static int move_out_of_jail(int jfd, int stagefd, const char *name, struct sk_err *err)
 {
-	if (rename(src, dst) < 0) {
-		if (errno != EXDEV)
-			return sk_err_sys(err, SK_EFAIL, errno, "move '%s' to '%s'", src, dst);
-		if (clone_file(src, dst, CLONE_AUTO, 0600, NULL, err) < 0)
-			return -1;
-		unlink(src);
+	struct stat st;
+	int fd;
+
+	if (renameat(jfd, name, stagefd, name) == 0) {
+		fd = openat(stagefd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	} else if (errno == EXDEV) {
+		int sfd = openat(jfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (sfd < 0)
+			return sk_err_sys(err, SK_EFAIL, errno, "'%s' in the jail", name);
+		fd = openat(stagefd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 && (fstat(sfd, &st) < 0 || !S_ISREG(st.st_mode) ||
+				clone_fd(sfd, fd, CLONE_AUTO, NULL, name, err) < 0)) {
+			close(sfd);
+			close(fd);
+			return err->msg[0] ? -1 : sk_err_set(err, SK_EFAIL, "'%s' in the jail is not a "
+							 "regular file", name);
+		}
+		close(sfd);
+		unlinkat(jfd, name, 0);
+	} else {
+		return sk_err_sys(err, SK_EFAIL, errno, "move '%s' out of the jail", name);
 	}
-	if (chown(dst, 0, 0) < 0 || chmod(dst, 0600) < 0)
-		return sk_err_sys(err, SK_EFAIL, errno, "chown '%s'", dst);
+	if (fd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "'%s' from the jail is not a regular file",
+				  name);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		return sk_err_set(err, SK_EFAIL, "'%s' from the jail is not a plain file with one "
+				  "link", name);
+	}
+	if (fchown(fd, 0, 0) < 0 || fchmod(fd, 0600) < 0) {
+		close(fd);
+		return sk_err_sys(err, SK_EFAIL, errno, "chown '%s'", name);
+	}
+	close(fd);
 	return 0;
 }
 
@@ -174,6 +220,7 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 	struct sk_err e = SK_ERR_INIT;
 	double t0 = 0, pause_ms = 0, t_clone, clone_ms;
 	int we_paused = 0, journaled = 0, recorded = 0, nart = 0, i, ret = -1;
+	int rootfd = -1, jfd = -1, stagefd = -1;
 	pid_t fcpid;
 	struct stat jst = { 0 };
 
@@ -238,11 +285,27 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 		goto out;
 	}
 	if (jside[0]) {
-		/* Firecracker writes the files itself, as the jail's user, inside the jail. */
-		if (fs_rmtree(jside, err) < 0)
+		struct stat js;
+		const char *jname = strrchr(jside, '/') + 1;
+
+		/*
+		 * Firecracker writes the files itself, as the jail's user, inside
+		 * the jail; that user owns the jail root and can race us there, so
+		 * only fds and no-follow calls from here on.
+		 */
+		rootfd = open(chroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		stagefd = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (rootfd < 0 || stagefd < 0) {
+			sk_err_sys(err, SK_EFAIL, errno, "open '%s'", rootfd < 0 ? chroot : stage);
 			goto out;
-		if (mkdir(jside, 0700) < 0 || chown(jside, jst.st_uid, jst.st_gid) < 0) {
-			sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", jside);
+		}
+		if (fs_rmtree_at(rootfd, jname, err) < 0)
+			goto out;
+		if (mkdirat(rootfd, jname, 0700) < 0 ||
+		    (jfd = openat(rootfd, jname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		    fstat(jfd, &js) < 0 || js.st_uid != geteuid() ||
+		    fchown(jfd, jst.st_uid, jst.st_gid) < 0) {
+			sk_err_sys(err, SK_EFAIL, errno ? errno : EPERM, "cannot create '%s'", jside);
 			goto out;
 		}
 		snprintf(api_state, sizeof(api_state), "/.statekit-%s/vmstate", o->snapshot);
@@ -259,11 +322,15 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 		if (idx_journal_update(c.ix, &jr, err) < 0)
 			goto out;
 		t0 = log_now();
+		/*
+		 * Counted as paused before the answer: a request that times out may
+		 * still have paused it, and resuming a running machine is harmless.
+		 */
+		we_paused = 1;
 		if (snapint_call_state(fc, "Paused", err) < 0) {
 			sk_err_wrap(err, "pause machine '%s'", o->machine);
 			goto out;
 		}
-		we_paused = 1;
 	}
 	fault_point("create-paused");
 	if (fcapi_call(fc, "GET", "/vm/config", NULL, FCAPI_TIMEOUT_MS, &cfgtext, err) < 0)
@@ -300,7 +367,8 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 	for (i = 0; i < vc->ndrives; i++) {
 		const struct fc_drive *d = &vc->drives[i];
 		struct artifact_row *a = &arts[nart];
-		char src[PATH_MAX], dst[PATH_MAX];
+		char dst[PATH_MAX];
+		int sfd;
 
 		if (d->vhost_user) {
 			sk_err_set(err, SK_EFAIL, "drive '%s' is a vhost-user socket; statekit "
@@ -316,16 +384,16 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 			sk_err_set(err, SK_EFAIL, "drive id '%s' cannot name a file", d->id);
 			goto out;
 		}
-		if (drive_host_path(chroot, fcpid, d, src, err) < 0 ||
-		    fs_pathf(dst, sizeof(dst), err, "%s/%s", stage, a->name) < 0)
+		if (fs_pathf(dst, sizeof(dst), err, "%s/%s", stage, a->name) < 0)
 			goto out;
-		if (clone_file(src, dst, c.clone, 0600, NULL, err) < 0) {
-			/* A drive file that vanished is a system error, not an unknown id. */
-			if (err->code == SK_ENOENT)
-				err->code = SK_EFAIL;
+		sfd = open_drive(rootfd, fcpid, d, err);
+		if (sfd < 0 || clone_fd_to(sfd, d->path, dst, c.clone, 0600, NULL, err) < 0) {
+			if (sfd >= 0)
+				close(sfd);
 			sk_err_wrap(err, "clone drive '%s'", d->id);
 			goto out;
 		}
+		close(sfd);
 		nart++;
 	}
 	clone_ms = ms_since(t_clone);
@@ -343,16 +411,11 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 	}
 	fault_point("create-resumed");
 
-	if (jside[0]) {
-		char from[PATH_MAX], to[PATH_MAX];
-
-		for (i = 0; i < 2; i++) {
-			if (fs_pathf(from, sizeof(from), err, "%s/%s", jside, arts[i].name) < 0 ||
-			    fs_pathf(to, sizeof(to), err, "%s/%s", stage, arts[i].name) < 0 ||
-			    move_out_of_jail(from, to, err) < 0)
+	if (jfd >= 0) {
+		for (i = 0; i < 2; i++)
+			if (move_out_of_jail(jfd, stagefd, arts[i].name, err) < 0)
 				goto out;
-		}
-		snapint_rmtree(jside);
+		fs_rmtree_at(rootfd, strrchr(jside, '/') + 1, &e);
 	}
 	if (snapint_check_interrupt(err) < 0)
 		goto out;
@@ -440,6 +503,12 @@ out:
 		if (resumed)
 			idx_journal_end(c.ix, jr.id, &re);
 	}
+	if (jfd >= 0)
+		close(jfd);
+	if (stagefd >= 0)
+		close(stagefd);
+	if (rootfd >= 0)
+		close(rootfd);
 	free(jobs);
 	free(paths);
 	free(body);

@@ -98,21 +98,42 @@ static int which(const char *name, char *out, struct sk_err *err)
 	return sk_err_set(err, SK_EUSAGE, "firecracker binary '%s' is not in PATH", name);
 }
 
-/* Start argv in its own session with cwd dir and output to log; the pid or -1. */
-static pid_t spawn(char *const argv[], const char *dir, const char *log, struct sk_err *err)
+/*
+ * Start argv in its own session with cwd dir and output to log; the pid or
+ * -1. The child waits at *gate (a pipe) before it execs: the caller records
+ * the pid in the journal first and then opens the gate (spawn_release), so
+ * that no Firecracker can run that a repair would not know to kill. If the
+ * caller dies first, the child reads end-of-file and exits.
+ */
+static pid_t spawn(char *const argv[], const char *dir, const char *log, int *gate,
+		   struct sk_err *err)
 {
-	pid_t pid = fork();
+	int p[2];
+	pid_t pid;
 
-	if (pid < 0)
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "pipe");
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
 		return sk_err_sys(err, SK_EFAIL, errno, "fork");
+	}
 	if (pid == 0) {
 		sigset_t none;
+		char go;
 		int fd;
 
+		close(p[1]);
 		setsid();
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		if (read(p[0], &go, 1) != 1)
+			_exit(125);
 		if (chdir(dir) < 0)
 			_exit(126);
 		fd = open("/dev/null", O_RDONLY);
@@ -128,7 +149,37 @@ static pid_t spawn(char *const argv[], const char *dir, const char *log, struct 
 		execvp(argv[0], argv);
 		_exit(127);
 	}
+	close(p[0]);
+	*gate = p[1];
 	return pid;
+}
+
+static void spawn_release(int *gate)
+{
+	if (*gate >= 0) {
+		if (write(*gate, "g", 1) != 1)
+			log_warn("cannot start the new Firecracker: %s", strerror(errno));
+		close(*gate);
+		*gate = -1;
+	}
+}
+
+/* Files restore makes in a machine's directory or jail root, that no disk may be. */
+static int is_reserved(const char *path)
+{
+	static const char *const names[] = { "firecracker.log", "firecracker.socket",
+					      "firecracker.pid", "firecracker", "statekit-memory",
+					      "statekit-vmstate", "vsock.sock", "run", "dev" };
+	const char *p = path;
+	size_t i, n;
+
+	while (*p == '/')
+		p++;
+	n = strcspn(p, "/");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == n && !strncmp(p, names[i], n))
+			return 1;
+	return 0;
 }
 
 /* The last line of a log file, for an error message. */
@@ -231,6 +282,7 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 	int jailed, novr = 0, journaled = 0, i, k, ret = -1, reflinked;
 	pid_t child = 0;
 	int64_t child_start = 0;
+	int gate = -1;
 
 	if (config_check_id("snapshot", o->snapshot, err) < 0 ||
 	    config_check_id("machine", o->machine, err) < 0)
@@ -363,6 +415,18 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 			goto out;
 		}
 	}
+	/*
+	 * The jail's user comes from the manifest (the source jail's owner). A
+	 * jail running as root protects nothing, and an imported manifest must
+	 * not be able to ask for one.
+	 */
+	if (jailed && (man.uid == 0 || man.gid == 0)) {
+		sk_err_set(err, SK_EUSAGE, "snapshot '%s' would run its jail as %s (uid %ld, gid %ld "
+			   "from the manifest); a jail must not run as root", o->snapshot,
+			   man.jailed ? "root" : "root, because it comes from an unjailed machine",
+			   man.uid, man.gid);
+		goto out;
+	}
 	if (strlen(sock) >= 108) {
 		sk_err_set(err, SK_EUSAGE, "socket path '%s' is too long for a Unix socket", sock);
 		goto out;
@@ -375,6 +439,12 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 		if (snapint_has_dotdot(a->recorded)) {
 			sk_err_set(err, SK_EDAMAGED, "snapshot '%s': drive '%s' path '%s' has a '..' "
 				   "component", o->snapshot, a->drive_id, a->recorded);
+			goto out;
+		}
+		if (is_reserved(a->recorded)) {
+			sk_err_set(err, SK_EDAMAGED, "snapshot '%s': drive '%s' path '%s' is a name "
+				   "fcsnap-restore keeps for itself", o->snapshot, a->drive_id,
+				   a->recorded);
 			goto out;
 		}
 		/* Unjailed, an absolute path would be the source machine's own disk. */
@@ -488,7 +558,7 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 
 		snprintf(uid, sizeof(uid), "%ld", man.uid);
 		snprintf(gid, sizeof(gid), "%ld", man.gid);
-		child = spawn(argv, jaildir, log, err);
+		child = spawn(argv, jaildir, log, &gate, err);
 	} else {
 		char fcid[72], *p;
 		char *argv[] = { c.cfg.fc_binary, "--api-sock", sock, "--id", fcid, NULL };
@@ -498,7 +568,7 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 		for (p = fcid; *p; p++)
 			if (*p == '_')
 				*p = '-';
-		child = spawn(argv, root, log, err);
+		child = spawn(argv, root, log, &gate, err);
 	}
 	if (child < 0) {
 		child = 0;
@@ -510,6 +580,7 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 	snprintf(jr.step, sizeof(jr.step), "spawned");
 	if (idx_journal_update(c.ix, &jr, err) < 0)
 		goto out;
+	spawn_release(&gate);
 	fault_point("restore-spawned");
 	if (wait_socket(child, sock, log, err) < 0 || fcapi_open(&fc, sock, err) < 0 ||
 	    fcapi_describe(fc, &inst, err) < 0)
@@ -576,6 +647,8 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 	print_restore(o, &mrow);
 	ret = 0;
 out:
+	if (gate >= 0)
+		close(gate);	/* a child still at the gate exits */
 	if (ret < 0 && journaled) {
 		struct sk_err re = SK_ERR_INIT;
 

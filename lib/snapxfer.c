@@ -360,8 +360,12 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a,
 	if (rd_get(r, &t, 1, err) < 0 || rd_get(r, rec, 2, err) < 0)
 		return -1;
 	nlen = (uint16_t)(rec[0] | rec[1] << 8);
-	if (t != 'F' || nlen != strlen(a->name) || rd_get(r, name, nlen, err) < 0 ||
-	    memcmp(name, a->name, nlen))
+	if (t != 'F' || nlen != strlen(a->name))
+		return bad(err, "the stream does not carry artifact '%s' where the manifest puts it",
+			   a->name);
+	if (rd_get(r, name, nlen, err) < 0)	/* a read error keeps its own class */
+		return -1;
+	if (memcmp(name, a->name, nlen))
 		return bad(err, "the stream does not carry artifact '%s' where the manifest puts it",
 			   a->name);
 	fd = openat(dirfd, a->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -418,9 +418,11 @@ vm_on() {
 	assert_failure 4
 	[[ $stderr == *"in use: machine 'vm7'"* ]] || fail "stderr: $stderr"
 	assert_equal "$(sha256sum <"$ST/snapshots/s1/memory")" "$mem_before"
+	pid=$(sqlite3 "$ST/index.db" "SELECT pid FROM machines WHERE id='vm7'")
 	stop_restored
+	# Gone, or a zombie nobody reaps: either way it maps nothing any more.
 	for _ in $(seq 100); do
-		pgrep -f -- "--id vm7" >/dev/null || break
+		[[ -e /proc/$pid ]] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null || break
 		sleep 0.05
 	done
 	run fcsnap-delete s1
@@ -658,4 +660,23 @@ start_with_vsock() {
 	run fc_api "$ST/machines/vm_7/firecracker.socket" GET /
 	assert_output --partial '"id":"vm-7"'
 	assert_equal "$(sqlite3 "$ST/index.db" "SELECT id FROM machines")" vm_7
+}
+
+@test "fcsnap-create: a jailed drive that is a symlink to a host file is resolved inside the jail, never copied" {
+	sk_conf "[firecracker]" \
+		"socket = $BATS_TEST_TMPDIR/jail/firecracker/%s/root/run/firecracker.socket" \
+		"chroot = $BATS_TEST_TMPDIR/jail/firecracker/%s/root"
+	fc_start vm1 --jail --abs --no-net
+	root=$BATS_TEST_TMPDIR/jail/firecracker/vm1/root
+	# The jail's user swaps its disk for a link to a host file.
+	echo "host secret" >"$BATS_TEST_TMPDIR/secret"
+	rm "$root/rootfs.img"
+	ln -s "$BATS_TEST_TMPDIR/secret" "$root/rootfs.img"
+	run --separate-stderr fcsnap-create vm1 s1
+	assert_failure 1
+	[[ $stderr == *"clone drive 'rootfs'"* ]] || fail "stderr: $stderr"
+	assert_equal "$(fc_state "$root/run/firecracker.socket")" Running
+	! grep -rq "host secret" "$ST" || fail "the host file was copied into the state directory"
+	assert_equal "$(snap_rows)" 0
+	assert_clean
 }

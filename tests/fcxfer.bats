@@ -207,6 +207,17 @@ craft() {
 	run --separate-stderr fcsnap-import -c "$CONF2" <"$S"
 	assert_failure 5
 	[[ $stderr == *"where the manifest puts it"* ]] || fail "stderr: $stderr"
+	# A disk whose recorded path climbs out of the machine's directory.
+	craft <<-'PY'
+	m = dict(man); m["artifacts"] = [dict(a) for a in man["artifacts"]]
+	d = [a for a in m["artifacts"] if a["kind"] == "disk"][0]
+	d["recorded_path"] = "../../../../etc/evil"
+	stream = mrec(m)
+	PY
+	run --separate-stderr fcsnap-import -c "$CONF2" <"$S"
+	assert_failure 5
+	[[ $stderr == *"unsafe path"* ]] || fail "stderr: $stderr"
+	assert_host2_clean
 	# Sizes beyond [archive] max_bytes.
 	craft <<-'PY'
 	m = dict(man); m["artifacts"] = [dict(a) for a in man["artifacts"]]

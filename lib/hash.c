@@ -1,4 +1,5 @@
 #include "hash.h"
+#include "sig.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -217,8 +218,11 @@ static void hash_zero_run(struct hasher *hs, uint64_t n)
 	static const uint8_t zeros[1 << 16];
 	struct hash *h = hs->h;
 
-	/* A hostile stream may claim a terabyte of zeros: an abort stops here too. */
-	while (n > 0 && !__atomic_load_n(&hs->discard, __ATOMIC_RELAXED)) {
+	/*
+	 * A hostile stream may claim a terabyte of zeros: an abort or Ctrl-C
+	 * stops here too (the digest is then wrong, and the caller says why).
+	 */
+	while (n > 0 && !__atomic_load_n(&hs->discard, __ATOMIC_RELAXED) && !sig_interrupted()) {
 		size_t k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
 
 		hash_update(h, zeros, k);

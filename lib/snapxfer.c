@@ -189,6 +189,10 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 	}
 	hasher_finish(hs, hex);
 	hs = NULL;
+	if (sig_interrupted()) {
+		sk_err_set(err, SK_EFAIL, "interrupted");
+		goto out;
+	}
 	/* Damage found here ends the stream before this file's end record. */
 	if (strcmp(hex, a->sha256)) {
 		sk_err_set(err, SK_EDAMAGED, "snapshot '%s': artifact '%s' is damaged on disk "
@@ -423,6 +427,10 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a,
 	progress_add(prog, a->size - pos);
 	hasher_finish(hs, hex);
 	hs = NULL;
+	if (sig_interrupted()) {
+		sk_err_set(err, SK_EFAIL, "interrupted");
+		goto out;
+	}
 	if (strcmp(hex, a->sha256)) {
 		bad(err, "artifact '%s' arrived damaged: its sha256 does not match the manifest",
 		    a->name);

@@ -44,7 +44,6 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	struct snap_opts opts = SNAP_OPTS_INIT;
-	struct ws_opts codec = WS_OPTS_INIT;
 	struct sk_err err = SK_ERR_INIT;
 	int c;
 
@@ -57,7 +56,7 @@ int main(int argc, char **argv)
 		case 'z':
 		case 'l':
 		case 'j':
-			cli_codec(c, optarg, &codec);
+			cli_codec(c, optarg, &opts.co);
 			break;
 		default:
 			cli_try_help();
@@ -66,11 +65,5 @@ int main(int argc, char **argv)
 	if (argc - optind != 1)
 		cli_usage_error("expected exactly one SNAPSHOT");
 	opts.snapshot = argv[optind];
-	opts.codec_set = codec.codec_set;
-	opts.codec = codec.codec;
-	opts.level_set = codec.level_set;
-	opts.level = codec.level;
-	opts.threads_set = codec.threads_set;
-	opts.threads = codec.threads;
 	return cli_finish(snap_export(&opts, &err), &err);
 }

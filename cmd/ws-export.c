@@ -57,7 +57,7 @@ int main(int argc, char **argv)
 		case 'z':
 		case 'l':
 		case 'j':
-			cli_codec(c, optarg, &opts);
+			cli_codec(c, optarg, &opts.co);
 			break;
 		default:
 			cli_try_help();

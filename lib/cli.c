@@ -97,7 +97,7 @@ int cli_common(int c, const char *arg, struct ws_opts *o, void (*usage)(void))
 	return cli_common_base(c, arg, &o->config_path, &o->wait_s, &o->progress, usage);
 }
 
-void cli_codec(int c, const char *arg, struct ws_opts *o)
+void cli_codec(int c, const char *arg, struct codec_opts *o)
 {
 	switch (c) {
 	case 'z':

@@ -55,7 +55,7 @@ int cli_common_base(int c, const char *arg, const char **config_path, int *wait_
 /* Handle a common option; 1 if it was one, 0 if not. May exit. */
 int cli_common(int c, const char *arg, struct ws_opts *o, void (*usage)(void));
 /* Parse -z/-l/-j values into o; exits 2 on a bad value. */
-void cli_codec(int c, const char *arg, struct ws_opts *o);
+void cli_codec(int c, const char *arg, struct codec_opts *o);
 /* Print "PROG: msg" and the --help hint, exit 2. */
 void cli_usage_error(const char *fmt, ...) SK_PRINTF(1, 2) __attribute__((noreturn));
 void cli_try_help(void) __attribute__((noreturn));

@@ -15,6 +15,13 @@
 
 enum codec { CODEC_NONE, CODEC_GZIP, CODEC_ZSTD };
 
+/* -z, -l and -j as a command line gave them; each *_set says whether it did. */
+struct codec_opts {
+	int codec_set, level_set, threads_set;
+	enum codec codec;
+	int level, threads;
+};
+
 /* Parse "gzip", "zstd" or "none"; returns -1 for anything else. */
 int codec_parse(const char *name, enum codec *out);
 const char *codec_name(enum codec c);

@@ -25,9 +25,7 @@ struct snap_opts {
 	struct fc_net taps[FC_MAX_NETS];
 	int progress;			/* --progress */
 	const char *as;			/* fcsnap-import --as NEWID */
-	int codec_set, level_set, threads_set;	/* fcsnap-export -z, -l, -j */
-	enum codec codec;
-	int level, threads;
+	struct codec_opts co;		/* fcsnap-export -z, -l, -j */
 };
 
 #define SNAP_OPTS_INIT { .wait_s = 0 }

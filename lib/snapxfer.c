@@ -248,9 +248,9 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 	 * zstd unless -z says otherwise; [archive] level is for [archive]
 	 * compression, so it applies only when that is the codec in use.
 	 */
-	codec = o->codec_set ? o->codec : CODEC_ZSTD;
-	level = o->level_set ? o->level : codec == c.cfg.codec ? c.cfg.level : 0;
-	if (enc_open(&e, STDOUT_FILENO, codec, level, o->threads_set ? o->threads : c.cfg.threads,
+	codec = o->co.codec_set ? o->co.codec : CODEC_ZSTD;
+	level = o->co.level_set ? o->co.level : codec == c.cfg.codec ? c.cfg.level : 0;
+	if (enc_open(&e, STDOUT_FILENO, codec, level, o->co.threads_set ? o->co.threads : c.cfg.threads,
 		     err) < 0)
 		goto out;
 	hdr[0] = 'M';

@@ -377,9 +377,9 @@ static int resolve_codec(const struct ctx *c, const struct ws_opts *o, enum code
 {
 	int max;
 
-	*codec = o->codec_set ? o->codec : c->cfg.codec;
-	*level = o->level_set ? o->level : c->cfg.level;
-	*threads = o->threads_set ? o->threads : c->cfg.threads;
+	*codec = o->co.codec_set ? o->co.codec : c->cfg.codec;
+	*level = o->co.level_set ? o->co.level : c->cfg.level;
+	*threads = o->co.threads_set ? o->co.threads : c->cfg.threads;
 	if (*codec == CODEC_NONE)
 		return 0;	/* no level to check */
 	max = *codec == CODEC_GZIP ? 9 : 19;

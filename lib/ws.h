@@ -20,9 +20,7 @@ struct ws_opts {
 	int json;			/* --json */
 
 	const char *output;		/* ws-export -o; NULL = stdout */
-	int codec_set, level_set, threads_set;
-	enum codec codec;
-	int level, threads;
+	struct codec_opts co;		/* -z, -l, -j */
 
 	const char *input;		/* ws-import -i; NULL = stdin */
 	int merge;

@@ -210,6 +210,7 @@ struct hasher {
 	unsigned head, tail, count;	/* ring: head is filled next, tail hashed next */
 	int stop;
 	int discard;			/* abort: drop what is queued, stop mid-run */
+	int cut;			/* a signal stopped a run of zeros: no true digest */
 	struct hash *h;
 };
 
@@ -228,6 +229,8 @@ static void hash_zero_run(struct hasher *hs, uint64_t n)
 		hash_update(h, zeros, k);
 		n -= k;
 	}
+	if (n > 0)
+		hs->cut = 1;
 }
 
 static void *hasher_main(void *arg)
@@ -355,12 +358,16 @@ static void hasher_stop(struct hasher *hs)
 	pthread_join(hs->tid, NULL);
 }
 
-void hasher_finish(struct hasher *hs, char hex[HASH_HEX_LEN + 1])
+int hasher_finish(struct hasher *hs, char hex[HASH_HEX_LEN + 1], struct sk_err *err)
 {
-	hasher_stop(hs);
+	int cut;
+
+	hasher_stop(hs);	/* joins the thread: cut is settled */
+	cut = hs->cut;
 	hash_final(hs->h, hex);
 	hs->h = NULL;
 	hasher_free(hs);
+	return cut ? sk_err_set(err, SK_EFAIL, "interrupted") : 0;
 }
 
 void hasher_abort(struct hasher *hs)

@@ -57,8 +57,12 @@ void *hasher_slot(struct hasher *hs);
 void hasher_commit(struct hasher *hs, size_t len);
 /* Queue n zero bytes. */
 void hasher_zeros(struct hasher *hs, uint64_t n);
-/* Wait for everything queued, write the hex digest, free. */
-void hasher_finish(struct hasher *hs, char hex[HASH_HEX_LEN + 1]);
+/*
+ * Wait for everything queued, write the hex digest, free. -1 (SK_EFAIL
+ * "interrupted") when a SIGINT or SIGTERM cut a run of zeros short, so the
+ * digest is not the file's.
+ */
+int hasher_finish(struct hasher *hs, char hex[HASH_HEX_LEN + 1], struct sk_err *err);
 /* Stop and free without a digest; NULL is fine. */
 void hasher_abort(struct hasher *hs);
 

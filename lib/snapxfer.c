@@ -126,7 +126,7 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 {
 	char path[PATH_MAX], hex[HASH_HEX_LEN + 1];
 	uint8_t hdr[3 + 80], end[1 + 8 + HASH_HEX_LEN];
-	struct hasher *hs = NULL;
+	struct hasher *hs = NULL, *done;
 	struct stat st;
 	off_t pos = 0, data, hole;
 	size_t nlen = strlen(a->name);
@@ -187,12 +187,10 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 			}
 		}
 	}
-	hasher_finish(hs, hex);
-	hs = NULL;
-	if (sig_interrupted()) {
-		sk_err_set(err, SK_EFAIL, "interrupted");
+	done = hs;
+	hs = NULL;	/* finished or not, it is freed */
+	if (hasher_finish(done, hex, err) < 0)
 		goto out;
-	}
 	/* Damage found here ends the stream before this file's end record. */
 	if (strcmp(hex, a->sha256)) {
 		sk_err_set(err, SK_EDAMAGED, "snapshot '%s': artifact '%s' is damaged on disk "
@@ -358,7 +356,7 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a,
 	uint16_t nlen;
 	uint64_t pos = 0;
 	char hex[HASH_HEX_LEN + 1];
-	struct hasher *hs = NULL;
+	struct hasher *hs = NULL, *done;
 	int fd = -1, ret = -1;
 
 	if (rd_get(r, &t, 1, err) < 0 || rd_get(r, rec, 2, err) < 0)
@@ -425,12 +423,10 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a,
 	}
 	hasher_zeros(hs, a->size - pos);
 	progress_add(prog, a->size - pos);
-	hasher_finish(hs, hex);
-	hs = NULL;
-	if (sig_interrupted()) {
-		sk_err_set(err, SK_EFAIL, "interrupted");
+	done = hs;
+	hs = NULL;	/* finished or not, it is freed */
+	if (hasher_finish(done, hex, err) < 0)
 		goto out;
-	}
 	if (strcmp(hex, a->sha256)) {
 		bad(err, "artifact '%s' arrived damaged: its sha256 does not match the manifest",
 		    a->name);

@@ -680,3 +680,31 @@ start_with_vsock() {
 	assert_equal "$(snap_rows)" 0
 	assert_clean
 }
+
+@test "fcsnap-restore: a jail that would run as root is refused before anything is made" {
+	sk_conf "[firecracker]" \
+		"jailer = $FC_JAILER" \
+		"socket = $BATS_TEST_TMPDIR/jail/firecracker/%s/root/run/firecracker.socket" \
+		"chroot = $BATS_TEST_TMPDIR/jail/firecracker/%s/root"
+	fc_start vm1 --jail --abs --no-net	# the jail runs as uid 0
+	fcsnap-create vm1 s1
+	run --separate-stderr fcsnap-restore s1 vm7
+	assert_failure 2
+	[[ $stderr == *"a jail must not run as root"* ]] || fail "stderr: $stderr"
+	[[ ! -e $BATS_TEST_TMPDIR/jail/firecracker/vm7 ]] || fail "a jail was made"
+	assert_equal "$(machine_rows)" 0
+	assert_clean
+}
+
+@test "fcsnap-restore: a disk path naming one of restore's own files is exit 5" {
+	fc_start vm1 --no-net
+	fcsnap-create vm1 s1
+	sqlite3 "$ST/index.db" "UPDATE artifacts SET recorded_path='firecracker.log' WHERE kind='disk'"
+	sed -i 's|"recorded_path": "rootfs.img"|"recorded_path": "firecracker.log"|' \
+		"$ST/snapshots/s1/manifest.json"
+	run --separate-stderr fcsnap-restore s1 vm7
+	assert_failure 5
+	[[ $stderr == *"keeps for itself"* ]] || fail "stderr: $stderr"
+	[[ ! -e $ST/machines/vm7 ]] || fail "machines/vm7 was created"
+	assert_clean
+}

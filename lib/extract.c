@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "sig.h"
 
 #define MAX_LINK_HOPS 40
@@ -266,7 +267,7 @@ static int open_dir_nofollow(int stagefd, const char *path)
 	}
 	strcpy(buf, path);
 	n = split(buf, comp, 1024);
-	fd = dup(stagefd);
+	fd = fs_reopen_dir(stagefd);
 	for (i = 0; fd >= 0 && i < n; i++) {
 		next = openat(fd, comp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		close(fd);

@@ -168,6 +168,11 @@ static int rm_children(int fd, const char *what, int depth, struct sk_err *err)
 	return ret;
 }
 
+int fs_reopen_dir(int fd)
+{
+	return openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 int fs_rmtree_at(int dirfd, const char *name, struct sk_err *err)
 {
 	int fd;

@@ -55,6 +55,14 @@ int fs_commit_tmp(int fd, const char *tmp, const char *final, struct sk_err *err
 int fs_pathf(char *buf, size_t size, struct sk_err *err, const char *fmt, ...)
 	SK_PRINTF(4, 5);
 
+/*
+ * Open the directory that fd names afresh, with an offset of its own
+ * (openat(fd, ".")). Every reader of a directory (fdopendir, readdir) gets
+ * such a descriptor: a dup() shares the offset, so a second pass over it
+ * would start at the end and see an empty directory. fd or -1 with errno.
+ */
+int fs_reopen_dir(int fd);
+
 /* Raise RLIMIT_NOFILE to its hard limit; deep trees hold one fd per level. */
 void fs_raise_nofile(void);
 

@@ -310,9 +310,9 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 	if (depth > MAX_DEPTH)
 		return sk_err_set(err, SK_EFAIL, "'%s': tree deeper than %d levels", path,
 				  MAX_DEPTH);
-	fd = dup(dfd);
+	fd = fs_reopen_dir(dfd);
 	if (fd < 0)
-		return sk_err_sys(err, SK_EFAIL, errno, "dup");
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", plen ? path : ".");
 	names = list_dir(fd, &n, err, plen ? path : ".");
 	if (!names)
 		return -1;
@@ -462,7 +462,7 @@ static uint64_t size_dir(int dfd, int depth)
 	DIR *d;
 	int fd;
 
-	if (depth > 256 || (fd = dup(dfd)) < 0)
+	if (depth > 256 || (fd = fs_reopen_dir(dfd)) < 0)
 		return 0;
 	d = fdopendir(fd);
 	if (!d) {
@@ -506,9 +506,9 @@ static int link_copy_dir(int src, int dst, const char *path, int depth, struct s
 
 	if (depth > MAX_DEPTH)
 		return sk_err_set(err, SK_EFAIL, "'%s': tree too deep", path);
-	fd = dup(src);
+	fd = fs_reopen_dir(src);
 	if (fd < 0)
-		return sk_err_sys(err, SK_EFAIL, errno, "dup");
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", path);
 	names = list_dir(fd, &n, err, path);
 	if (!names)
 		return -1;

@@ -575,7 +575,7 @@ static int dir_names(int fd, const char *what, char ***names, size_t *n, struct 
 {
 	struct dirent *de;
 	size_t cap = 0;
-	int dfd = dup(fd);
+	int dfd = fs_reopen_dir(fd);
 	DIR *d;
 
 	*names = NULL;
@@ -585,7 +585,6 @@ static int dir_names(int fd, const char *what, char ***names, size_t *n, struct 
 			close(dfd);
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot read '%s'", what);
 	}
-	rewinddir(d);
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		const char *nm = de->d_name;
 

@@ -563,3 +563,25 @@ export_must_import() {
 	assert_failure 2
 	[[ $stderr == *"is a directory"* ]] || fail "$stderr"
 }
+
+# Issue 9: at a terminal the progress display's size pass and the archive
+# walk shared one directory offset, and the archive came out empty (exit 0).
+@test "ws-export: typed at a terminal, with and without --progress, the archive holds every entry" {
+	make_rich bot1
+	local opt
+	for opt in "" --progress; do
+		rm -rf "$WS/bot2"
+		PTYOUT=$BATS_TEST_TMPDIR/screen
+		run "$REPO/tests/helpers/ptyrun" -o "$PTYOUT" \
+			"ws-export $opt bot1 | ws-import bot2"
+		[ "$status" -eq 0 ] || fail "exit $status ($opt): $(cat "$PTYOUT")"
+		diff -u <(tree_fingerprint "$WS/bot1") <(tree_fingerprint "$WS/bot2") ||
+			fail "round trip under a pty changed the tree ($opt)"
+		run "$REPO/tests/helpers/ptyrun" -o "$PTYOUT" \
+			"ws-export $opt bot1 | tar tzf - 2>/dev/null | wc -l"
+		[ "$status" -eq 0 ]
+		local want
+		want=$(cd "$WS/bot1" && find . -mindepth 1 -printf x | wc -c)	# tar escapes the newline
+		grep -q "^$want" "$PTYOUT" || fail "tar lists $(cat "$PTYOUT"), want $want ($opt)"
+	done
+}

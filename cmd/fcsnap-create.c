@@ -10,6 +10,7 @@ static const struct option longopts[] = {
 	{ "json", no_argument, NULL, CLI_OPT_JSON },
 	CLI_BASE_LONG,
 	CLI_WAIT_LONG,
+	{ "progress", no_argument, NULL, CLI_OPT_PROGRESS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -26,6 +27,8 @@ static void usage(void)
 	      "                            the config's socket template)\n"
 	      "     --json                 print the result as JSON on stdout\n"
 	      " -c, --config FILE          read FILE instead of /etc/statekit/statekit.ini\n"
+	      "     --progress             show hashing progress even when stderr is not a\n"
+	      "                            terminal\n"
 	      " -w, --wait SECONDS         wait up to SECONDS for a busy machine or snapshot\n"
 	      " -q, --quiet                print errors only\n"
 	      " -v, --verbose              print a summary with the pause window when done\n"
@@ -46,7 +49,7 @@ int main(int argc, char **argv)
 
 	cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "c:w:qvhV", longopts, NULL)) != -1) {
-		if (cli_common_base(c, optarg, &opts.config_path, &opts.wait_s, NULL, usage))
+		if (cli_common_base(c, optarg, &opts.config_path, &opts.wait_s, &opts.progress, usage))
 			continue;
 		switch (c) {
 		case CLI_OPT_SOCKET:

@@ -10,6 +10,7 @@ static const struct option longopts[] = {
 	{ "json", no_argument, NULL, CLI_OPT_JSON },
 	CLI_BASE_LONG,
 	CLI_WAIT_LONG,
+	{ "progress", no_argument, NULL, CLI_OPT_PROGRESS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -25,6 +26,8 @@ static void usage(void)
 	      "     --all                  verify every snapshot in the index\n"
 	      "     --json                 print the results as JSON on stdout\n"
 	      " -c, --config FILE          read FILE instead of /etc/statekit/statekit.ini\n"
+	      "     --progress             show hashing progress even when stderr is not a\n"
+	      "                            terminal\n"
 	      " -w, --wait SECONDS         wait up to SECONDS for a busy snapshot\n"
 	      " -q, --quiet                print errors only\n"
 	      " -v, --verbose              print more\n"
@@ -45,7 +48,7 @@ int main(int argc, char **argv)
 
 	cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "c:w:qvhV", longopts, NULL)) != -1) {
-		if (cli_common_base(c, optarg, &opts.config_path, &opts.wait_s, NULL, usage))
+		if (cli_common_base(c, optarg, &opts.config_path, &opts.wait_s, &opts.progress, usage))
 			continue;
 		switch (c) {
 		case CLI_OPT_ALL:

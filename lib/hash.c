@@ -56,12 +56,31 @@ void hash_free(struct hash *h)
 	free(h);
 }
 
+struct hash_pool {
+	struct hash_job *jobs;
+	size_t n;
+	size_t next;
+	struct progress *prog;	/* NULL: nobody watches */
+	pthread_mutex_t mu;	/* guards next and prog */
+};
+
+/* Report n more bytes digested to the pool's progress, if any. */
+static void pool_tick(struct hash_pool *pool, uint64_t n)
+{
+	if (!pool || !pool->prog || !n)
+		return;
+	pthread_mutex_lock(&pool->mu);
+	progress_add(pool->prog, n);
+	pthread_mutex_unlock(&pool->mu);
+}
+
 /*
  * Feed the file to h. Holes (SEEK_DATA/SEEK_HOLE) are hashed as zeros from
  * memory rather than read, so a sparse 8 GiB disk image with 200 MB of data
  * costs 200 MB of reads.
  */
-static int hash_fd(int fd, struct hash *h, uint64_t *size, const char *path, struct sk_err *err)
+static int hash_fd(int fd, struct hash *h, uint64_t *size, const char *path,
+		   struct hash_pool *pool, struct sk_err *err)
 {
 	enum { BUFSZ = 1 << 20 };
 	static const char zeros[1 << 16];
@@ -77,6 +96,8 @@ static int hash_fd(int fd, struct hash *h, uint64_t *size, const char *path, str
 		return sk_err_set(err, SK_EFAIL, "out of memory");
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	while (pos < st.st_size) {
+		off_t start = pos;
+
 		data = lseek(fd, pos, SEEK_DATA);
 		if (data < 0 && errno == ENXIO)
 			data = st.st_size;
@@ -92,6 +113,7 @@ static int hash_fd(int fd, struct hash *h, uint64_t *size, const char *path, str
 			hash_update(h, zeros, n);
 			pos += (off_t)n;
 		}
+		pool_tick(pool, (uint64_t)(data - start));
 		while (pos < hole) {
 			size_t want = hole - pos > BUFSZ ? BUFSZ : (size_t)(hole - pos);
 			ssize_t n = pread(fd, buf, want, pos);
@@ -108,6 +130,7 @@ static int hash_fd(int fd, struct hash *h, uint64_t *size, const char *path, str
 			}
 			hash_update(h, buf, (size_t)n);
 			pos += n;
+			pool_tick(pool, (uint64_t)n);
 		}
 	}
 	*size = (uint64_t)st.st_size;
@@ -117,8 +140,8 @@ out:
 	return ret;
 }
 
-int hash_file(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size,
-	      struct sk_err *err)
+static int hash_path(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size,
+		     struct hash_pool *pool, struct sk_err *err)
 {
 	struct hash *h = NULL;
 	uint64_t total = 0;
@@ -130,7 +153,7 @@ int hash_file(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size,
 				  "cannot open '%s'", path);
 	if (hash_new(&h, err) < 0)
 		goto out;
-	if (hash_fd(fd, h, &total, path, err) < 0)
+	if (hash_fd(fd, h, &total, path, pool, err) < 0)
 		goto out;
 	hash_final(h, hex);
 	h = NULL;
@@ -143,12 +166,11 @@ out:
 	return ret;
 }
 
-struct hash_pool {
-	struct hash_job *jobs;
-	size_t n;
-	size_t next;
-	pthread_mutex_t mu;
-};
+int hash_file(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size,
+	      struct sk_err *err)
+{
+	return hash_path(path, hex, size, NULL, err);
+}
 
 static void *hash_worker(void *arg)
 {
@@ -163,13 +185,13 @@ static void *hash_worker(void *arg)
 		if (!j)
 			return NULL;
 		sk_err_clear(&j->err);
-		j->ret = hash_file(j->path, j->hex, &j->size, &j->err);
+		j->ret = hash_path(j->path, j->hex, &j->size, p, &j->err);
 	}
 }
 
-int hash_many(struct hash_job *jobs, size_t n, int threads)
+int hash_many(struct hash_job *jobs, size_t n, int threads, struct progress *prog)
 {
-	struct hash_pool p = { .jobs = jobs, .n = n };
+	struct hash_pool p = { .jobs = jobs, .n = n, .prog = prog };
 	pthread_t tid[64];
 	int i, started = 0, failed = 0;
 	size_t k;
@@ -183,6 +205,15 @@ int hash_many(struct hash_job *jobs, size_t n, int threads)
 		threads = 64;
 	if ((size_t)threads > n)
 		threads = (int)n;
+	if (prog) {
+		uint64_t total = 0;
+		struct stat st;
+
+		for (k = 0; k < n; k++)
+			if (stat(jobs[k].path, &st) == 0)
+				total += (uint64_t)st.st_size;
+		progress_set_total(prog, total);
+	}
 	pthread_mutex_init(&p.mu, NULL);
 	for (i = 1; i < threads; i++)
 		if (pthread_create(&tid[started], NULL, hash_worker, &p) == 0)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "log.h"
 
 #define HASH_HEX_LEN 64
 
@@ -36,10 +37,12 @@ struct hash_job {
 
 /*
  * Hash every job's file with up to threads workers (0: one per core); a
- * file is hashed by one thread, so give the biggest first. Returns -1 when
- * any job failed (see each job's ret and err), else 0.
+ * file is hashed by one thread, so give the biggest first. When prog is not
+ * NULL, the files' total length becomes its total and every byte digested
+ * (holes included) is added to it. Returns -1 when any job failed (see each
+ * job's ret and err), else 0.
  */
-int hash_many(struct hash_job *jobs, size_t n, int threads);
+int hash_many(struct hash_job *jobs, size_t n, int threads, struct progress *prog);
 
 /*
  * A hasher: sha256 on its own thread, so that a stream can be read, scanned

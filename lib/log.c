@@ -106,31 +106,60 @@ const char *log_bytes(uint64_t n, char *buf, unsigned size)
 void progress_start(struct progress *p, int forced, uint64_t total)
 {
 	memset(p, 0, sizeof(*p));
-	p->on = level > LOG_QUIET && (forced || isatty(STDERR_FILENO));
+	p->tty = isatty(STDERR_FILENO);
+	p->on = level > LOG_QUIET && (forced || p->tty);
 	p->total = total;
 	p->start = p->last = log_now();
 }
 
+void progress_set_total(struct progress *p, uint64_t total)
+{
+	p->total = total;
+}
+
+/* "12.3 MiB of 48.0 MiB (25%)", or "12.3 MiB" without a total. */
+static int progress_amount(const struct progress *p, char *buf, size_t size)
+{
+	char done[32], total[32];
+	unsigned pct;
+
+	if (!p->total)
+		return snprintf(buf, size, "%s", log_bytes(p->done, done, sizeof(done)));
+	/* A file that grew while it was read must not show 104%. */
+	pct = p->done >= p->total ? 100 : (unsigned)(p->done * 100.0 / p->total);
+	return snprintf(buf, size, "%s of %s (%u%%)", log_bytes(p->done, done, sizeof(done)),
+			log_bytes(p->total, total, sizeof(total)), pct);
+}
+
+static void progress_write(struct progress *p, const char *text)
+{
+	char line[256];
+
+	/* One write per line, as vlog does. */
+	snprintf(line, sizeof(line), "%s%s: %s%s%s%s", p->tty ? "\r" : "", prog, p->what,
+		 p->what[0] ? ": " : "", text, p->tty ? "\033[K" : "\n");
+	if (write(STDERR_FILENO, line, strlen(line)) < 0)
+		return;
+	p->drawn = p->tty;
+}
+
 static void progress_draw(struct progress *p, double now)
 {
-	char done[32], rate[32], line[160];
+	char amount[96], rate[32], text[192];
 	double secs = now - p->start;
 	double bps = secs > 0 ? p->done / secs : 0;
 	int n;
 
-	n = snprintf(line, sizeof(line), "\r%s: %s  %s/s", prog,
-		     log_bytes(p->done, done, sizeof(done)),
+	progress_amount(p, amount, sizeof(amount));
+	n = snprintf(text, sizeof(text), "%s  %s/s", amount,
 		     log_bytes((uint64_t)bps, rate, sizeof(rate)));
-	if (p->total > p->done && bps > 0 && n > 0 && (size_t)n < sizeof(line)) {
+	if (p->total > p->done && bps > 0 && n > 0 && (size_t)n < sizeof(text)) {
 		unsigned eta = (unsigned)((p->total - p->done) / bps);
 
-		snprintf(line + n, sizeof(line) - n, "  ETA %u:%02u:%02u", eta / 3600,
+		snprintf(text + n, sizeof(text) - n, "  ETA %u:%02u:%02u", eta / 3600,
 			 eta / 60 % 60, eta % 60);
 	}
-	strcat(line, "\033[K");
-	if (write(STDERR_FILENO, line, strlen(line)) < 0)
-		return;
-	p->drawn = 1;
+	progress_write(p, text);
 }
 
 void progress_add(struct progress *p, uint64_t n)
@@ -141,17 +170,33 @@ void progress_add(struct progress *p, uint64_t n)
 	if (!p->on)
 		return;
 	now = log_now();
-	if (now - p->last < 0.25)
+	if (now - p->last < (p->tty ? 0.25 : PROGRESS_PLAIN_EVERY))
 		return;
 	p->last = now;
 	progress_draw(p, now);
 }
 
-void progress_end(struct progress *p)
+void progress_end(struct progress *p, int ok)
 {
+	char amount[96], rate[32], text[192];
+	double secs;
+
 	if (!p->on)
 		return;
-	progress_draw(p, log_now());
-	if (write(STDERR_FILENO, "\n", 1) < 0)
+	p->on = 0;
+	if (!ok) {
+		if (p->drawn && write(STDERR_FILENO, "\n", 1) < 0)
+			return;
 		return;
+	}
+	secs = log_now() - p->start;
+	/* The closing line says what was done, not what was foreseen. */
+	p->total = 0;
+	progress_amount(p, amount, sizeof(amount));
+	snprintf(text, sizeof(text), "%s in %.1f s  %s/s", amount, secs,
+		 log_bytes(secs > 0 ? (uint64_t)(p->done / secs) : p->done, rate, sizeof(rate)));
+	progress_write(p, text);
+	if (p->tty && write(STDERR_FILENO, "\n", 1) < 0)
+		return;
+	p->drawn = 0;
 }

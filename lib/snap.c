@@ -362,8 +362,9 @@ int snapint_read_manifest(const char *dir, struct manifest *m, struct sk_err *er
  * SK_EDAMAGED error. label names the snapshot in messages.
  */
 int snapint_verify_artifacts(const char *dir, const char *label, const struct artifact_row *want,
-			     int n, int threads, struct sk_err *err)
+			     int n, int threads, int show_progress, struct sk_err *err)
 {
+	struct progress prog;
 	struct hash_job *jobs;
 	char (*paths)[PATH_MAX];
 	int i, bad = 0;
@@ -381,7 +382,10 @@ int snapint_verify_artifacts(const char *dir, const char *label, const struct ar
 			paths[i][0] = '\0';	/* fails to open, reported as missing */
 		jobs[i].path = paths[i];
 	}
-	hash_many(jobs, (size_t)n, threads);
+	progress_start(&prog, show_progress, 0);
+	snprintf(prog.what, sizeof(prog.what), "hashing '%s'", label);
+	hash_many(jobs, (size_t)n, threads, &prog);
+	progress_end(&prog, 1);
 	for (i = 0; i < n; i++) {
 		struct sk_err e = SK_ERR_INIT;
 
@@ -588,7 +592,8 @@ static int verify_one(struct sctx *c, const struct snap_opts *o, const char *id,
 		goto out;
 	if (snapint_read_manifest(dir, &man, err) < 0 || snapint_manifest_matches(&man, &row, arts, err) < 0)
 		goto out;
-	ret = snapint_verify_artifacts(dir, id, arts, row.nartifacts, c->cfg.threads, err);
+	ret = snapint_verify_artifacts(dir, id, arts, row.nartifacts, c->cfg.threads, o->progress,
+				       err);
 out:
 	if (arr) {
 		struct fcjson *j = fcjson_obj();

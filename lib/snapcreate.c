@@ -213,13 +213,14 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 	struct artifact_row *arts = NULL;
 	struct snapshot_row row = { 0 }, existing;
 	struct hash_job *jobs = NULL;
+	struct progress prog;
 	char (*paths)[PATH_MAX] = NULL;
 	char sock[PATH_MAX], chroot[PATH_MAX], stage[PATH_MAX], final[PATH_MAX];
 	char jside[PATH_MAX] = "", api_state[PATH_MAX], api_mem[PATH_MAX], binver[32];
 	char *body = NULL, *cfgtext = NULL;
 	struct sk_err e = SK_ERR_INIT;
 	double t0 = 0, pause_ms = 0, t_clone, clone_ms;
-	int we_paused = 0, journaled = 0, recorded = 0, nart = 0, i, ret = -1;
+	int we_paused = 0, journaled = 0, recorded = 0, nart = 0, i, rc, ret = -1;
 	int rootfd = -1, jfd = -1, stagefd = -1;
 	pid_t fcpid;
 	struct stat jst = { 0 };
@@ -432,7 +433,11 @@ int snap_create(const struct snap_opts *o, struct sk_err *err)
 			goto out;
 		jobs[i].path = paths[i];
 	}
-	if (hash_many(jobs, (size_t)nart, c.cfg.threads) < 0) {
+	progress_start(&prog, o->progress, 0);
+	snprintf(prog.what, sizeof(prog.what), "hashing '%s'", o->snapshot);
+	rc = hash_many(jobs, (size_t)nart, c.cfg.threads, &prog);
+	progress_end(&prog, rc == 0);
+	if (rc < 0) {
 		for (i = 0; i < nart && jobs[i].ret == 0; i++)
 			;
 		*err = jobs[i].err;

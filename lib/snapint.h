@@ -48,9 +48,10 @@ void snapint_binary_versions(const struct sctx *c, char *ver, size_t vsize, char
 /*
  * Hash the n artifacts want of a snapshot directory in parallel and compare;
  * each mismatch is logged and the first one is SK_EDAMAGED (a missing file too).
+ * Progress is drawn as log.h decides (show_progress: --progress).
  */
 int snapint_verify_artifacts(const char *dir, const char *label, const struct artifact_row *want,
-			     int n, int threads, struct sk_err *err);
+			     int n, int threads, int show_progress, struct sk_err *err);
 struct fcapi;
 /* PATCH /vm {"state": state}. */
 int snapint_call_state(struct fcapi *fc, const char *state, struct sk_err *err);

@@ -325,7 +325,8 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 	if (fs_pathf(sdir, sizeof(sdir), err, "%s/%s", c.snaps, o->snapshot) < 0 ||
 	    snapint_read_manifest(sdir, &man, err) < 0 || snapint_manifest_matches(&man, &srow, arts, err) < 0)
 		goto out;
-	if (snapint_verify_artifacts(sdir, o->snapshot, arts, srow.nartifacts, c.cfg.threads, err) < 0)
+	if (snapint_verify_artifacts(sdir, o->snapshot, arts, srow.nartifacts, c.cfg.threads,
+				     o->progress, err) < 0)
 		goto out;
 	if (version_check(&c, &man, err) < 0)
 		goto out;

@@ -265,14 +265,14 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 	memcpy(tail + 1, hex, HASH_HEX_LEN);
 	if (enc_write(e, tail, sizeof(tail), err) < 0 || enc_finish(e, err) < 0)
 		goto out;
-	progress_end(&prog);
+	progress_end(&prog, 1);
 	log_info("exported snapshot '%s': %d artifacts, %s, as a %s stream of %s", o->snapshot,
 		 man.nart, log_bytes(total, sz, sizeof(sz)),
 		 codec_name(codec),
 		 log_bytes(enc_bytes_out(e), out, sizeof(out)));
 	ret = 0;
 out:
-	progress_end(&prog);
+	progress_end(&prog, 0);
 	enc_free(e);
 	free(text);
 	fcjson_manifest_free(&man);
@@ -568,7 +568,7 @@ int snap_import(const struct snap_opts *o, struct sk_err *err)
 	}
 	if (rd_end(&r, err) < 0)
 		goto out;
-	progress_end(&prog);
+	progress_end(&prog, 1);
 	if (snapint_write_manifest(jr.path, &man, err) < 0 || fs_fsync_path(jr.path, err) < 0)
 		goto out;
 	fault_point("fcimport-staged");
@@ -599,7 +599,7 @@ int snap_import(const struct snap_opts *o, struct sk_err *err)
 		 man.machine, man.nart, log_bytes(total, sz, sizeof(sz)), codec_name(dec_codec(d)));
 	ret = 0;
 out:
-	progress_end(&prog);
+	progress_end(&prog, 0);
 	if (dirfd >= 0)
 		close(dirfd);
 	if (ret < 0 && journaled) {

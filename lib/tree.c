@@ -227,13 +227,19 @@ static int put_file(struct walk *wk, int dfd, const char *name, const char *path
 			goto out;
 	} else {
 		for (i = 0; i < (size_t)next; i++) {
-			if (awriter_hole(wk->w, wk->ext[i].off - pos, err) < 0 ||
-			    copy_range(wk, fd, path, wk->ext[i].off, wk->ext[i].len, err) < 0)
+			if (awriter_hole(wk->w, wk->ext[i].off - pos, err) < 0)
+				goto out;
+			/* A hole counts as done: the size pass counted it. */
+			if (wk->prog)
+				progress_add(wk->prog, wk->ext[i].off - pos);
+			if (copy_range(wk, fd, path, wk->ext[i].off, wk->ext[i].len, err) < 0)
 				goto out;
 			pos = wk->ext[i].off + wk->ext[i].len;
 		}
 		if (awriter_hole(wk->w, e.size - pos, err) < 0)
 			goto out;
+		if (wk->prog)
+			progress_add(wk->prog, e.size - pos);
 	}
 	wk->st->bytes += e.size;
 	ret = 0;
@@ -455,14 +461,56 @@ int tree_export(int rootfd, struct awriter *w, const struct extract_limits *lim,
 	return ret;
 }
 
-static uint64_t size_dir(int dfd, int depth)
+/*
+ * The size pass behind the progress percentage: what the walk will count,
+ * every regular file's length (holes included, as the walk counts them),
+ * each inode once however many names it has.
+ */
+struct size_pass {
+	ino_t *seen;		/* open-addressing set of multi-link inodes */
+	size_t cap, n;
+};
+
+/* 1 if ino was already counted; otherwise remember it and return 0. */
+static int size_seen(struct size_pass *sp, ino_t ino)
+{
+	size_t i;
+
+	if (sp->n * 2 >= sp->cap) {
+		size_t ncap = sp->cap ? sp->cap * 2 : 256;
+		ino_t *nv = calloc(ncap, sizeof(*nv));
+
+		if (!nv)
+			return 0;	/* an estimate too high, nothing worse */
+		for (i = 0; i < sp->cap; i++) {
+			size_t h;
+
+			if (!sp->seen[i])
+				continue;
+			for (h = sp->seen[i] % ncap; nv[h]; h = (h + 1) % ncap)
+				;
+			nv[h] = sp->seen[i];
+		}
+		free(sp->seen);
+		sp->seen = nv;
+		sp->cap = ncap;
+	}
+	for (i = ino % sp->cap; sp->seen[i]; i = (i + 1) % sp->cap)
+		if (sp->seen[i] == ino)
+			return 1;
+	sp->seen[i] = ino;
+	sp->n++;
+	return 0;
+}
+
+static uint64_t size_dir(struct size_pass *sp, int dfd, int depth)
 {
 	uint64_t total = 0;
 	struct dirent *de;
 	DIR *d;
 	int fd;
 
-	if (depth > 256 || (fd = fs_reopen_dir(dfd)) < 0)
+	if (depth > MAX_DEPTH || (fd = fs_reopen_dir(dfd)) < 0)
 		return 0;
 	d = fdopendir(fd);
 	if (!d) {
@@ -478,13 +526,14 @@ static uint64_t size_dir(int dfd, int depth)
 		if (fstatat(dirfd(d), de->d_name, &s, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISREG(s.st_mode)) {
-			total += (uint64_t)s.st_size;
+			if (s.st_nlink < 2 || !s.st_ino || !size_seen(sp, s.st_ino))
+				total += (uint64_t)s.st_size;
 		} else if (S_ISDIR(s.st_mode)) {
 			int sub = openat(dirfd(d), de->d_name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (sub >= 0) {
-				total += size_dir(sub, depth + 1);
+				total += size_dir(sp, sub, depth + 1);
 				close(sub);
 			}
 		}
@@ -495,7 +544,11 @@ static uint64_t size_dir(int dfd, int depth)
 
 uint64_t tree_size(int rootfd)
 {
-	return size_dir(rootfd, 0);
+	struct size_pass sp = { 0 };
+	uint64_t total = size_dir(&sp, rootfd, 0);
+
+	free(sp.seen);
+	return total;
 }
 
 static int link_copy_dir(int src, int dst, const char *path, int depth, struct sk_err *err)

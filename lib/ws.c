@@ -352,7 +352,7 @@ static int write_archive(const struct sk_config *cfg, int rootfd, int out_fd, en
 
 	progress_start(&prog, show_progress, 0);
 	if (prog.on)
-		prog.total = tree_size(rootfd);
+		progress_set_total(&prog, tree_size(rootfd));
 	if (enc_open(&enc, out_fd, codec, level, threads, err) < 0)
 		goto out;
 	if (awriter_open(&w, enc, err) < 0)
@@ -363,9 +363,10 @@ static int write_archive(const struct sk_config *cfg, int rootfd, int out_fd, en
 	if (awriter_finish(w, err) < 0 || enc_finish(enc, err) < 0)
 		goto out;
 	res->out_bytes = enc_bytes_out(enc);
+	progress_end(&prog, 1);
 	ret = 0;
 out:
-	progress_end(&prog);
+	progress_end(&prog, 0);
 	awriter_free(w);
 	enc_free(enc);
 	return ret;
@@ -827,6 +828,7 @@ static int import_locked(struct ctx *c, int in_fd, int merge, int show_progress,
 		goto out;
 	if (extract_archive(r, stagefd, &lim, &prog, &res->es, err) < 0)
 		goto out;
+	progress_end(&prog, 1);
 	res->codec = areader_codec(r);
 	if (sig_interrupted()) {
 		sk_err_set(err, SK_EFAIL, "interrupted");
@@ -861,7 +863,7 @@ static int import_locked(struct ctx *c, int in_fd, int merge, int show_progress,
 		goto out;
 	ret = 0;
 out:
-	progress_end(&prog);
+	progress_end(&prog, 0);
 	areader_free(r);
 	if (stagefd >= 0)
 		close(stagefd);

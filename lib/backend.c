@@ -17,6 +17,7 @@
 #include "ctrd.h"
 #include "fsutil.h"
 #include "log.h"
+#include "proc.h"
 #include "sig.h"
 
 /*
@@ -27,38 +28,21 @@ static int host_mntns = -1;
 
 int backend_run_hook(const char *what, const char *cmd, const char *bot, struct sk_err *err)
 {
-	pid_t pid;
+	/* The bot id reaches the hook as $1, never inside the shell text. */
+	char *argv[] = { "/bin/sh", "-c", (char *)cmd, "sh", (char *)bot, NULL };
+	struct proc_spawn sp = PROC_SPAWN_INIT(argv);
 	int status;
 
 	if (!cmd || !*cmd)
 		return 0;
-	pid = fork();
-	if (pid < 0)
-		return sk_err_sys(err, SK_EFAIL, errno, "cannot run %s", what);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
-		    dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
-			_exit(127);
-		/* A hook that sets up a network namespace mounts under /run:
-		 * that must land on the host, not in statekit's private copy. */
-		if (host_mntns >= 0 && setns(host_mntns, CLONE_NEWNS) < 0)
-			_exit(126);
-		signal(SIGPIPE, SIG_DFL);
-		execl("/bin/sh", "sh", "-c", cmd, "sh", bot, (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return sk_err_sys(err, SK_EFAIL, errno, "wait for %s", what);
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status))
-		return sk_err_set(err, SK_EFAIL, "%s failed (exit status %d)", what,
-				  WEXITSTATUS(status));
-	return sk_err_set(err, SK_EFAIL, "%s killed by signal %d", what, WTERMSIG(status));
+	/* Its output is diagnostics: stdout may be carrying an archive. */
+	sp.out_fd = STDERR_FILENO;
+	/* A hook that sets up a network namespace mounts under /run: that
+	 * must land on the host, not in statekit's private copy. */
+	sp.mntns = host_mntns;
+	if (proc_spawn(&sp, what, err) < 0 || proc_wait(sp.pid, &status, what, err) < 0)
+		return -1;
+	return proc_status_ok(status, what, err);
 }
 
 /* ---- dir: a host directory ---- */

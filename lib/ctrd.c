@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
+
 #define CTRD_MAX_OUT (16u << 20)	/* a container's JSON is a few KiB */
 #define CTRD_MAX_ERR 4096		/* the tail of stderr is what matters */
 #define CTRD_MAX_ARGS 24
@@ -122,31 +124,6 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void child_exec(const char *file, char *const argv[], int outfd, int errfd, int statfd)
-{
-	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	sigset_t none;
-	int e;
-
-	if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(outfd, STDOUT_FILENO) < 0 ||
-	    dup2(errfd, STDERR_FILENO) < 0) {
-		e = errno;
-		(void)!write(statfd, &e, sizeof(e));
-		_exit(127);
-	}
-	/* Not in the terminal's process group: a Ctrl-C meant for statekit
-	 * must not kill the ctr that starts the bot again. */
-	setpgid(0, 0);
-	/* The parent ignores SIGPIPE and may block signals; ctr gets defaults. */
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execvp(file, argv);
-	e = errno;
-	(void)!write(statfd, &e, sizeof(e));
-	_exit(127);
-}
-
 /*
  * Run ctr with the global options and args; its stdout into *out (NUL
  * terminated, malloc'd; may be NULL to discard), the tail of its stderr
@@ -157,13 +134,14 @@ static int run_ctr(const struct ctrd *c, const char *what, const char *const *ar
 {
 	char addr[PATH_MAX + 16], ns[160], errtail[CTRD_MAX_ERR] = "";
 	const char *argv[CTRD_MAX_ARGS];
-	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, statp[2] = { -1, -1 };
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	struct proc_spawn sp = PROC_SPAWN_INIT((char *const *)argv);
+	char who[PATH_MAX + 2];
 	size_t errlen = 0, n = 0;
 	struct buf discard = { 0 };
 	double deadline;
 	int i;
-	int status, e = 0, xe = 0, timed_out = 0, overflow = 0, ret = -1;
-	pid_t pid;
+	int status, e = 0, timed_out = 0, overflow = 0, ret = -1;
 
 	if (!out)
 		out = &discard;
@@ -178,22 +156,21 @@ static int run_ctr(const struct ctrd *c, const char *what, const char *const *ar
 		argv[n++] = *args++;
 	argv[n] = NULL;
 
-	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-	    pipe2(statp, O_CLOEXEC) < 0) {
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
 		sk_err_sys(err, SK_EFAIL, errno, "%s: pipe", what);
 		goto out;
 	}
-	pid = fork();
-	if (pid < 0) {
-		sk_err_sys(err, SK_EFAIL, errno, "cannot run '%s'", c->ctr);
+	snprintf(who, sizeof(who), "'%s'", c->ctr);
+	sp.out_fd = outp[1];
+	sp.err_fd = errp[1];
+	/* Not in the terminal's process group: a Ctrl-C meant for statekit
+	 * must not kill the ctr that starts the bot again. */
+	sp.group = PROC_NEW_GROUP;
+	if (proc_spawn(&sp, who, err) < 0)
 		goto out;
-	}
-	if (pid == 0)
-		child_exec(c->ctr, (char *const *)argv, outp[1], errp[1], statp[1]);
 	close(outp[1]);
 	close(errp[1]);
-	close(statp[1]);
-	outp[1] = errp[1] = statp[1] = -1;
+	outp[1] = errp[1] = -1;
 
 	deadline = now() + c->timeout_s;
 	while (outp[0] >= 0 || errp[0] >= 0) {
@@ -233,17 +210,9 @@ static int run_ctr(const struct ctrd *c, const char *what, const char *const *ar
 			break;
 	}
 	if (timed_out || overflow || e)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			sk_err_sys(err, SK_EFAIL, errno, "wait for '%s'", c->ctr);
-			goto out;
-		}
-	}
-	if (read(statp[0], &xe, sizeof(xe)) == (ssize_t)sizeof(xe)) {
-		sk_err_sys(err, SK_EFAIL, xe, "cannot run '%s'", c->ctr);
+		kill(sp.pid, SIGKILL);
+	if (proc_wait(sp.pid, &status, who, err) < 0)
 		goto out;
-	}
 	if (timed_out) {
 		sk_err_set(err, SK_EFAIL, "%s: no answer from containerd at '%s' within %d s", what,
 			   c->address, c->timeout_s);
@@ -284,8 +253,6 @@ out:
 			close(outp[i]);
 		if (errp[i] >= 0)
 			close(errp[i]);
-		if (statp[i] >= 0)
-			close(statp[i]);
 	}
 	return ret;
 }

@@ -4,11 +4,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -150,31 +153,210 @@ pid_t proc_tap_holder(const char *name)
 	return found;
 }
 
+/* What a child that could not start writes to its status pipe. */
+struct spawn_fail {
+	int step;	/* SPAWN_* */
+	int err;	/* errno */
+};
+
+enum { SPAWN_SETNS = 1, SPAWN_CHDIR, SPAWN_STDIO, SPAWN_EXEC };
+
+static _Noreturn void child_fail(int status_fd, int step)
+{
+	struct spawn_fail f = { step, errno };
+
+	(void)!write(status_fd, &f, sizeof(f));
+	_exit(127);
+}
+
+/* stdout or stderr of the child: fd, /dev/null, or left as it is. */
+static int child_stdio(int want, int target, int null)
+{
+	if (want == PROC_KEEP)
+		return 0;
+	return dup2(want == PROC_NULL ? null : want, target) < 0 ? -1 : 0;
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static _Noreturn void spawn_child(const struct proc_spawn *s, int gate_fd, int status_fd)
+{
+	static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
+	sigset_t none;
+	size_t i;
+	int null;
+	char go;
+
+	/* What statekit catches or ignores, the child gets as the default. */
+	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
+		signal(caught[i], SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (s->group == PROC_NEW_SESSION)
+		setsid();
+	else if (s->group == PROC_NEW_GROUP)
+		setpgid(0, 0);
+	/* Closed without a byte: the caller gave up or died; leave quietly. */
+	if (s->gated && read(gate_fd, &go, 1) != 1)
+		_exit(125);
+	if (s->mntns >= 0 && setns(s->mntns, CLONE_NEWNS) < 0)
+		child_fail(status_fd, SPAWN_SETNS);
+	if (s->dir && chdir(s->dir) < 0)
+		child_fail(status_fd, SPAWN_CHDIR);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
+	    child_stdio(s->out_fd, STDOUT_FILENO, null) < 0 ||
+	    child_stdio(s->err_fd, STDERR_FILENO, null) < 0)
+		child_fail(status_fd, SPAWN_STDIO);
+	/*
+	 * Everything from 3 up closes at the exec: locks, the index, sockets.
+	 * Marking rather than closing keeps status_fd until the exec itself.
+	 */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		close_range(3, ~0U, 0);	/* before 5.11: lose only the report */
+	execvp(s->argv[0], s->argv);
+	child_fail(status_fd, SPAWN_EXEC);
+}
+
+/*
+ * Read the child's status pipe: end-of-file means it exec'd. A report
+ * means it did not, and it is reaped here.
+ */
+static int spawn_result(struct proc_spawn *s, const char *what, struct sk_err *err)
+{
+	struct spawn_fail f;
+	ssize_t n;
+
+	do
+		n = read(s->status_fd, &f, sizeof(f));
+	while (n < 0 && errno == EINTR);
+	close(s->status_fd);
+	s->status_fd = -1;
+	if (n != (ssize_t)sizeof(f))
+		return 0;
+	proc_wait(s->pid, NULL, what, err);
+	s->pid = -1;
+	switch (f.step) {
+	case SPAWN_SETNS:
+		return sk_err_sys(err, SK_EFAIL, f.err, "cannot run %s: cannot enter the host's "
+				  "mount namespace", what);
+	case SPAWN_CHDIR:
+		return sk_err_sys(err, SK_EFAIL, f.err, "cannot run %s: cannot enter '%s'", what,
+				  s->dir);
+	case SPAWN_STDIO:
+		return sk_err_sys(err, SK_EFAIL, f.err, "cannot run %s: cannot set up its output",
+				  what);
+	default:
+		return sk_err_sys(err, SK_EFAIL, f.err, "cannot run %s", what);
+	}
+}
+
+int proc_spawn(struct proc_spawn *s, const char *what, struct sk_err *err)
+{
+	int status[2] = { -1, -1 }, gate[2] = { -1, -1 };
+
+	s->pid = -1;
+	s->gate_fd = s->status_fd = -1;
+	if (pipe2(status, O_CLOEXEC) < 0 || (s->gated && pipe2(gate, O_CLOEXEC) < 0)) {
+		sk_err_sys(err, SK_EFAIL, errno, "cannot run %s: pipe", what);
+		goto fail;
+	}
+	s->pid = fork();
+	if (s->pid < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "cannot run %s: fork", what);
+		goto fail;
+	}
+	if (s->pid == 0) {
+		/* Our copy of the gate's write end would hold it open for ever. */
+		if (s->gated)
+			close(gate[1]);
+		close(status[0]);
+		spawn_child(s, gate[0], status[1]);
+	}
+	close(status[1]);
+	s->status_fd = status[0];
+	if (!s->gated)
+		return spawn_result(s, what, err);
+	close(gate[0]);
+	s->gate_fd = gate[1];
+	return 0;
+fail:
+	if (status[0] >= 0) {
+		close(status[0]);
+		close(status[1]);
+	}
+	if (gate[0] >= 0) {
+		close(gate[0]);
+		close(gate[1]);
+	}
+	s->pid = -1;
+	return -1;
+}
+
+int proc_spawn_release(struct proc_spawn *s, const char *what, struct sk_err *err)
+{
+	if (s->gate_fd < 0)
+		return 0;
+	if (write(s->gate_fd, "g", 1) != 1) {
+		int e = errno;
+
+		proc_spawn_cancel(s);
+		return sk_err_sys(err, SK_EFAIL, e, "cannot start %s", what);
+	}
+	close(s->gate_fd);
+	s->gate_fd = -1;
+	return spawn_result(s, what, err);
+}
+
+void proc_spawn_cancel(struct proc_spawn *s)
+{
+	if (s->gate_fd >= 0)
+		close(s->gate_fd);
+	if (s->status_fd >= 0)
+		close(s->status_fd);
+	s->gate_fd = s->status_fd = -1;
+}
+
+int proc_wait(pid_t pid, int *status, const char *what, struct sk_err *err)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			return sk_err_sys(err, SK_EFAIL, errno, "wait for %s", what);
+	}
+	if (status)
+		*status = st;
+	return 0;
+}
+
+int proc_status_ok(int status, const char *what, struct sk_err *err)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status))
+		return sk_err_set(err, SK_EFAIL, "%s failed (exit status %d)", what,
+				  WEXITSTATUS(status));
+	return sk_err_set(err, SK_EFAIL, "%s killed by signal %d", what, WTERMSIG(status));
+}
+
 int proc_capture(char *const argv[], char *out, size_t size, int timeout_s, struct sk_err *err)
 {
-	int pfd[2], status, devnull;
+	struct proc_spawn sp = PROC_SPAWN_INIT(argv);
+	char what[PATH_MAX + 2];
+	int pfd[2], status;
 	size_t len = 0;
-	pid_t pid;
 	time_t end = time(NULL) + timeout_s;
 
 	out[0] = '\0';
+	snprintf(what, sizeof(what), "'%s'", argv[0]);
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return sk_err_sys(err, SK_EFAIL, errno, "pipe");
-	pid = fork();
-	if (pid < 0) {
+	sp.out_fd = pfd[1];
+	sp.err_fd = PROC_NULL;
+	if (proc_spawn(&sp, what, err) < 0) {
 		close(pfd[0]);
 		close(pfd[1]);
-		return sk_err_sys(err, SK_EFAIL, errno, "fork");
-	}
-	if (pid == 0) {
-		devnull = open("/dev/null", O_RDWR);
-		if (devnull >= 0) {
-			dup2(devnull, 0);
-			dup2(devnull, 2);
-		}
-		dup2(pfd[1], 1);
-		execvp(argv[0], argv);
-		_exit(127);
+		return -1;
 	}
 	close(pfd[1]);
 	for (;;) {
@@ -184,14 +366,11 @@ int proc_capture(char *const argv[], char *out, size_t size, int timeout_s, stru
 		ssize_t n;
 
 		if (left <= 0) {
-			kill(pid, SIGKILL);
+			kill(sp.pid, SIGKILL);
 			break;
 		}
-		if (poll(&p, 1, left * 1000) <= 0) {
-			if (errno == EINTR)
-				continue;
+		if (poll(&p, 1, left * 1000) <= 0)
 			continue;
-		}
 		n = read(pfd[0], tmp, sizeof(tmp));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -206,13 +385,10 @@ int proc_capture(char *const argv[], char *out, size_t size, int timeout_s, stru
 		}
 	}
 	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-		return sk_err_set(err, SK_EFAIL, "cannot run '%s'", argv[0]);
+	if (proc_wait(sp.pid, &status, what, err) < 0)
+		return -1;
 	if (!WIFEXITED(status))
-		return sk_err_set(err, SK_EFAIL, "'%s' was killed (timeout %d s?)", argv[0],
-				  timeout_s);
+		return sk_err_set(err, SK_EFAIL, "%s was killed (timeout %d s?)", what, timeout_s);
 	return WEXITSTATUS(status);
 }
 

@@ -99,69 +99,28 @@ static int which(const char *name, char *out, struct sk_err *err)
 }
 
 /*
- * Start argv in its own session with cwd dir and output to log; the pid or
- * -1. The child waits at *gate (a pipe) before it execs: the caller records
- * the pid in the journal first and then opens the gate (spawn_release), so
- * that no Firecracker can run that a repair would not know to kill. If the
- * caller dies first, the child reads end-of-file and exits.
+ * Start argv in a session of its own, in dir, its output appended to log,
+ * held at the gate (sp->gated): the caller records the pid in the journal
+ * first and then releases it (proc_spawn_release), so that no Firecracker
+ * can run that a repair would not know to kill. If the caller dies first,
+ * the child reads end-of-file at the gate and exits.
  */
-static pid_t spawn(char *const argv[], const char *dir, const char *log, int *gate,
-		   struct sk_err *err)
+static int spawn_vmm(struct proc_spawn *sp, char *const argv[], const char *dir, const char *log,
+		     struct sk_err *err)
 {
-	int p[2];
-	pid_t pid;
+	int fd, ret;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return sk_err_sys(err, SK_EFAIL, errno, "pipe");
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return sk_err_sys(err, SK_EFAIL, errno, "fork");
-	}
-	if (pid == 0) {
-		sigset_t none;
-		char go;
-		int fd;
-
-		close(p[1]);
-		setsid();
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		if (read(p[0], &go, 1) != 1)
-			_exit(125);
-		if (chdir(dir) < 0)
-			_exit(126);
-		fd = open("/dev/null", O_RDONLY);
-		if (fd >= 0)
-			dup2(fd, 0);
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		/* Our locks and the index must not live on in the new VMM. */
-		close_range(3, ~0U, 0);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(p[0]);
-	*gate = p[1];
-	return pid;
-}
-
-static void spawn_release(int *gate)
-{
-	if (*gate >= 0) {
-		if (write(*gate, "g", 1) != 1)
-			log_warn("cannot start the new Firecracker: %s", strerror(errno));
-		close(*gate);
-		*gate = -1;
-	}
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", log);
+	*sp = (struct proc_spawn)PROC_SPAWN_INIT(argv);
+	sp->dir = dir;
+	sp->out_fd = sp->err_fd = fd;
+	sp->group = PROC_NEW_SESSION;
+	sp->gated = 1;
+	ret = proc_spawn(sp, "firecracker", err);
+	close(fd);
+	return ret;
 }
 
 /* Files restore makes in a machine's directory or jail root, that no disk may be. */
@@ -279,10 +238,10 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 	char *body = NULL;
 	struct sk_err e = SK_ERR_INIT;
 	size_t nlive = 0;
-	int jailed, novr = 0, journaled = 0, i, k, ret = -1, reflinked;
+	int jailed, novr = 0, journaled = 0, i, k, rc, ret = -1, reflinked;
 	pid_t child = 0;
 	int64_t child_start = 0;
-	int gate = -1;
+	struct proc_spawn sp = PROC_SPAWN_INIT(NULL);
 
 	if (config_check_id("snapshot", o->snapshot, err) < 0 ||
 	    config_check_id("machine", o->machine, err) < 0)
@@ -559,7 +518,7 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 
 		snprintf(uid, sizeof(uid), "%ld", man.uid);
 		snprintf(gid, sizeof(gid), "%ld", man.gid);
-		child = spawn(argv, jaildir, log, &gate, err);
+		rc = spawn_vmm(&sp, argv, jaildir, log, err);
 	} else {
 		char fcid[72], *p;
 		char *argv[] = { c.cfg.fc_binary, "--api-sock", sock, "--id", fcid, NULL };
@@ -569,19 +528,19 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 		for (p = fcid; *p; p++)
 			if (*p == '_')
 				*p = '-';
-		child = spawn(argv, root, log, &gate, err);
+		rc = spawn_vmm(&sp, argv, root, log, err);
 	}
-	if (child < 0) {
-		child = 0;
+	if (rc < 0)
 		goto out;
-	}
+	child = sp.pid;
 	child_start = proc_start_time(child);
 	jr.child = child;
 	jr.child_start = child_start;
 	snprintf(jr.step, sizeof(jr.step), "spawned");
 	if (idx_journal_update(c.ix, &jr, err) < 0)
 		goto out;
-	spawn_release(&gate);
+	if (proc_spawn_release(&sp, "firecracker", err) < 0)
+		goto out;
 	fault_point("restore-spawned");
 	if (wait_socket(child, sock, log, err) < 0 || fcapi_open(&fc, sock, err) < 0 ||
 	    fcapi_describe(fc, &inst, err) < 0)
@@ -648,8 +607,7 @@ int snap_restore(const struct snap_opts *o, struct sk_err *err)
 	print_restore(o, &mrow);
 	ret = 0;
 out:
-	if (gate >= 0)
-		close(gate);	/* a child still at the gate exits */
+	proc_spawn_cancel(&sp);	/* a child still at the gate exits */
 	if (ret < 0 && journaled) {
 		struct sk_err re = SK_ERR_INIT;
 

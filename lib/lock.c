@@ -12,6 +12,7 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "sig.h"
 
 struct lock {
 	int fd;
@@ -50,6 +51,14 @@ int lock_acquire(struct lock **out, const char *locks_dir, const char *kind,
 			sk_err_sys(err, SK_EFAIL, errno, "cannot lock '%s'", path);
 			close(fd);
 			return -1;
+		}
+		/*
+		 * A wait may be an hour long: SIGINT or SIGTERM ends it at
+		 * once, before anything was changed.
+		 */
+		if (sig_interrupted()) {
+			close(fd);
+			return sk_err_set(err, SK_EFAIL, "interrupted");
 		}
 		if (log_now() >= deadline) {
 			long holder = read_holder(fd);

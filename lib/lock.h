@@ -13,7 +13,9 @@ struct lock;
 /*
  * Take the exclusive lock <locks_dir>/<kind>.<id>. wait_s < 0 or 0 fails at
  * once when busy; > 0 waits up to that many seconds. Busy is SK_EBUSY naming
- * the holder's pid; anything else SK_EFAIL. *out is NULL on failure.
+ * the holder's pid; a SIGINT, SIGTERM or SIGHUP (sig_interrupted()) while
+ * busy is SK_EFAIL "interrupted"; anything else SK_EFAIL. *out is NULL on
+ * failure.
  */
 int lock_acquire(struct lock **out, const char *locks_dir, const char *kind,
 		 const char *id, int wait_s, struct sk_err *err);

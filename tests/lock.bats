@@ -360,3 +360,52 @@ wait_exit_within() {
 	[[ $(tree_fingerprint "$WS/bot1") == "$fp" ]]
 	kill -0 "$HOLDER"
 }
+
+# Run "$@" in the background while lock $1 is held, SIGTERM it once it waits
+# for that lock, and expect exit 1 within 2 s with "...: interrupted".
+interrupt_wait() {
+	local lk=$1 pid err=$BATS_TEST_TMPDIR/int.err
+	shift
+	"$@" >/dev/null 2>"$err" 3>&- &
+	pid=$!
+	BG_PIDS+=" $pid"
+	wait_for_lock_open "$pid" "$lk"
+	sleep 0.2
+	kill -TERM "$pid"
+	wait_exit_within "$pid" 2000
+	[[ $RC == 1 ]] || fail "$*: exit $RC: $(cat "$err")"
+	[[ $(cat "$err") == "$1: "*": interrupted" || $(cat "$err") == "$1: interrupted" ]] ||
+		fail "$*: $(cat "$err")"
+}
+
+@test "ws-import, ws-preserve and every fcsnap command with --wait: SIGTERM while waiting exits 1 at once" {
+	make_sample bot1
+	ws-preserve bot1
+	fcsnap-list >/dev/null
+	: >"$EVENTS"
+	fp=$(tree_fingerprint "$WS/bot1")
+	find "$ST" | sort >"$BATS_TEST_TMPDIR/before"
+	hold_lock bot.bot1
+	interrupt_wait bot.bot1 ws-import --wait 3600 -i /dev/null bot1
+	interrupt_wait bot.bot1 ws-preserve --wait 3600 bot1
+	interrupt_wait bot.bot1 ws-preserve --wait 3600 --restore bot1
+	interrupt_wait bot.bot1 ws-preserve --wait 3600 --prune bot1
+	kill "$HOLDER"
+	rm "$BATS_TEST_TMPDIR/held"
+	hold_lock snapshot.s1
+	interrupt_wait snapshot.s1 fcsnap-delete --wait 3600 s1
+	interrupt_wait snapshot.s1 fcsnap-verify --wait 3600 s1
+	interrupt_wait snapshot.s1 fcsnap-export --wait 3600 s1
+	kill "$HOLDER"
+	rm "$BATS_TEST_TMPDIR/held"
+	hold_lock machine.vm1
+	interrupt_wait machine.vm1 fcsnap-create --wait 3600 vm1 s1
+	interrupt_wait machine.vm1 fcsnap-restore --wait 3600 s1 vm1
+	kill "$HOLDER"
+	wait "$HOLDER" || true
+	[[ -z $(events bot1) ]]
+	[[ $(journal_rows) == 0 ]]
+	[[ $(tree_fingerprint "$WS/bot1") == "$fp" ]]
+	# nothing but the lock files our holders made
+	run -0 diff <(grep -v /locks/ "$BATS_TEST_TMPDIR/before") <(find "$ST" | sort | grep -v /locks/)
+}

@@ -337,3 +337,36 @@ magic() {
 	run -0 cat "$EVENTS"
 	assert_output $'sh|bot1\nstart bot1'
 }
+
+@test "ws-export: a per-bot or per-machine template without %s is exit 2 naming file, line and key" {
+	# One workspace, container or socket for every id would have the bots
+	# and machines overwrite each other's state.
+	bad=(
+		"workspace|path|$BATS_TEST_TMPDIR/shared|bot"
+		"workspace|path||bot"
+		"containerd|container|workspace|bot"
+		"firecracker|socket|/run/fc.socket|machine"
+		"firecracker|socket||machine"
+		"firecracker|chroot|/srv/jail/root|machine"
+	)
+	for b in "${bad[@]}"; do
+		IFS='|' read -r sec key val what <<<"$b"
+		ini "$CONF" "[state]" "dir = $ST" "" "[$sec]" "$key = $val"
+		for cmd in ws-export fcsnap-verify; do
+			run -2 --separate-stderr "$cmd" bot1
+			[[ -z $output ]] || fail "$cmd $b: wrote to stdout"
+			[[ $stderr == "$cmd: $CONF:5: bad value '$val' for '$key' (expected "*"%s for the $what id"* ]] ||
+				fail "$cmd $b: $stderr"
+		done
+	done
+	[[ ! -e $ST/index.db ]]
+	# %s anywhere in the value is fine, and so is an empty chroot
+	mkdir -p "$BATS_TEST_TMPDIR/ws/bot1/data"
+	echo hi >"$BATS_TEST_TMPDIR/ws/bot1/data/f"
+	ini "$CONF" "[state]" "dir = $ST" "[workspace]" "path = $BATS_TEST_TMPDIR/ws/%s/data" \
+		"[containerd]" "container = c-%s-x" \
+		"[firecracker]" "socket = /run/fc/%s.sock" "chroot ="
+	run -0 --separate-stderr ws-export -o "$BATS_TEST_TMPDIR/o.tgz" bot1
+	[[ $(tar -xzOf "$BATS_TEST_TMPDIR/o.tgz" f) == hi ]]
+	run -3 --separate-stderr fcsnap-verify nosuchsnap
+}

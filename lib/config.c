@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum kind { K_STR, K_INT, K_SIZE, K_CODEC, K_CHOICE };
+enum kind { K_STR, K_TMPL, K_INT, K_SIZE, K_CODEC, K_CHOICE };
 
 struct key {
 	const char *section;
@@ -16,35 +16,40 @@ struct key {
 	size_t off;
 	size_t size;		/* for K_STR and K_CHOICE: buffer size */
 	long min, max;		/* for K_INT */
-	const char *choices;	/* for K_CHOICE: "a|b|c" */
+	const char *choices;	/* for K_CHOICE: "a|b|c"; for K_TMPL: what %s is */
+	int empty_ok;		/* for K_TMPL: the empty value is allowed too */
 };
 
 #define S(sec, key, field, ...)                                                  \
 	{ sec, key, K_STR, offsetof(struct sk_config, field),                    \
-	  sizeof(((struct sk_config *)0)->field), 0, 0, NULL }
+	  sizeof(((struct sk_config *)0)->field), 0, 0, NULL, 0 }
+/* A per-object template: a value without %s would give every id one place. */
+#define T(sec, key, field, what, empty_ok)                                       \
+	{ sec, key, K_TMPL, offsetof(struct sk_config, field),                   \
+	  sizeof(((struct sk_config *)0)->field), 0, 0, what, empty_ok }
 #define I(sec, key, field, lo, hi)                                               \
-	{ sec, key, K_INT, offsetof(struct sk_config, field), 0, lo, hi, NULL }
+	{ sec, key, K_INT, offsetof(struct sk_config, field), 0, lo, hi, NULL, 0 }
 #define Z(sec, key, field)                                                       \
-	{ sec, key, K_SIZE, offsetof(struct sk_config, field), 0, 0, 0, NULL }
+	{ sec, key, K_SIZE, offsetof(struct sk_config, field), 0, 0, 0, NULL, 0 }
 #define C(sec, key, field, ch)                                                   \
 	{ sec, key, K_CHOICE, offsetof(struct sk_config, field),                 \
-	  sizeof(((struct sk_config *)0)->field), 0, 0, ch }
+	  sizeof(((struct sk_config *)0)->field), 0, 0, ch, 0 }
 
 static const struct key keys[] = {
 	S("state", "dir", state_dir),
 	C("workspace", "backend", backend, "dir|containerd"),
-	S("workspace", "path", ws_path),
+	T("workspace", "path", ws_path, "a path with %s for the bot id", 0),
 	S("workspace", "stop_command", stop_command),
 	S("workspace", "start_command", start_command),
 	S("workspace", "legacy_dir", legacy_dir),
 	I("workspace", "keep", keep, 1, 1000000),
 	S("containerd", "address", ctd_address),
 	S("containerd", "namespace", ctd_namespace),
-	S("containerd", "container", ctd_container),
+	T("containerd", "container", ctd_container, "a container id with %s for the bot id", 0),
 	S("containerd", "data_path", ctd_data_path),
 	I("containerd", "stop_timeout", ctd_stop_timeout, 0, 86400),
 	S("containerd", "ctr", ctd_ctr),
-	{ "archive", "compression", K_CODEC, offsetof(struct sk_config, codec), 0, 0, 0, NULL },
+	{ "archive", "compression", K_CODEC, offsetof(struct sk_config, codec), 0, 0, 0, NULL, 0 },
 	I("archive", "level", level, 0, 22),
 	I("archive", "threads", threads, 0, 1024),
 	Z("archive", "max_entries", max_entries),
@@ -53,8 +58,8 @@ static const struct key keys[] = {
 	Z("archive", "max_depth", max_depth),
 	S("firecracker", "binary", fc_binary),
 	S("firecracker", "jailer", fc_jailer),
-	S("firecracker", "socket", fc_socket),
-	S("firecracker", "chroot", fc_chroot),
+	T("firecracker", "socket", fc_socket, "a path with %s for the machine id", 0),
+	T("firecracker", "chroot", fc_chroot, "a path with %s for the machine id, or nothing", 1),
 	C("firecracker", "clone", fc_clone, "auto|reflink|copy"),
 };
 
@@ -135,6 +140,13 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		return 0;
 	}
 	switch (k->kind) {
+	case K_TMPL:
+		if (!strstr(value, "%s") && !(k->empty_ok && !*value)) {
+			sk_err_set(ps->err, SK_EUSAGE, "bad value '%s' for '%s' (expected %s)",
+				   value, name, k->choices);
+			return 0;
+		}
+		/* fall through */
 	case K_STR:
 	case K_CHOICE:
 		if (k->kind == K_CHOICE && !choice_ok(k->choices, value)) {

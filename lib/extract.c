@@ -467,8 +467,14 @@ static int put_symlink(struct ex *x, int parent, const char *name, const char *p
 				  e->link);
 	if (make_room(parent, name, 0, path, err) < 0)
 		return -1;
-	if (symlinkat(e->link, parent, name) < 0)
+	if (symlinkat(e->link, parent, name) < 0) {
+		/* max_path may be set past what the kernel keeps in a link. */
+		if (errno == ENAMETOOLONG)
+			return sk_err_set(err, SK_EDAMAGED,
+					  "symlink '%s': target of %zu bytes is longer than the "
+					  "system allows (%d)", path, strlen(e->link), PATH_MAX - 1);
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot create symlink '%s'", path);
+	}
 	if (x->as_root && fchownat(parent, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return sk_err_sys(err, SK_EFAIL, errno, "chown '%s'", path);
 	if (utimensat(parent, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
@@ -557,6 +563,58 @@ static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
 }
 
 /*
+ * Where the resolver stands: depth components below the root, of which the
+ * first nreal are directories that exist, dfd being the last of them (or the
+ * root). The components past nreal do not exist and are taken lexically:
+ * only their count matters. No names are kept, so a target of any length
+ * (up to max_path, which put_symlink enforces) resolves in constant space.
+ */
+struct walk {
+	int dfd;
+	size_t depth, nreal;
+};
+
+/* Step into comp: for real when it is a directory that exists (never
+ * through a symlink), else lexically. -1 on a local error. */
+static int walk_into(struct walk *w, const char *comp)
+{
+	int fd;
+
+	if (w->nreal == w->depth) {
+		fd = openat(w->dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			close(w->dfd);
+			w->dfd = fd;
+			w->nreal++;
+		} else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP &&
+			   errno != ENAMETOOLONG) {
+			return -1;
+		}
+	}
+	w->depth++;
+	return 0;
+}
+
+/* Step up to the parent; the caller checked that depth > 0. Every real
+ * level was entered by name without following a link, so its ".." is the
+ * level above it. */
+static int walk_up(struct walk *w)
+{
+	int fd;
+
+	if (w->depth == w->nreal) {
+		fd = openat(w->dfd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		close(w->dfd);
+		w->dfd = fd;
+		w->nreal--;
+	}
+	w->depth--;
+	return 0;
+}
+
+/*
  * Resolve a symlink the way the kernel would, but inside the staging tree
  * and without following anything for real: walk the target component by
  * component from the link's directory, expanding the links the tree holds
@@ -566,32 +624,32 @@ static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
  */
 int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 {
-	char *stack[2048];
-	size_t n = 0, i;
+	struct walk w = { -1, 0, 0 };
 	char *rest = NULL, *cur, *slash;
-	char where[PATH_MAX], tbuf[PATH_MAX];
+	char tbuf[PATH_MAX];
 	int hops = 0, result = -1;
 	const char *dir_end = strrchr(lpath, '/');
 
 	if (!*ltarget || ltarget[0] == '/')
 		return 0;
+	w.dfd = openat(stagefd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (w.dfd < 0)
+		return -1;
 	/* The link's own directory, component by component. */
 	if (dir_end) {
 		char *d = strndup(lpath, (size_t)(dir_end - lpath));
 		char *p = d;
 
 		if (!d)
-			return -1;
-		while (p && n < 2048) {
+			goto out;
+		while (p) {
 			slash = strchr(p, '/');
 			if (slash)
 				*slash = '\0';
-			stack[n] = strdup(p);
-			if (!stack[n]) {
+			if (*p && walk_into(&w, p) < 0) {
 				free(d);
 				goto out;
 			}
-			n++;
 			p = slash ? slash + 1 : NULL;
 		}
 		free(d);
@@ -603,7 +661,6 @@ int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 	for (;;) {
 		char *comp;
 		struct stat s;
-		size_t o = 0;
 
 		while (*cur == '/')
 			cur++;
@@ -622,19 +679,16 @@ int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 		if (strcmp(comp, ".") == 0)
 			continue;
 		if (strcmp(comp, "..") == 0) {
-			if (n == 0) {
+			if (w.depth == 0) {
 				result = 0;
 				break;
 			}
-			free(stack[--n]);
+			if (walk_up(&w) < 0)
+				break;
 			continue;
 		}
-		for (i = 0; i < n; i++)
-			o += (size_t)snprintf(where + o, sizeof(where) - o, "%s/", stack[i]);
-		if (o + strlen(comp) + 1 > sizeof(where))
-			break;
-		strcpy(where + o, comp);
-		if (fstatat(stagefd, where, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(s.st_mode)) {
+		if (w.nreal == w.depth &&
+		    fstatat(w.dfd, comp, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(s.st_mode)) {
 			ssize_t tl;
 			char *joined;
 
@@ -642,7 +696,8 @@ int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 				result = 0;
 				break;
 			}
-			tl = readlinkat(stagefd, where, tbuf, sizeof(tbuf) - 1);
+			/* Linux keeps a link target below PATH_MAX: it fits. */
+			tl = readlinkat(w.dfd, comp, tbuf, sizeof(tbuf) - 1);
 			if (tl < 0)
 				break;
 			tbuf[tl] = '\0';
@@ -657,34 +712,48 @@ int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 			rest = cur = joined;
 			continue;
 		}
-		if (n == 2048)
+		if (walk_into(&w, comp) < 0)
 			break;
-		stack[n] = strdup(comp);
-		if (!stack[n])
-			break;
-		n++;
 	}
 out:
-	while (n > 0)
-		free(stack[--n]);
+	if (w.dfd >= 0)
+		close(w.dfd);
 	free(rest);
 	return result;
 }
 
+/*
+ * A name for a message: a path or target of thousands of characters would
+ * push the reason out of the 512 bytes of an sk_err. Keep its head and
+ * tail.
+ */
+static const char *elide(const char *s, char *buf, size_t size)
+{
+	size_t n = strlen(s);
+
+	if (n < 128 || size < 104)
+		return s;
+	snprintf(buf, size, "%.40s...%s", s, s + n - 60);
+	return buf;
+}
+
 static int finish(struct ex *x, struct sk_err *err)
 {
+	char eb1[128], eb2[128];
 	size_t i;
 
 	for (i = 0; i < x->nlinks; i++) {
-		int rc = extract_link_inside(x->stagefd, x->links[i].path, x->links[i].target);
+		const struct symlink_rec *l = &x->links[i];
+		int rc = extract_link_inside(x->stagefd, l->path, l->target);
 
 		if (rc < 0)
-			return sk_err_set(err, SK_EFAIL, "cannot check symlink '%s'",
-					  x->links[i].path);
+			return sk_err_sys(err, SK_EFAIL, errno, "cannot check symlink '%s'",
+					  elide(l->path, eb1, sizeof(eb1)));
 		if (rc == 0)
 			return sk_err_set(err, SK_EDAMAGED,
 					  "symlink '%s' -> '%s' resolves outside the workspace",
-					  x->links[i].path, x->links[i].target);
+					  elide(l->path, eb1, sizeof(eb1)),
+					  elide(l->target, eb2, sizeof(eb2)));
 	}
 	/* Children were recorded after their parents: walk backwards. */
 	for (i = x->ndirs; i > 0; i--) {

@@ -114,6 +114,51 @@ static double ms_since(double t0)
 }
 
 /*
+ * move_out_of_jail across file systems: copy the jail's file into the
+ * staging, and remove it from the jail only once the copy is complete and
+ * on disk (clone_fd syncs the file, then the staging directory is synced).
+ * A failed copy is reported with its own error; its partial file goes, the
+ * jail's file stays.
+ */
+static int copy_out_of_jail(int jfd, int stagefd, const char *name, struct sk_err *err)
+{
+	struct stat st;
+	int sfd, fd, ret = -1;
+
+	sfd = openat(jfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "'%s' in the jail", name);
+	if (fstat(sfd, &st) < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "stat '%s' in the jail", name);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		sk_err_set(err, SK_EFAIL, "'%s' in the jail is not a regular file", name);
+		goto out;
+	}
+	fd = openat(stagefd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "copy '%s' out of the jail: cannot create it",
+			   name);
+		goto out;
+	}
+	ret = clone_fd(sfd, fd, CLONE_AUTO, NULL, name, err);
+	if (close(fd) < 0 && ret == 0)
+		ret = sk_err_sys(err, SK_EFAIL, errno, "copy '%s' out of the jail: close", name);
+	if (ret == 0 && fsync(stagefd) < 0)
+		ret = sk_err_sys(err, SK_EFAIL, errno, "copy '%s' out of the jail: sync", name);
+	if (ret < 0) {
+		unlinkat(stagefd, name, 0);
+		goto out;
+	}
+	/* The copy is whole and durable: the jail's file may go. */
+	unlinkat(jfd, name, 0);
+out:
+	close(sfd);
+	return ret;
+}
+
+/*
  * Firecracker wrote name inside the jail (jfd), as the jail's user, who owns
  * that directory and may have put anything there. Move it into the staging
  * (stagefd) and accept only a plain file with one link; the snapshot's copy
@@ -128,20 +173,9 @@ static int move_out_of_jail(int jfd, int stagefd, const char *name, struct sk_er
 	if (renameat(jfd, name, stagefd, name) == 0) {
 		fd = openat(stagefd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	} else if (errno == EXDEV) {
-		int sfd = openat(jfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
-		if (sfd < 0)
-			return sk_err_sys(err, SK_EFAIL, errno, "'%s' in the jail", name);
-		fd = openat(stagefd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0 && (fstat(sfd, &st) < 0 || !S_ISREG(st.st_mode) ||
-				clone_fd(sfd, fd, CLONE_AUTO, NULL, name, err) < 0)) {
-			close(sfd);
-			close(fd);
-			return err->msg[0] ? -1 : sk_err_set(err, SK_EFAIL, "'%s' in the jail is not a "
-							 "regular file", name);
-		}
-		close(sfd);
-		unlinkat(jfd, name, 0);
+		if (copy_out_of_jail(jfd, stagefd, name, err) < 0)
+			return -1;
+		fd = openat(stagefd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	} else {
 		return sk_err_sys(err, SK_EFAIL, errno, "move '%s' out of the jail", name);
 	}

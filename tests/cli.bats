@@ -8,6 +8,7 @@
 # Each behaviour has one test per command; the checks live in cli_* helpers.
 
 load helpers/common
+load helpers/fc
 
 CMDS=(ws-export ws-import ws-preserve)
 
@@ -20,6 +21,10 @@ setup() {
 	printf '[state]\ndir = %s\n' "$FRESH" >"$FRESH_CONF"
 	VERSION=$(sed -n 's/^VERSION *:= *//p' "$REPO/Makefile")
 	[[ -n $VERSION ]] || fail "cannot read VERSION from the Makefile"
+}
+
+teardown() {
+	fc_stop_all
 }
 
 # Run CMD ARGS... with stdin from /dev/null (ws-import must not see a tty).
@@ -288,4 +293,72 @@ cli_codec_opts() {
 	[ -z "$output" ]
 	[ "$(tree_fingerprint "$WS/bot1")" = "$before" ]
 	assert_no_staging
+}
+
+# Every command, on ids that name nothing, with the exit status it must give:
+# "STATUS CMD ARGS...". ws-import of an empty stream and fcsnap-import of one
+# fail the same way. fcsnap-create cannot tell a machine that does not exist
+# from one that is down: exit 4 (fcsnap-create(1)).
+NOSUCH=(
+	"3 ws-export nosuchbot"
+	"5 ws-import -i /dev/null nosuchbot"
+	"3 ws-preserve nosuchbot"
+	"3 ws-preserve --restore nosuchbot"
+	"3 ws-preserve --check nosuchbot"
+	"0 ws-preserve --list nosuchbot"
+	"0 ws-preserve --prune nosuchbot"
+	"4 fcsnap-create nosuchvm snapx"
+	"3 fcsnap-restore nosuchsnap vmx"
+	"3 fcsnap-delete nosuchsnap"
+	"3 fcsnap-verify nosuchsnap"
+	"3 fcsnap-export nosuchsnap"
+	"5 fcsnap-import"
+)
+
+# Names, types and sizes of everything under the state directory, and every
+# row of the index.
+state_of() {
+	(cd "$1" && find . -printf '%p %y %s %l\n' | LC_ALL=C sort)
+	sqlite3 "$1/index.db" .dump
+}
+
+@test "ws-*, fcsnap-*: a command on an id that does not exist leaves the state directory exactly as it was" {
+	sk_conf "[firecracker]" "binary = $FC_BIN" \
+		"socket = $BATS_TEST_TMPDIR/vms/%s/fc.sock" "chroot ="
+	make_sample bot1
+	ws-preserve bot1
+	fc_start vm1 --mem 16 --no-net
+	fcsnap-create vm1 s1
+	fc_stop vm1
+	# ids that exist around an object that does not: no generation 99 of bot1
+	local -a cases=("${NOSUCH[@]}" "3 ws-preserve --restore -g 99 bot1"
+		"3 fcsnap-restore nosuchsnap vm1")
+	before=$(state_of "$ST")
+	[[ $before == *"/locks "* && $before == *"/backups/bot1/"* && $before == *"/snapshots/s1/"* ]]
+	for c in "${cases[@]}"; do
+		want=${c%% *}
+		sk_run ${c#* }
+		[[ $status == "$want" ]] || fail "${c#* }: exit $status, not $want: $stderr"
+		[[ $want == 0 || -z $output ]] || fail "${c#* }: stdout: $output"
+		after=$(state_of "$ST")
+		[[ $after == "$before" ]] ||
+			fail "${c#* }: the state directory changed: $(diff <(echo "$before") <(echo "$after"))"
+	done
+}
+
+@test "ws-*, fcsnap-*: a command on an id that does not exist in a fresh state directory creates only the directory's own layout" {
+	# Every command that gets past its options makes the state directory,
+	# its index and the directories it always uses (locks, tmp, and for the
+	# fcsnap commands machines and snapshots); a failed ws-import also makes
+	# the parent of the configured workspace path. Nothing in them is left.
+	for c in "${NOSUCH[@]}"; do
+		rm -rf "$FRESH"
+		want=${c%% *}
+		STATEKIT_CONFIG=$FRESH_CONF sk_run ${c#* }
+		[[ $status == "$want" ]] || fail "${c#* }: exit $status, not $want: $stderr"
+		left=$(cd "$FRESH" && find . -mindepth 1 ! -name index.db ! -name locks ! -name tmp \
+			! -name machines ! -name snapshots ! -path ./workspaces)
+		[[ -z $left ]] || fail "${c#* }: left behind: $left"
+		[[ -f $FRESH/index.db ]]
+	done
 }

@@ -48,8 +48,9 @@ magic() {
 	assert_line "legacy: yes"
 	assert_line "ids: bot1 legacy1"
 	assert_line "state: backups bots index.db locks tmp workspaces $marker"
-	# --check and --list-ids take no lock
-	assert_line "locks: bot.bot1"
+	# a lock file goes with its lock (--check and --list-ids take none:
+	# tests/lock.bats)
+	assert_line "locks:"
 	[[ $(magic "$BATS_TEST_TMPDIR/out") == 1f8b* ]]
 	[[ $(tar -xzOf "$BATS_TEST_TMPDIR/out" f) == hi ]]
 	# none of it reached the host
@@ -78,7 +79,7 @@ magic() {
 	[[ $(tar -xzOf "$BATS_TEST_TMPDIR/b.tgz" which) == other ]]
 	ws-export --config "$BATS_TEST_TMPDIR/other.ini" bot1 >"$BATS_TEST_TMPDIR/c.tgz"
 	[[ $(tar -xzOf "$BATS_TEST_TMPDIR/c.tgz" which) == other ]]
-	[[ -e $other/locks/bot.bot1 && -e $other/index.db ]]
+	[[ -d $other/locks && -e $other/index.db ]]
 	# -c also wins when STATEKIT_CONFIG names a file that does not exist
 	STATEKIT_CONFIG=/nonexistent/statekit.ini run -0 ws-export -c "$BATS_TEST_TMPDIR/other.ini" \
 		-o "$BATS_TEST_TMPDIR/d.tgz" bot1
@@ -94,7 +95,7 @@ magic() {
 	[[ $(tar -xzOf "$BATS_TEST_TMPDIR/o.tgz" f) == here ]]
 	run -0 ws-preserve --check old7
 	run -0 ws-preserve bot7
-	[[ -f $new/backups/bot7/gen-000001.tar.gz && -f $new/index.db && -e $new/locks/bot.bot7 ]]
+	[[ -f $new/backups/bot7/gen-000001.tar.gz && -f $new/index.db && -d $new/locks ]]
 	run -0 ws-preserve --list-ids
 	assert_output $'bot7\nold7'
 	# the sample under the old state dir is not a workspace any more
@@ -335,4 +336,37 @@ magic() {
 	run -0 ws-export -o "$BATS_TEST_TMPDIR/o" bot1
 	run -0 cat "$EVENTS"
 	assert_output $'sh|bot1\nstart bot1'
+}
+
+@test "ws-export: a per-bot or per-machine template without %s is exit 2 naming file, line and key" {
+	# One workspace, container or socket for every id would have the bots
+	# and machines overwrite each other's state.
+	bad=(
+		"workspace|path|$BATS_TEST_TMPDIR/shared|bot"
+		"workspace|path||bot"
+		"containerd|container|workspace|bot"
+		"firecracker|socket|/run/fc.socket|machine"
+		"firecracker|socket||machine"
+		"firecracker|chroot|/srv/jail/root|machine"
+	)
+	for b in "${bad[@]}"; do
+		IFS='|' read -r sec key val what <<<"$b"
+		ini "$CONF" "[state]" "dir = $ST" "" "[$sec]" "$key = $val"
+		for cmd in ws-export fcsnap-verify; do
+			run -2 --separate-stderr "$cmd" bot1
+			[[ -z $output ]] || fail "$cmd $b: wrote to stdout"
+			[[ $stderr == "$cmd: $CONF:5: bad value '$val' for '$key' (expected "*"%s for the $what id"* ]] ||
+				fail "$cmd $b: $stderr"
+		done
+	done
+	[[ ! -e $ST/index.db ]]
+	# %s anywhere in the value is fine, and so is an empty chroot
+	mkdir -p "$BATS_TEST_TMPDIR/ws/bot1/data"
+	echo hi >"$BATS_TEST_TMPDIR/ws/bot1/data/f"
+	ini "$CONF" "[state]" "dir = $ST" "[workspace]" "path = $BATS_TEST_TMPDIR/ws/%s/data" \
+		"[containerd]" "container = c-%s-x" \
+		"[firecracker]" "socket = /run/fc/%s.sock" "chroot ="
+	run -0 --separate-stderr ws-export -o "$BATS_TEST_TMPDIR/o.tgz" bot1
+	[[ $(tar -xzOf "$BATS_TEST_TMPDIR/o.tgz" f) == hi ]]
+	run -3 --separate-stderr fcsnap-verify nosuchsnap
 }

@@ -708,3 +708,65 @@ start_with_vsock() {
 	[[ ! -e $ST/machines/vm7 ]] || fail "machines/vm7 was created"
 	assert_clean
 }
+
+# state_on_small_fs SIZE_MB: the state directory on a small ext4 of its own,
+# with few inodes, so that a jailed machine's snapshot files are copied out
+# of the jail, not renamed. loopfs_cleanup unmounts it. Filler files go to
+# its lost+found ($FILL).
+state_on_small_fs() {
+	local img=$BATS_TEST_TMPDIR/state.img
+	truncate -s "${1}M" "$img"
+	mkfs.ext4 -q -F -N 64 "$img"
+	mkdir -p "$ST"
+	[[ -e /dev/loop-control ]] || modprobe loop 2>/dev/null || true
+	mount -o loop "$img" "$ST" || fail "cannot loop-mount the state directory (needs root)"
+	LOOPFS_MOUNTS+=" $ST"
+	fcsnap-list >/dev/null
+	FILL=$ST/lost+found
+}
+
+@test "fcsnap-create: a jail file that cannot be copied out is reported with the copy's own error" {
+	sk_conf "[firecracker]" \
+		"socket = $BATS_TEST_TMPDIR/jail/firecracker/%s/root/run/firecracker.socket" \
+		"chroot = $BATS_TEST_TMPDIR/jail/firecracker/%s/root"
+	fc_start vm1 --jail --abs --no-net --mem 16
+	state_on_small_fs 200
+	# Leave inodes for what comes before the copy out of the jail only (two
+	# lock files, the index's -wal and -shm, the staging directory and the
+	# disk clone): the copy of vmstate cannot create its file.
+	free=$(df --output=iavail "$ST" | tail -1)
+	(cd "$FILL" && seq $((free - 6)) | xargs touch)
+	[[ $(df --output=iavail "$ST" | tail -1) -eq 6 ]]
+	run --separate-stderr fcsnap-create vm1 s1
+	assert_failure 1
+	[[ $stderr == "fcsnap-create: "*"copy 'vmstate' out of the jail: cannot create it: No space left on device" ]] ||
+		fail "stderr: $stderr"
+	assert_equal "$(fc_state "$BATS_TEST_TMPDIR/jail/firecracker/vm1/root/run/firecracker.socket")" Running
+	assert_equal "$(snap_rows)" 0
+	assert_equal "$(journal_rows)" 0
+	[[ -z $(ls -A "$ST/tmp") ]] || fail "staging left: $(ls -A "$ST/tmp")"
+	[[ ! -e $ST/snapshots/s1 ]]
+	[[ -z $(ls -A "$BATS_TEST_TMPDIR/jail/firecracker/vm1/root" | grep statekit) ]] ||
+		fail "snapshot files left in vm1's jail"
+	# with room again, the same snapshot is taken, copied out of the jail
+	find "$FILL" -mindepth 1 -delete
+	run --separate-stderr fcsnap-create vm1 s1
+	[[ $status == 0 ]] || fail "exit $status: $stderr"
+	run -0 --separate-stderr fcsnap-verify s1
+}
+
+@test "fcsnap-create: a jail file whose copy runs out of space is reported with the copy's own error" {
+	sk_conf "[firecracker]" \
+		"socket = $BATS_TEST_TMPDIR/jail/firecracker/%s/root/run/firecracker.socket" \
+		"chroot = $BATS_TEST_TMPDIR/jail/firecracker/%s/root"
+	fc_start vm1 --jail --abs --no-net --mem 64
+	state_on_small_fs 16
+	run --separate-stderr fcsnap-create vm1 s1
+	assert_failure 1
+	[[ $stderr == "fcsnap-create: "*"'memory'"*"No space left on device" ]] || fail "stderr: $stderr"
+	assert_equal "$(fc_state "$BATS_TEST_TMPDIR/jail/firecracker/vm1/root/run/firecracker.socket")" Running
+	assert_equal "$(snap_rows)" 0
+	assert_equal "$(journal_rows)" 0
+	[[ -z $(ls -A "$ST/tmp") ]] || fail "staging left: $(ls -A "$ST/tmp")"
+	[[ $(df --output=used -B1 "$ST" | tail -1) -lt 4000000 ]] || fail "a partial copy is left"
+}

@@ -27,7 +27,6 @@ setup() {
 	# What the first command creates, so that snapshots of the test
 	# directory taken before and after an import see only real changes.
 	mkdir -p "$ST/locks" "$ST/tmp"
-	: >"$ST/locks/bot.bot1"
 	# the index too: some tests start two commands at once
 	ws-preserve --list >/dev/null
 	BG=
@@ -932,4 +931,82 @@ sys.stdout.buffer.write(open(sys.argv[1], "rb").read()[:t.offset + 512])' \
 	[ "$status" -eq 4 ] || fail "exit $status: $stderr"
 	((SECONDS >= 1 && SECONDS < 5)) || fail "waited $SECONDS s"
 	[[ $stderr == *"is busy"* ]] || fail "stderr: $stderr"
+}
+
+# ---- long symlink targets: resolved whole, never given up on ----
+
+# A directory chain 15 deep of 255-character names (a path of 3,840
+# characters, inside max_path 4096) holding the link "L" and "c" -> ".", and
+# 50 levels of "d" holding "l": targets whose resolution runs past PATH_MAX
+# characters or 2,048 components before it is done.
+long_links_tar() {
+	LONGDIR=$(python3 -c 'print("/".join(chr(97 + i) * 255 for i in range(15)))')
+	mktar "$1" <<-PY
+		p = ""
+		for i in range(15):
+		    p += ("/" if p else "") + chr(97 + i) * 255
+		    d(p)
+		sym(p + "/c", ".")
+		f(p + "/x", b"deep\n")
+		q = ""
+		for i in range(50):
+		    q += ("/" if q else "") + "d"
+		    d(q)
+		$2
+	PY
+}
+
+@test "ws-import: symlinks with 2,000-component targets that stay inside import as they are" {
+	# 2,000 components below a link 50 levels down (3,999 characters)
+	t1=$(python3 -c 'print("/".join(["a"] * 2000))')
+	# 400 missing levels down and back, then through c -> . and up 14 of
+	# the 15 levels to a file that exists
+	t2=$(python3 -c 'print("a/" * 400 + "../" * 400 + "c/.." + "/.." * 14 + "/" + "o" * 255 + "/x")')
+	long_links_tar "$BATS_TEST_TMPDIR/a.tgz" "sym(q + '/l', '$t1'); sym(p + '/L', '$t2')"
+	run --separate-stderr ws-import bot1 <"$BATS_TEST_TMPDIR/a.tgz"
+	[ "$status" -eq 0 ] || fail "exit $status: $stderr"
+	[ -z "$stderr" ] || fail "stderr: $stderr"
+	d50=$(printf 'd/%.0s' $(seq 50))
+	[ "$(readlink "$WS/bot1/${d50}l")" = "$t1" ]
+	# byte for byte, through the link's directory fd (the path is too long
+	# for one system call)
+	got=$(cd "$WS/bot1" && for n in ${LONGDIR//\// }; do cd "$n"; done && readlink L)
+	[ "$got" = "$t2" ]
+	[ "$(journal_rows)" -eq 0 ]
+	assert_no_staging
+}
+
+@test "ws-import: a symlink that escapes through a link after many components is refused, exit 5" {
+	# down 400 missing levels and back, c -> . then up all 15 levels and one more
+	t=$(python3 -c 'print("a/" * 400 + "../" * 400 + "c/.." + "/.." * 15 + "/etc")')
+	long_links_tar "$BATS_TEST_TMPDIR/a.tgz" "sym(p + '/L', '$t')"
+	# names this long are shortened in the message: head...tail
+	expect_reject "$BATS_TEST_TMPDIR/a.tgz" \
+		"symlink 'a{40}\\.\\.\\.o{58}/L' -> '(a/){20}\\.\\.\\.[./c]*/etc' resolves outside the workspace\$"
+	# the same after 2,400 components: from 50 levels down, up to d/, then
+	# through d/z and z, each 600 missing levels down and back up
+	z=$(python3 -c 'print("a/" * 600 + "../" * 599 + "..")')
+	t=$(python3 -c 'print("../" * 49 + "z/../z/../etc")')
+	mktar "$BATS_TEST_TMPDIR/b.tgz" <<-PY
+		q = ""
+		for i in range(50):
+		    q += ("/" if q else "") + "d"
+		    d(q)
+		sym("z", "$z")
+		sym("d/z", "$z")
+		sym(q + "/l", "$t")
+	PY
+	expect_reject "$BATS_TEST_TMPDIR/b.tgz" \
+		"symlink '(d/){50}l' -> '[./]*z/\\.\\./z/\\.\\./etc' resolves outside the workspace\$"
+}
+
+@test "ws-import: a symlink target past what the kernel keeps, inside a larger max_path, is exit 5" {
+	sk_conf "[archive]" "max_path = 8192"
+	t=$(python3 -c 'print("/".join(["a"] * 2600))')
+	mktar "$BATS_TEST_TMPDIR/a.tgz" <<-PY
+		f("ok")
+		sym("l", "$t")
+	PY
+	expect_reject "$BATS_TEST_TMPDIR/a.tgz" \
+		"symlink 'l': target of 5199 bytes is longer than the system allows \\(4095\\)\$"
 }

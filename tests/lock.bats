@@ -264,3 +264,148 @@ export_null() {
 	[[ $(events bot1 | paste -sd ' ') == "stop bot1 start bot1 stop bot1 start bot1 stop bot1 start bot1 stop bot1 start bot1" ]]
 	[[ $(journal_rows) == 0 ]]
 }
+
+# Hold bot1's lock from a process of our own that writes no pid; returns once
+# it is held. The holder's pid is in $HOLDER.
+hold_lock() {
+	local lockf=$ST/locks/$1 t
+	mkdir -p "$ST/locks"
+	(
+		exec 9<>"$lockf"
+		flock -x 9
+		touch "$BATS_TEST_TMPDIR/held"
+		exec sleep 60
+	) 3>&- &
+	HOLDER=$!
+	BG_PIDS+=" $HOLDER"
+	for t in $(seq 100); do [[ -e $BATS_TEST_TMPDIR/held ]] && return 0; sleep 0.05; done
+	fail "the lock '$1' was never held"
+}
+
+# Wait until process $1 has the lock file $2 open (it is waiting for it).
+wait_for_lock_open() {
+	local t
+	for t in $(seq 100); do
+		ls -l "/proc/$1/fd" 2>/dev/null | grep -q "/locks/$2\$" && return 0
+		sleep 0.05
+	done
+	fail "process $1 never opened the lock '$2'"
+}
+
+# Wait at most $2 ms for process $1 to end; its exit status in $RC.
+wait_exit_within() {
+	local t0 t1
+	t0=$(now_ms)
+	while kill -0 "$1" 2>/dev/null; do
+		t1=$(now_ms)
+		((t1 - t0 < $2)) || fail "still running $((t1 - t0)) ms after the signal"
+		sleep 0.05
+	done
+	RC=0
+	wait "$1" || RC=$?
+}
+
+@test "ws-export: SIGTERM during --wait 3600 exits 1 at once, saying interrupted, changing nothing" {
+	make_sample bot1
+	ws-export bot1 >/dev/null
+	: >"$EVENTS"
+	fp=$(tree_fingerprint "$WS/bot1")
+	hold_lock bot.bot1
+	ws-export --wait 3600 -o "$BATS_TEST_TMPDIR/out.tar.gz" bot1 \
+		>"$BATS_TEST_TMPDIR/exp.out" 2>"$BATS_TEST_TMPDIR/exp.err" 3>&- &
+	pid=$!
+	BG_PIDS+=" $pid"
+	wait_for_lock_open "$pid" bot.bot1
+	sleep 0.3
+	kill -TERM "$pid"
+	wait_exit_within "$pid" 2000
+	[[ $RC == 1 ]] || fail "exit $RC: $(cat "$BATS_TEST_TMPDIR/exp.err")"
+	[[ $(cat "$BATS_TEST_TMPDIR/exp.err") == "ws-export: export 'bot1': interrupted" ]]
+	[[ ! -s $BATS_TEST_TMPDIR/exp.out ]]
+	[[ -z $(find "$BATS_TEST_TMPDIR" -maxdepth 1 -name '*out.tar.gz*') ]]
+	[[ -z $(events bot1) ]]
+	[[ $(journal_rows) == 0 ]]
+	[[ $(tree_fingerprint "$WS/bot1") == "$fp" ]]
+	# the holder still holds the lock
+	kill -0 "$HOLDER"
+	run -1 flock -n "$ST/locks/bot.bot1" true
+	assert_no_staging
+}
+
+@test "ws-export: Ctrl-C during --wait 3600 at a terminal exits 1 at once, saying interrupted" {
+	make_sample bot1
+	ws-export bot1 >/dev/null
+	: >"$EVENTS"
+	fp=$(tree_fingerprint "$WS/bot1")
+	hold_lock bot.bot1
+	pidf=$BATS_TEST_TMPDIR/pid
+	"$REPO/tests/helpers/ptyrun" -t 30 -o "$BATS_TEST_TMPDIR/tty" \
+		"echo \$\$ >'$pidf'; exec ws-export --wait 3600 -o '$BATS_TEST_TMPDIR/out.tar.gz' bot1" \
+		3>&- &
+	pty=$!
+	BG_PIDS+=" $pty"
+	for t in $(seq 100); do [[ -s $pidf ]] && break; sleep 0.05; done
+	pid=$(cat "$pidf")
+	BG_PIDS+=" $pid"
+	wait_for_lock_open "$pid" bot.bot1
+	sleep 0.3
+	# what the terminal does on Ctrl-C: SIGINT to the foreground process group
+	kill -INT -- "-$pid"
+	wait_exit_within "$pty" 2000
+	[[ $RC == 1 ]] || fail "exit $RC: $(cat "$BATS_TEST_TMPDIR/tty")"
+	[[ $(cat "$BATS_TEST_TMPDIR/tty") == $'ws-export: export \'bot1\': interrupted\r' ]]
+	[[ -z $(find "$BATS_TEST_TMPDIR" -maxdepth 1 -name '*out.tar.gz*') ]]
+	[[ -z $(events bot1) ]]
+	[[ $(journal_rows) == 0 ]]
+	[[ $(tree_fingerprint "$WS/bot1") == "$fp" ]]
+	kill -0 "$HOLDER"
+}
+
+# Run "$@" in the background while lock $1 is held, SIGTERM it once it waits
+# for that lock, and expect exit 1 within 2 s with "...: interrupted".
+interrupt_wait() {
+	local lk=$1 pid err=$BATS_TEST_TMPDIR/int.err
+	shift
+	"$@" >/dev/null 2>"$err" 3>&- &
+	pid=$!
+	BG_PIDS+=" $pid"
+	wait_for_lock_open "$pid" "$lk"
+	sleep 0.2
+	kill -TERM "$pid"
+	wait_exit_within "$pid" 2000
+	[[ $RC == 1 ]] || fail "$*: exit $RC: $(cat "$err")"
+	[[ $(cat "$err") == "$1: "*": interrupted" || $(cat "$err") == "$1: interrupted" ]] ||
+		fail "$*: $(cat "$err")"
+}
+
+@test "ws-import, ws-preserve and every fcsnap command with --wait: SIGTERM while waiting exits 1 at once" {
+	make_sample bot1
+	ws-preserve bot1
+	fcsnap-list >/dev/null
+	: >"$EVENTS"
+	fp=$(tree_fingerprint "$WS/bot1")
+	find "$ST" | sort >"$BATS_TEST_TMPDIR/before"
+	hold_lock bot.bot1
+	interrupt_wait bot.bot1 ws-import --wait 3600 -i /dev/null bot1
+	interrupt_wait bot.bot1 ws-preserve --wait 3600 bot1
+	interrupt_wait bot.bot1 ws-preserve --wait 3600 --restore bot1
+	interrupt_wait bot.bot1 ws-preserve --wait 3600 --prune bot1
+	kill "$HOLDER"
+	rm "$BATS_TEST_TMPDIR/held"
+	hold_lock snapshot.s1
+	interrupt_wait snapshot.s1 fcsnap-delete --wait 3600 s1
+	interrupt_wait snapshot.s1 fcsnap-verify --wait 3600 s1
+	interrupt_wait snapshot.s1 fcsnap-export --wait 3600 s1
+	kill "$HOLDER"
+	rm "$BATS_TEST_TMPDIR/held"
+	hold_lock machine.vm1
+	interrupt_wait machine.vm1 fcsnap-create --wait 3600 vm1 s1
+	interrupt_wait machine.vm1 fcsnap-restore --wait 3600 s1 vm1
+	kill "$HOLDER"
+	wait "$HOLDER" || true
+	[[ -z $(events bot1) ]]
+	[[ $(journal_rows) == 0 ]]
+	[[ $(tree_fingerprint "$WS/bot1") == "$fp" ]]
+	# nothing but the lock files our holders made
+	run -0 diff <(grep -v /locks/ "$BATS_TEST_TMPDIR/before") <(find "$ST" | sort | grep -v /locks/)
+}

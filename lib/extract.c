@@ -210,8 +210,10 @@ static int open_parents(struct ex *x, char **comp, size_t n, const char *path,
 				return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", c);
 			fd = openat(parent, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd >= 0 && fchmod(fd, 0755) < 0) {
+				int e = errno;
+
 				close(fd);
-				return sk_err_sys(err, SK_EFAIL, errno, "chmod '%s'", c);
+				return sk_err_sys(err, SK_EFAIL, e, "chmod '%s'", c);
 			}
 		}
 		if (fd < 0) {

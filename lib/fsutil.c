@@ -131,8 +131,10 @@ static int rm_children(int fd, const char *what, int depth, struct sk_err *err)
 		return sk_err_set(err, SK_EFAIL, "cannot remove '%s': tree too deep", what);
 	d = fdopendir(fd);
 	if (!d) {
+		int e = errno;
+
 		close(fd);
-		return sk_err_sys(err, SK_EFAIL, errno, "cannot read '%s'", what);
+		return sk_err_sys(err, SK_EFAIL, e, "cannot read '%s'", what);
 	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		const char *n = de->d_name;

@@ -326,7 +326,7 @@ int snapint_read_manifest(const char *dir, struct manifest *m, struct sk_err *er
 	char *text;
 	struct stat st;
 	ssize_t n;
-	int fd, ret;
+	int fd, ret, e;
 
 	if (fs_pathf(path, sizeof(path), err, "%s/manifest.json", dir) < 0)
 		return -1;
@@ -343,10 +343,11 @@ int snapint_read_manifest(const char *dir, struct manifest *m, struct sk_err *er
 		return sk_err_set(err, SK_EFAIL, "out of memory");
 	}
 	n = fs_read_full(fd, text, (size_t)st.st_size);
+	e = n < 0 ? errno : EIO;	/* short: the file shrank under us */
 	close(fd);
 	if (n != st.st_size) {
 		free(text);
-		return sk_err_sys(err, SK_EDAMAGED, errno ? errno : EIO, "read '%s'", path);
+		return sk_err_sys(err, SK_EDAMAGED, e, "read '%s'", path);
 	}
 	text[n] = '\0';
 	ret = fcjson_manifest_parse(text, m, err);

@@ -188,8 +188,10 @@ static int move_out_of_jail(int jfd, int stagefd, const char *name, struct sk_er
 				  "link", name);
 	}
 	if (fchown(fd, 0, 0) < 0 || fchmod(fd, 0600) < 0) {
+		int e = errno;
+
 		close(fd);
-		return sk_err_sys(err, SK_EFAIL, errno, "chown '%s'", name);
+		return sk_err_sys(err, SK_EFAIL, e, "chown '%s'", name);
 	}
 	close(fd);
 	return 0;

@@ -262,8 +262,10 @@ static char **list_dir(int fd, size_t *count, struct sk_err *err, const char *pa
 	size_t n = 0, cap = 0;
 
 	if (!d) {
+		int e = errno;
+
 		close(fd);
-		sk_err_sys(err, SK_EFAIL, errno, "cannot read '%s'", path);
+		sk_err_sys(err, SK_EFAIL, e, "cannot read '%s'", path);
 		return NULL;
 	}
 	while ((errno = 0, de = readdir(d)) != NULL) {

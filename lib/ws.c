@@ -582,9 +582,11 @@ static int dir_names(int fd, const char *what, char ***names, size_t *n, struct 
 	*names = NULL;
 	*n = 0;
 	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		int e = errno;
+
 		if (dfd >= 0)
 			close(dfd);
-		return sk_err_sys(err, SK_EFAIL, errno, "cannot read '%s'", what);
+		return sk_err_sys(err, SK_EFAIL, e, "cannot read '%s'", what);
 	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		const char *nm = de->d_name;
@@ -1185,8 +1187,10 @@ static int restore_legacy(struct ctx *c, const char *dir, const struct ws_opts *
 	if (f.rootfd < 0)
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", dir);
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		int e = errno;
+
 		close(f.rootfd);
-		return sk_err_sys(err, SK_EFAIL, errno, "pipe");
+		return sk_err_sys(err, SK_EFAIL, e, "pipe");
 	}
 	f.out_fd = pfd[1];
 	if (pthread_create(&th, NULL, legacy_writer, &f) != 0) {

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "snap.h"
+#include "banned.h"
 
 static const struct option longopts[] = {
 	{ "compression", required_argument, NULL, 'z' },

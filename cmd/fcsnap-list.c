@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "snap.h"
+#include "banned.h"
 
 static const struct option longopts[] = {
 	{ "json", no_argument, NULL, CLI_OPT_JSON },

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "snap.h"
+#include "banned.h"
 
 static const struct option longopts[] = {
 	{ "tap", required_argument, NULL, CLI_OPT_TAP },

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "ws.h"
+#include "banned.h"
 
 static const struct option longopts[] = {
 	{ "output", required_argument, NULL, 'o' },

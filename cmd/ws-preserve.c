@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "ws.h"
+#include "banned.h"
 
 static const struct option longopts[] = {
 	{ "restore", no_argument, NULL, CLI_OPT_RESTORE },

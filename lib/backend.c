@@ -19,6 +19,7 @@
 #include "log.h"
 #include "proc.h"
 #include "sig.h"
+#include "banned.h"
 
 /*
  * The host's mount namespace, kept open once this process has moved into a

@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "sig.h"
+#include "banned.h"
 
 void cli_init(const char *argv0)
 {

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "banned.h"
 
 int clone_mode_parse(const char *s, enum clone_mode *out)
 {

@@ -16,6 +16,7 @@
 
 #include <zlib.h>
 #include <zstd.h>
+#include "banned.h"
 
 /*
  * Plain bytes per gzip member, and the size of the plain I/O buffers. Members

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "banned.h"
 
 enum kind { K_STR, K_TMPL, K_INT, K_SIZE, K_CODEC, K_CHOICE };
 

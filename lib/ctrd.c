@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "banned.h"
 
 #define CTRD_MAX_OUT (16u << 20)	/* a container's JSON is a few KiB */
 #define CTRD_MAX_ERR 4096		/* the tail of stderr is what matters */

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "banned.h"
 
 int sk_err_set(struct sk_err *err, int code, const char *fmt, ...)
 {

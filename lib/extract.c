@@ -11,6 +11,7 @@
 
 #include "fsutil.h"
 #include "sig.h"
+#include "banned.h"
 
 #define MAX_LINK_HOPS 40
 
@@ -263,11 +264,10 @@ static int open_dir_nofollow(int stagefd, const char *path)
 	size_t n, i;
 	int fd, next;
 
-	if (strlen(path) >= sizeof(buf)) {
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	strcpy(buf, path);
 	n = split(buf, comp, 1024);
 	fd = fs_reopen_dir(stagefd);
 	for (i = 0; fd >= 0 && i < n; i++) {
@@ -539,7 +539,7 @@ static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
 	}
 	if (depth == 0)
 		return put_dir(x, x->stagefd, ".", "", e, err);
-	strcpy(work, clean);
+	memcpy(work, clean, sizeof(work));	/* same size: clean is terminated */
 	n = split(work, comp, 1024);
 	if (n == 0)
 		return sk_err_set(err, SK_EDAMAGED, "entry with an empty name");

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "banned.h"
 
 static void copy_str(char *dst, size_t size, const char *src)
 {

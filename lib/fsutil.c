@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "banned.h"
 
 int fs_write_all(int fd, const void *buf, size_t len)
 {

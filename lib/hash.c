@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include "banned.h"
 
 struct hash {
 	EVP_MD_CTX *ctx;

@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "sig.h"
+#include "banned.h"
 
 struct lock {
 	int fd;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "banned.h"
 
 static const char *prog = "statekit";
 static int level = LOG_NORMAL;
@@ -35,6 +36,7 @@ const char *log_prog(void)
 static void vlog(const char *tag, const char *fmt, va_list ap)
 {
 	char line[1024];
+	size_t len;
 	int n;
 
 	/* One write per message, so lines from parallel commands do not mix. */
@@ -42,8 +44,9 @@ static void vlog(const char *tag, const char *fmt, va_list ap)
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;
 	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	strcat(line, "\n");
-	if (write(STDERR_FILENO, line, strlen(line)) < 0)
+	len = strlen(line);	/* at most sizeof(line) - 2: room for the newline */
+	line[len++] = '\n';
+	if (write(STDERR_FILENO, line, len) < 0)
 		return;
 }
 

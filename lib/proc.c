@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "banned.h"
 
 int64_t proc_start_time(pid_t pid)
 {

@@ -23,6 +23,7 @@
 #include "proc.h"
 #include "sig.h"
 #include "snapint.h"
+#include "banned.h"
 
 #define MAX_REPAIR 32
 

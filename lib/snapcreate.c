@@ -24,6 +24,7 @@
 #include "proc.h"
 #include "sig.h"
 #include "snapint.h"
+#include "banned.h"
 
 /* "ip=172.16.0.2::..." in the boot args gives the guest's address. */
 static void guest_ip(const char *args, char *out, size_t size)

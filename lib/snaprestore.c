@@ -23,6 +23,7 @@
 #include "proc.h"
 #include "sig.h"
 #include "snapint.h"
+#include "banned.h"
 
 #define SPAWN_WAIT_S 10
 

@@ -36,6 +36,7 @@
 #include "sig.h"
 #include "snap.h"
 #include "snapint.h"
+#include "banned.h"
 
 #define SX_MAGIC "SKSNAP1\n"
 #define SX_PAGE 4096

@@ -12,6 +12,7 @@
 #include "extract.h"
 #include "fsutil.h"
 #include "sig.h"
+#include "banned.h"
 
 #define IO_CHUNK (1 << 20)
 #define MAX_DEPTH 4096

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "sig.h"
 #include "tree.h"
+#include "banned.h"
 
 struct ctx {
 	struct sk_config cfg;

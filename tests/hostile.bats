@@ -83,14 +83,13 @@ feeds() {
 		echo "raw $GEN/$1" ;;
 	raw)
 		echo "raw $GEN/$1" ;;
-	*)
-		fail "$1: unknown feed '$2' in the manifest" ;;
 	esac
 }
 
 # config_for CONFIG: a config file with the row's [archive] settings.
 config_for() {
-	local c=$BATS_TEST_TMPDIR/conf.$RANDOM kv
+	local c=$BATS_TEST_TMPDIR/conf.${1//[^A-Za-z0-9]/_} kv
+	[[ -f $c ]] && echo "$c" && return
 	cp "$CONF" "$c"
 	if [[ $1 != - ]]; then
 		echo "[archive]" >>"$c"
@@ -192,6 +191,7 @@ run_class() {
 	BEFORE=$(ws_state "$WS/bot1")
 	OUTSIDE=$(outside)
 	while IFS=$'\t' read -r name cls expect feed config check note; do
+		[[ $feed == gz+raw || $feed == raw ]] || fail "$name: unknown feed '$feed'"
 		conf=$(config_for "$config")
 		while read -r how in; do
 			case $expect in
@@ -241,6 +241,8 @@ run_class() {
 	run -0 "$BATS_TEST_DIRNAME/gen-hostile" --no-manifest "$BATS_TEST_TMPDIR/seeds"
 	[ -z "$output" ]
 	diff <(cd "$GEN" && ls | grep -vx MANIFEST.tsv) <(ls "$BATS_TEST_TMPDIR/seeds")
+	run -0 "$BATS_TEST_DIRNAME/gen-hostile" --no-manifest --tar-only "$BATS_TEST_TMPDIR/tars"
+	diff <(cd "$GEN" && ls | grep '\.tar$') <(ls "$BATS_TEST_TMPDIR/tars")
 	run -2 "$BATS_TEST_DIRNAME/gen-hostile"
 	[[ $output == "usage: gen-hostile"* ]]
 }

@@ -61,11 +61,14 @@ ws_state() {
 # workspace (and the index's WAL files and our inputs), anything named
 # sk-hostile-* where the archives aim, and the files they link to.
 outside() {
+	local p
 	find "$BATS_TEST_TMPDIR" -path "$WS/bot1" -prune -o ! -name 'index.db*' \
 		! -name 'separate-stderr-*' ! -name 'in.*' ! -name 'conf.*' \
 		-printf '%p %y\n' | LC_ALL=C sort
-	find /tmp / "$BATS_RUN_TMPDIR" "$BATS_TEST_TMPDIR/.." -maxdepth 1 \
-		-name 'sk-hostile*' 2>/dev/null | LC_ALL=C sort
+	for p in /tmp/sk-hostile* /sk-hostile* "$BATS_RUN_TMPDIR"/sk-hostile* \
+		"$BATS_TEST_TMPDIR"/../sk-hostile*; do
+		[[ ! -e $p && ! -L $p ]] || echo "$p"
+	done
 	stat -c '%n %i %Y %Z %h' /etc/passwd /etc/shadow
 }
 
@@ -101,7 +104,7 @@ config_for() {
 }
 
 import_timed() {
-	run --separate-stderr env STATEKIT_CONFIG="$3" timeout 20 ws-import bot1 <"$1"
+	STATEKIT_CONFIG=$3 run --separate-stderr timeout 20 ws-import bot1 <"$1"
 	[ "$status" -ne 124 ] || fail "$2: ws-import hung"
 }
 

@@ -532,9 +532,19 @@ static int pax_record(struct targuard *g, bool global, const char *key, size_t k
 			return reject(g, err, "bad pax %s at offset %" PRIu64, kq, at);
 		return 0;
 	}
-	if (key_is(key, klen, "SCHILY.realsize") || key_is(key, klen, "SCHILY.devmajor") ||
-	    key_is(key, klen, "SCHILY.devminor") || key_is(key, klen, "SCHILY.dev") ||
-	    key_is(key, klen, "SCHILY.ino") || key_is(key, klen, "SCHILY.nlink")) {
+	/*
+	 * libarchive 3.6 reports star's SCHILY.realsize as the entry's size
+	 * without moving the framing, while GNU tar and CPython ignore it: a
+	 * 2-byte member becomes a 1 GB file to one reader and stays 2 bytes to
+	 * the others. Only star writes it, for sparse files of its own kind.
+	 */
+	if (key_is(key, klen, "SCHILY.realsize"))
+		return reject(
+		    g, err,
+		    "pax record 'SCHILY.realsize' overrides the entry size at offset %" PRIu64, at);
+	if (key_is(key, klen, "SCHILY.devmajor") || key_is(key, klen, "SCHILY.devminor") ||
+	    key_is(key, klen, "SCHILY.dev") || key_is(key, klen, "SCHILY.ino") ||
+	    key_is(key, klen, "SCHILY.nlink")) {
 		if (!parse_dec(val, vlen, &num))
 			return reject(g, err, "bad pax %s at offset %" PRIu64, kq, at);
 		return 0;

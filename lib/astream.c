@@ -388,6 +388,15 @@ int areader_next(struct areader *r, struct sk_entry *e, struct sk_err *err)
 	if (!e->path)
 		return sk_err_set(err, SK_EDAMAGED, "entry without a usable name");
 	e->mode = archive_entry_perm(ae);
+	/*
+	 * A pax uid or gid is any decimal number. Cut to 32 bits, 2^32 would
+	 * become root, and 2^32 - 1 is (uid_t)-1, which fchown takes as
+	 * "leave as it is": refuse both rather than give the file another owner.
+	 */
+	if (archive_entry_uid(ae) < 0 || archive_entry_uid(ae) >= (la_int64_t)UINT32_MAX ||
+	    archive_entry_gid(ae) < 0 || archive_entry_gid(ae) >= (la_int64_t)UINT32_MAX)
+		return sk_err_set(err, SK_EDAMAGED, "'%s': owner %lld:%lld is out of range", e->path,
+				  (long long)archive_entry_uid(ae), (long long)archive_entry_gid(ae));
 	e->uid = (uid_t)archive_entry_uid(ae);
 	e->gid = (gid_t)archive_entry_gid(ae);
 	e->mtime.tv_sec = archive_entry_mtime(ae);

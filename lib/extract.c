@@ -13,6 +13,9 @@
 #include "sig.h"
 
 #define MAX_LINK_HOPS 40
+/* A cleaned name of max_path (4096, PATH_MAX) bytes and its NUL: export
+ * writes names that long, so import must have room for them. */
+#define NAME_BUF (PATH_MAX + 1)
 
 /* A directory whose metadata is applied at the end, deepest first, so that
  * creating its children neither fails on a read-only mode nor moves its mtime. */
@@ -256,7 +259,7 @@ static size_t split(char *path, char **comp, size_t max)
  * anything. Returns an fd the caller closes, or -1 with errno. */
 static int open_dir_nofollow(int stagefd, const char *path)
 {
-	char buf[PATH_MAX];
+	char buf[NAME_BUF];
 	char *comp[1024];
 	size_t n, i;
 	int fd, next;
@@ -386,7 +389,7 @@ static int has_file(struct ex *x, const char *path)
 static int put_hardlink(struct ex *x, int parent, const char *name, const char *path,
 			const struct sk_entry *e, struct sk_err *err)
 {
-	char target[PATH_MAX], tdir[PATH_MAX];
+	char target[NAME_BUF], tdir[NAME_BUF];
 	const char *tbase;
 	struct stat ts;
 	size_t depth;
@@ -511,7 +514,7 @@ static int put_dir(struct ex *x, int parent, const char *name, const char *path,
 
 static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
 {
-	char clean[PATH_MAX], work[PATH_MAX];
+	char clean[NAME_BUF], work[NAME_BUF];
 	char *comp[1024];
 	size_t depth, n;
 	const char *name;
@@ -569,7 +572,7 @@ int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 	char *stack[2048];
 	size_t n = 0, i;
 	char *rest = NULL, *cur, *slash;
-	char where[PATH_MAX], tbuf[PATH_MAX];
+	char where[NAME_BUF], tbuf[PATH_MAX];
 	int hops = 0, result = -1;
 	const char *dir_end = strrchr(lpath, '/');
 

@@ -158,28 +158,31 @@ rt_json() {
 	python3 -m json.tool "$1" >/dev/null || fail "$2: --json printed: $(head -c 300 "$1")"
 }
 
-@test "tree-fp: sees a changed byte, mode, owner, mtime, hole, hardlink and symlink target" {
+@test "tree-fp: sees a changed byte, mode, owner, mtime, hole, hardlink, symlink target, setgid bit, missing entry" {
 	local w=$WS/m
-	mutate() {	# WHAT SHELL-CODE run in a fresh copy of s2
-		ws-import -q -i "$REF/s2.none" m
-		rt_same s2 "$w" "ws-import -i s2.none"
-		(cd "$w" && eval "$2")
-		run "$FP" --mtime-res "$SEC" "$REF/s2.fp" "$w"
-		[[ $status == 1 && $output == *differ* ]] || fail "tree-fp missed $1: $output"
-	}
-	mutate "a changed byte" 'printf X | dd of=names/with\ space bs=1 seek=2 conv=notrunc status=none'
-	mutate "a mode" 'chmod 0600 modes/f0644 2>/dev/null || chmod 0601 empty/file'
-	mutate "an owner" 'chown 1:1 empty/file'
-	mutate "an mtime" 'touch -m -d @5 empty/file'
-	mutate "a hole filled" 'dd if=/dev/zero of=sparse/hole-middle bs=64K seek=10 count=1 conv=notrunc status=none'
-	mutate "a broken hardlink" 'cp links/c/hard-to-target x && mv x links/c/hard-to-target'
-	mutate "a symlink target" 'ln -sfn l3 links/l1'
-	mutate "a setgid bit kept" 'chmod g+s empty/file'
-	mutate "a missing empty dir" 'rmdir empty/e2'
-	# and a nanosecond, when asked to see it
 	ws-import -q -i "$REF/s2.none" m
-	run "$FP" "$TREES/s2" "$w"
-	[[ $status == 1 ]] || fail "tree-fp without --mtime-res missed lost nanoseconds"
+	rt_same s2 "$w" "ws-import -i s2.none"
+	# One change at a time, each to another entry: the differences tree-fp
+	# names must include that entry each time.
+	mutate() {	# NAME (as tree-fp writes it) SHELL-CODE (run in the tree)
+		(cd "$w" && eval "$2")
+		run "$FP" --max 100 --mtime-res "$SEC" "$REF/s2.fp" "$w"
+		[[ $status == 1 && ($output == *"differs: $1"$'\n'* ||
+			$output == *"only in $REF/s2.fp: $1 "*) ]] ||
+			fail "tree-fp missed the change of '$1': $output"
+	}
+	mutate 'names/with\x20space' 'printf X | dd of="names/with space" bs=1 seek=2 conv=notrunc status=none'
+	mutate 'names/-rf' 'chmod 0601 names/-rf'
+	mutate 'names/...' 'chown 1:1 names/...'
+	mutate 'names/.x' 'touch -m -d @5 names/.x'
+	mutate 'sparse/hole-end' 'dd if=/dev/zero of=sparse/hole-end bs=64K seek=10 count=1 conv=notrunc status=none'
+	mutate 'links/c/hard-to-target' 'cp -p links/c/hard-to-target x && mv x links/c/hard-to-target'
+	mutate 'links/l1' 'ln -sfn l3 links/l1'
+	mutate 'empty/file' 'chmod g+s empty/file'
+	mutate 'empty/e2' 'rmdir empty/e2'
+	# and lost nanoseconds, when asked to see them
+	run "$FP" "$TREES/s2" "$TREES/s2-again"
+	[[ $status == 1 && $output == *"(mtime"* ]] || fail "tree-fp missed lost nanoseconds: $output"
 }
 
 @test "ws-import: every tree in every codec arrives byte for byte; the codecs hold the same tar stream" {
@@ -275,28 +278,30 @@ export_matrix() {	# TREE
 @test "ws-import: the same tree with stderr a terminal, a pipe or a file, --progress, -q, -v, --json, from stdin or -i, new or replacing" {
 	local mode flags input i=0 t z bot cmd json
 	local -a ZS=($CODECS)
+	local m=0
 	for mode in tty pipe file; do
+		m=$((m + 1))
 		for flags in "" --progress -q -v --json "-q --json"; do
-			for input in stdin file; do
-				i=$((i + 1))
-				t=$([[ $((i % 2)) == 1 ]] && echo s2 || echo s3)
-				z=${ZS[i % 3]}
-				bot=b$((i / 4))		# every other import replaces a tree
-				json=$BATS_TEST_TMPDIR/json.$i
-				if [[ $input == stdin ]]; then
-					cmd="ws-import $flags $bot <'$REF/$t.$z' >'$json'"
-				else
-					cmd="ws-import $flags -i '$REF/$t.$z' $bot >'$json'"
-				fi
-				rt_run "$mode" "$cmd"
-				rt_ok "[$mode] $cmd" "$flags"
-				if [[ $flags == *--json* ]]; then
-					rt_json "$json" "[$mode] $cmd"
-				else
-					[[ ! -s $json ]] || fail "[$mode] $cmd: stdout has: $(head -c 200 "$json")"
-				fi
-				rt_same "$t" "$WS/$bot" "[$mode] $cmd"
-			done
+			i=$((i + 1))
+			# stdin or -i: each flag gets both over the three modes
+			input=$([[ $(((i + m) % 2)) == 0 ]] && echo stdin || echo file)
+			t=$([[ $((i % 2)) == 1 ]] && echo s2 || echo s3)
+			z=${ZS[i % 3]}
+			bot=b$((i / 2))		# every other import replaces a tree
+			json=$BATS_TEST_TMPDIR/json.$i
+			if [[ $input == stdin ]]; then
+				cmd="ws-import $flags $bot <'$REF/$t.$z' >'$json'"
+			else
+				cmd="ws-import $flags -i '$REF/$t.$z' $bot >'$json'"
+			fi
+			rt_run "$mode" "$cmd"
+			rt_ok "[$mode] $cmd" "$flags"
+			if [[ $flags == *--json* ]]; then
+				rt_json "$json" "[$mode] $cmd"
+			else
+				[[ ! -s $json ]] || fail "[$mode] $cmd: stdout has: $(head -c 200 "$json")"
+			fi
+			rt_same "$t" "$WS/$bot" "[$mode] $cmd"
 		done
 	done
 	assert_no_staging

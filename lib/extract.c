@@ -14,6 +14,9 @@
 #include "banned.h"
 
 #define MAX_LINK_HOPS 40
+/* A cleaned name of max_path (4096, PATH_MAX) bytes and its NUL: export
+ * writes names that long, so import must have room for them. */
+#define NAME_BUF (PATH_MAX + 1)
 
 /* A directory whose metadata is applied at the end, deepest first, so that
  * creating its children neither fails on a read-only mode nor moves its mtime. */
@@ -259,7 +262,7 @@ static size_t split(char *path, char **comp, size_t max)
  * anything. Returns an fd the caller closes, or -1 with errno. */
 static int open_dir_nofollow(int stagefd, const char *path)
 {
-	char buf[PATH_MAX];
+	char buf[NAME_BUF];
 	char *comp[1024];
 	size_t n, i;
 	int fd, next;
@@ -351,6 +354,11 @@ static int put_reg(struct ex *x, int parent, const char *name, const char *path,
 			sk_err_set(err, SK_EDAMAGED, "'%s': data beyond its declared size", path);
 			goto out;
 		}
+		/* A file that is all hole carries its last byte, a zero, as its
+		 * one data region (a sparse map needs one): the ftruncate below
+		 * makes that byte as part of the hole instead of a block. */
+		if (len == 1 && off + 1 == e->size && *p == '\0')
+			continue;
 		while (len > 0) {
 			ssize_t n = pwrite(fd, p, len, (off_t)off);
 
@@ -388,7 +396,7 @@ static int has_file(struct ex *x, const char *path)
 static int put_hardlink(struct ex *x, int parent, const char *name, const char *path,
 			const struct sk_entry *e, struct sk_err *err)
 {
-	char target[PATH_MAX], tdir[PATH_MAX];
+	char target[NAME_BUF], tdir[NAME_BUF];
 	const char *tbase;
 	struct stat ts;
 	size_t depth;
@@ -519,7 +527,7 @@ static int put_dir(struct ex *x, int parent, const char *name, const char *path,
 
 static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
 {
-	char clean[PATH_MAX], work[PATH_MAX];
+	char clean[NAME_BUF], work[NAME_BUF];
 	char *comp[1024];
 	size_t depth, n;
 	const char *name;

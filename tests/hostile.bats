@@ -48,7 +48,6 @@ setup() {
 	# What the first command creates, so that snapshots of the test
 	# directory taken before and after an import see only real changes.
 	mkdir -p "$ST/locks" "$ST/tmp"
-	: >"$ST/locks/bot.bot1"
 }
 
 ws_state() {

@@ -136,10 +136,15 @@ int extract_clean_path(const char *name, const struct extract_limits *lim, char 
 				return sk_err_set(err, SK_EDAMAGED,
 						  "name '%s' has a component over %d bytes", name,
 						  NAME_MAX);
-			if (o + len + 2 > size)
+			if (o + (o ? 1 : 0) + len + 1 > size) {
+				if (lim->max_path < size)
+					return sk_err_set(err, SK_EDAMAGED,
+							  "name longer than %llu bytes (max_path)",
+							  (unsigned long long)lim->max_path);
 				return sk_err_set(err, SK_EDAMAGED,
-						  "name longer than %llu bytes (max_path)",
-						  (unsigned long long)lim->max_path);
+						  "name longer than %zu bytes (the system's limit)",
+						  size - 1);
+			}
 			if (o)
 				out[o++] = '/';
 			memcpy(out + o, p, len);

@@ -153,6 +153,45 @@ static void test_clean_path(void)
 	ok(rc == SK_EDAMAGED && strstr(msg, "deeper than 3 levels (max_depth)"),
 	   "clean: max_depth + 1 is refused (%s)", msg);
 
+	/*
+	 * A name longer than the caller's buffer is refused, never cut, and
+	 * the message names the limit that was really crossed.
+	 */
+	{
+		struct sk_err err = SK_ERR_INIT;
+		struct extract_limits tight = lim;
+		char tiny[8];
+
+		rc = extract_clean_path("abc/defghij", &lim, tiny, sizeof(tiny), &d, &err);
+		ok(rc == -1 && err.code == SK_EDAMAGED &&
+		   strcmp(err.msg, "name longer than 7 bytes (the system's limit)") == 0,
+		   "clean refuses a name longer than its buffer (%s)", err.msg);
+		tight.max_path = 5;
+		rc = extract_clean_path("abc/defghij", &tight, tiny, sizeof(tiny), &d, &err);
+		ok(rc == -1 && strstr(err.msg, "longer than 5 bytes (max_path)"),
+		   "clean names max_path when that is the smaller limit (%s)", err.msg);
+		rc = extract_clean_path("abc/def", &lim, tiny, sizeof(tiny), &d, &err);
+		ok(rc == 0 && strcmp(tiny, "abc/def") == 0,
+		   "clean fills a buffer exactly (7 bytes and the NUL in 8)");
+		rc = extract_clean_path("abcdefg", &lim, tiny, sizeof(tiny), &d, &err);
+		ok(rc == 0 && strcmp(tiny, "abcdefg") == 0,
+		   "clean fills a buffer exactly with one component (%s)", rc ? err.msg : "");
+	}
+	/* max_path past PATH_MAX: 5,000 bytes are refused by the system limit. */
+	{
+		struct extract_limits big = lim;
+
+		big.max_path = 8192;
+		big.max_depth = 1000;
+		s = repeat("abcdefghi/", 500, "");
+		msg[0] = '\0';
+		rc = clean(s, &big, out, &d, msg);
+		ok(rc == SK_EDAMAGED && strstr(msg, "longer than 4095 bytes (the system's limit)"),
+		   "clean: a max_path of 8192 does not claim a 5,000-byte name passed it (%s)",
+		   msg);
+		free(s);
+	}
+
 	/* 2,000 components of "./" and a real name: only the name counts. */
 	s = repeat("./", 2000, "z");
 	clean_ok(s, "z", 1);

@@ -1,3 +1,9 @@
+/*
+ * config.c: statekit.ini parsed with inih into struct sk_config. One table
+ * lists every key with its type and range; anything not in it is exit 2 with
+ * file, line and key. Also the %s expansion of templates and the id check
+ * every bot, machine and snapshot name passes before a path is built.
+ */
 #include "config.h"
 
 #include <errno.h>

@@ -1,3 +1,9 @@
+/*
+ * tree.c: the export walk. It reads the bot's workspace (untrusted, and
+ * possibly changing under us) one level at a time from the root fd and writes
+ * each entry to the archive; what import would refuse is left out, with a
+ * warning, so an export always imports.
+ */
 #include "tree.h"
 
 #include <dirent.h>

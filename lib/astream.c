@@ -1,3 +1,9 @@
+/*
+ * astream.c: the tar layer between libarchive and the codecs. The writer
+ * formats entries and hands libarchive's bytes to a codec encoder; the reader
+ * decodes, runs every byte through targuard, and only then lets libarchive
+ * parse the stream. See astream.h for the contracts.
+ */
 #include "astream.h"
 
 #include <archive.h>

@@ -1,3 +1,8 @@
+/*
+ * backend.c: the two workspace backends behind backend.h. "dir" is a host
+ * directory plus optional stop/start hooks; "containerd" stops the bot's task
+ * through ctrd, mounts its snapshot to reach data_path, and starts it again.
+ */
 #include "backend.h"
 
 #include <errno.h>

@@ -1,3 +1,8 @@
+/*
+ * cli.c: what every cmd/ main shares: program name and signals, --help and
+ * --version, the options common to the ws commands, usage errors (exit 2),
+ * and the one place an sk_err becomes a line on stderr and an exit status.
+ */
 #include "cli.h"
 
 #include <errno.h>

@@ -1,3 +1,8 @@
+/*
+ * clone.c: copying disk images for snapshots and restores: FICLONE where the
+ * filesystem shares extents, else a sparse copy that moves only the data
+ * ranges (SEEK_DATA/SEEK_HOLE, copy_file_range) and leaves holes as holes.
+ */
 #include "clone.h"
 
 #include <errno.h>

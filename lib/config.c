@@ -1,3 +1,9 @@
+/*
+ * config.c: statekit.ini parsed with inih into struct sk_config. One table
+ * lists every key with its type and range; anything not in it is exit 2 with
+ * file, line and key. Also the %s expansion of templates and the id check
+ * every bot, machine and snapshot name passes before a path is built.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -350,6 +356,7 @@ toolong:
 
 int config_check_id(const char *what, const char *id, struct sk_err *err)
 {
+	char shown[128];
 	size_t i, n = strlen(id);
 
 	if (n == 0 || n > 64)
@@ -364,8 +371,20 @@ int config_check_id(const char *what, const char *id, struct sk_err *err)
 	}
 	return 0;
 bad:
+	/*
+	 * The id may come from an untrusted place (a snapshot manifest read
+	 * by fcsnap-import, a directory name): control bytes would reach the
+	 * operator's terminal as escape sequences or split the message, so
+	 * they are shown as '?'.
+	 */
+	for (i = 0; i < n && i < sizeof(shown) - 1; i++) {
+		unsigned char c = (unsigned char)id[i];
+
+		shown[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	shown[i] = '\0';
 	return sk_err_set(err, SK_EUSAGE,
-			  "invalid %s id '%s' (expected 1-64 of A-Z a-z 0-9 _ -, "
+			  "invalid %s id '%s%s' (expected 1-64 of A-Z a-z 0-9 _ -, "
 			  "starting with a letter or digit)",
-			  what, id);
+			  what, shown, n >= sizeof(shown) ? "..." : "");
 }

@@ -1,3 +1,9 @@
+/*
+ * ctrd.c: containerd through its own client ctr, run without a shell. Each
+ * call builds an argv, captures output under a time limit, and parses it
+ * strictly (a small JSON reader for container info); anything unexpected is
+ * an error, never a guess.
+ */
 #include "ctrd.h"
 
 #include <errno.h>

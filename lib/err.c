@@ -1,3 +1,7 @@
+/*
+ * err.c: filling a struct sk_err: set, set with strerror, wrap with context.
+ * No allocation, so the error path cannot fail in turn.
+ */
 #include "err.h"
 
 #include <stdarg.h>

@@ -1,3 +1,15 @@
+/*
+ * extract.c: import's extractor. The archive comes from the bot and may be
+ * crafted to write outside the workspace, so libarchive only parses here
+ * (after targuard has checked the raw tar framing); it never writes to
+ * disk. archive_write_disk works from path strings and its protections are
+ * opt-in flags (SECURE_SYMLINKS, SECURE_NODOTDOT); here every
+ * entry is created with *at() calls relative to directory fds this file
+ * opened itself, one level at a time with O_NOFOLLOW, so no name is ever
+ * resolved through something the archive made. The staging directory is
+ * private and the caller throws it away on any error: a check that fails
+ * half-way needs no undo here.
+ */
 #include "extract.h"
 
 #include <errno.h>
@@ -13,13 +25,23 @@
 #include "sig.h"
 #include "banned.h"
 
+/*
+ * How many of the tree's own symlinks one target may expand through, the
+ * kernel's MAXSYMLINKS. It bounds the work a hostile chain can cause (each
+ * hop appends at most one target, under PATH_MAX, to the pending path) and
+ * turns a loop into "outside". The kernel also counts the link it starts
+ * from, so it gives up one link earlier than we do: where we say inside it
+ * may say ELOOP, which fails closed.
+ */
 #define MAX_LINK_HOPS 40
 /* A cleaned name of max_path (4096, PATH_MAX) bytes and its NUL: export
  * writes names that long, so import must have room for them. */
 #define NAME_BUF (PATH_MAX + 1)
 
 /* A directory whose metadata is applied at the end, deepest first, so that
- * creating its children neither fails on a read-only mode nor moves its mtime. */
+ * creating its children neither fails on a read-only mode nor moves its mtime.
+ * Until then every directory is 0700 and ours: an archive that lists a
+ * directory as 0000 or 0555 before its children cannot make them fail. */
 struct dirmeta {
 	char *path;
 	mode_t mode;
@@ -28,12 +50,25 @@ struct dirmeta {
 	struct timespec mtime;
 };
 
+/*
+ * A symlink the archive created, checked only when every entry is in place:
+ * a later entry can add the directories and links that change where a
+ * target leads (par -> cur/.. is harmless until cur -> . arrives), so a
+ * check at creation time would miss chains finished later.
+ */
 struct symlink_rec {
 	char *path;
 	char *target;
 };
 
-/* The chain of open directories leading to the last entry's parent. */
+/*
+ * The chain of open directories leading to the last entry's parent. Tar
+ * lists siblings together, so most entries reuse the whole chain instead of
+ * walking from the root again. Keeping fds is also what makes it safe: each
+ * was opened by name with O_NOFOLLOW from the one before, and nothing
+ * replaces a directory (make_room refuses), so a cached fd is still the
+ * directory at that name. 1024 levels bounds the fds an archive can pin.
+ */
 struct dircache {
 	int fd[1024];
 	char *name[1024];
@@ -57,11 +92,13 @@ struct ex {
 	size_t nlinks, caplinks;
 
 	/* Regular files this archive created: the only valid hardlink targets.
-	 * An open-addressing set of paths, grown at half full. */
+	 * An open-addressing set of paths, grown at half full, so a million
+	 * hardlinks cost a million lookups, not a scan of every earlier name. */
 	char **files;
 	size_t nfiles, capfiles;
 };
 
+/* FNV-1a: not keyed, but a colliding archive only slows itself down. */
 static size_t str_hash(const char *s)
 {
 	size_t h = 1469598103934665603ULL;
@@ -109,10 +146,18 @@ static int file_add(struct ex *x, const char *path)
 
 static mode_t safe_mode(mode_t m)
 {
-	/* setuid/setgid never come from an archive (rule 5); sticky may. */
+	/* setuid/setgid never come from an archive (rule 5): a bot could
+	 * otherwise plant a root-owned setuid binary, as we keep owners when
+	 * running as root. Sticky may stay. The mask also drops type bits. */
 	return m & 01777;
 }
 
+/*
+ * Names are cleaned, not resolved: the result is a plain downward path whose
+ * component count is its depth, which put_entry, the hardlink set and the
+ * directory cache compare as strings. That only holds without "..", so
+ * ".." is refused even where it would stay inside ("a/../b").
+ */
 int extract_clean_path(const char *name, const struct extract_limits *lim, char *out,
 		       size_t size, size_t *depth, struct sk_err *err)
 {
@@ -121,6 +166,8 @@ int extract_clean_path(const char *name, const struct extract_limits *lim, char 
 
 	if (!name || !*name)
 		return sk_err_set(err, SK_EDAMAGED, "entry with an empty name");
+	/* openat() ignores its directory fd for an absolute name:
+	 * "/etc/cron.d/x" would be written to the host, not the stage. */
 	if (name[0] == '/')
 		return sk_err_set(err, SK_EDAMAGED, "absolute name '%s'", name);
 	while (*p) {
@@ -128,22 +175,35 @@ int extract_clean_path(const char *name, const struct extract_limits *lim, char 
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
 
 		if (len == 0 || (len == 1 && p[0] == '.')) {
-			/* "a//b", "./a", "a/": nothing to add */
+			/* "a//b", "./a", "a/": nothing to add. GNU tar writes
+			 * "./a" and "dir/", so these are ordinary spellings. */
 		} else if (len == 2 && p[0] == '.' && p[1] == '.') {
 			return sk_err_set(err, SK_EDAMAGED, "name '%s' contains '..'", name);
 		} else {
+			/* The kernel would say ENAMETOOLONG half-way
+			 * through; refusing here makes it exit 5 (a bad
+			 * archive), not 1, before anything is created. */
 			if (len > NAME_MAX)
 				return sk_err_set(err, SK_EDAMAGED,
 						  "name '%s' has a component over %d bytes", name,
 						  NAME_MAX);
-			if (o + len + 2 > size)
+			/* Never cut a name to fit: a truncated name is a
+			 * different name, possibly one that exists. */
+			if (o + (o ? 1 : 0) + len + 1 > size) {
+				if (lim->max_path < size)
+					return sk_err_set(err, SK_EDAMAGED,
+							  "name longer than %llu bytes (max_path)",
+							  (unsigned long long)lim->max_path);
 				return sk_err_set(err, SK_EDAMAGED,
-						  "name longer than %llu bytes (max_path)",
-						  (unsigned long long)lim->max_path);
+						  "name longer than %zu bytes (the system's limit)",
+						  size - 1);
+			}
 			if (o)
 				out[o++] = '/';
 			memcpy(out + o, p, len);
 			o += len;
+			/* Checked as we go: a name of a million "a/"
+			 * stops at max_depth, not at the end. */
 			if (++d > lim->max_depth)
 				return sk_err_set(err, SK_EDAMAGED,
 						  "name deeper than %llu levels (max_depth)",
@@ -163,6 +223,7 @@ int extract_clean_path(const char *name, const struct extract_limits *lim, char 
 	return 0;
 }
 
+/* Grow a vector by one element (doubling); the caller fills it. */
 static int push(void **v, size_t *n, size_t *cap, size_t elsize)
 {
 	if (*n == *cap) {
@@ -196,6 +257,7 @@ static int open_parents(struct ex *x, char **comp, size_t n, const char *path,
 	struct dircache *dc = &x->dc;
 	size_t keep = 0;
 
+	/* Only reached with a max_depth above the cache's 1024 levels. */
 	if (n > sizeof(dc->fd) / sizeof(dc->fd[0]))
 		return sk_err_set(err, SK_EDAMAGED, "'%s' is too deep", path);
 	while (keep < dc->n && keep < n && strcmp(dc->name[keep], comp[keep]) == 0)
@@ -207,9 +269,22 @@ static int open_parents(struct ex *x, char **comp, size_t n, const char *path,
 		const char *c = comp[dc->n];
 		int fd;
 
+		/*
+		 * O_NOFOLLOW stops the oldest tar attack: an earlier entry
+		 * is a symlink, a later one is written through it. The
+		 * lexical check refuses "a" -> /etc, but not "cur" -> . with
+		 * "par" -> cur/.., which leads out of the stage and is only
+		 * caught by finish(): too late if "par/x" had already been
+		 * written. Here opening "par" fails with ELOOP and the
+		 * archive is refused. O_DIRECTORY turns a file named "par"
+		 * into ENOTDIR instead of a confusing failure one level down.
+		 */
 		fd = openat(parent, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 && errno == ENOENT) {
-			/* A parent the archive did not list: make it like tar does. */
+			/* A parent the archive did not list: make it like tar
+			 * does. fchmod after mkdir gives exactly 0755 whatever
+			 * the umask; the reopen is by name, still without
+			 * following, so the fd is of the directory we made. */
 			if (mkdirat(parent, c, 0700) < 0)
 				return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", c);
 			fd = openat(parent, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -222,7 +297,8 @@ static int open_parents(struct ex *x, char **comp, size_t n, const char *path,
 		}
 		if (fd < 0) {
 			/* ELOOP: a symlink, ENOTDIR: a file. Either way the archive
-			 * asks us to go through something that is not a directory. */
+			 * asks us to go through something that is not a directory:
+			 * that is the archive's fault (exit 5), not the host's. */
 			if (errno == ELOOP || errno == ENOTDIR)
 				return sk_err_set(err, SK_EDAMAGED,
 						  "'%s' passes through '%s', which is not a directory",
@@ -240,7 +316,8 @@ static int open_parents(struct ex *x, char **comp, size_t n, const char *path,
 	return dc->n ? dc->fd[dc->n - 1] : x->stagefd;
 }
 
-/* Split a cleaned path in place into components; returns the count. */
+/* Split a cleaned path in place into components; returns the count. A
+ * cleaned path has no empty components, so no checks are needed here. */
 static size_t split(char *path, char **comp, size_t max)
 {
 	size_t n = 0;
@@ -259,7 +336,10 @@ static size_t split(char *path, char **comp, size_t max)
 }
 
 /* Open the directory at a cleaned path without creating or following
- * anything. Returns an fd the caller closes, or -1 with errno. */
+ * anything. Returns an fd the caller closes, or -1 with errno. It walks
+ * from the stage root each time instead of using the directory cache, which
+ * holds only the current entry's parents; it is for the rarer lookups
+ * (hardlink targets, the final metadata pass). */
 static int open_dir_nofollow(int stagefd, const char *path)
 {
 	char buf[NAME_BUF];
@@ -285,12 +365,23 @@ static int open_dir_nofollow(int stagefd, const char *path)
  * Make room for a new entry called name in parent: a non-directory there is
  * replaced; a directory stays only when the new entry is one too.
  * Returns 1 when a directory exists and should be kept, 0 when the name is free.
+ *
+ * Replacing is tar's rule (the later entry wins). It is done by unlinking,
+ * never by opening the old name with O_TRUNC: the old name may be a symlink
+ * (writing would go through it) or a hardlink (writing would change every
+ * other name of that file, "a" and its hardlink "b", then a new "b"). A new
+ * inode leaves the earlier entries as the archive made them. A directory is
+ * never replaced by a non-directory: it may already hold entries, and the
+ * directory cache holds fds into it; an archive that asks for that is
+ * refused.
  */
 static int make_room(int parent, const char *name, int want_dir, const char *path,
 		     struct sk_err *err)
 {
 	struct stat s;
 
+	/* AT_SYMLINK_NOFOLLOW: the question is what the name is, not what a
+	 * link there points at. */
 	if (fstatat(parent, name, &s, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -306,6 +397,12 @@ static int make_room(int parent, const char *name, int want_dir, const char *pat
 	return 0;
 }
 
+/*
+ * Owner, mode and times of an entry, all through its fd: the name could
+ * have been replaced since it was opened, the fd cannot. Owners only as
+ * root: anyone else can only give files to themselves, and the bot's files
+ * must stay the bot's when root imports them (rule 5).
+ */
 static int set_owner_times(struct ex *x, int fd, const struct sk_entry *e, const char *path,
 			   struct sk_err *err)
 {
@@ -321,6 +418,7 @@ static int set_owner_times(struct ex *x, int fd, const struct sk_entry *e, const
 	return 0;
 }
 
+/* Progress counts compressed bytes read: the input size is the total. */
 static void note_progress(struct ex *x)
 {
 	uint64_t in;
@@ -342,6 +440,12 @@ static int put_reg(struct ex *x, int parent, const char *name, const char *path,
 
 	if (make_room(parent, name, 0, path, err) < 0)
 		return -1;
+	/*
+	 * O_EXCL: a new inode or nothing; if anything sits at the name after
+	 * make_room, fail rather than write into it. 0600 until
+	 * set_owner_times: the final mode may lack write permission (0444),
+	 * and nobody else should read a half-written file.
+	 */
 	fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", path);
@@ -350,6 +454,9 @@ static int put_reg(struct ex *x, int parent, const char *name, const char *path,
 	while ((rc = areader_data(x->r, &buf, &len, &off, err)) > 0) {
 		const char *p = buf;
 
+		/* A sparse map is archive data too: a block placed past
+		 * the declared size would grow the file beyond what
+		 * max_bytes accounted for. Written so it cannot overflow. */
 		if (off > e->size || len > e->size - off) {
 			sk_err_set(err, SK_EDAMAGED, "'%s': data beyond its declared size", path);
 			goto out;
@@ -376,6 +483,7 @@ static int put_reg(struct ex *x, int parent, const char *name, const char *path,
 	}
 	if (rc < 0)
 		goto out;
+	/* The declared size, so a trailing hole of a sparse file exists. */
 	if (ftruncate(fd, (off_t)e->size) < 0) {
 		sk_err_sys(err, SK_EFAIL, errno, "cannot size '%s'", path);
 		goto out;
@@ -388,11 +496,21 @@ out:
 	return ret;
 }
 
+/* Did this archive create a regular file at the cleaned path? */
 static int has_file(struct ex *x, const char *path)
 {
 	return x->capfiles && *file_slot(x->files, x->capfiles, path) != NULL;
 }
 
+/*
+ * A hardlink may only name a regular file this archive already created.
+ * Tar cannot express a link to a later entry, and anything else is an
+ * attack or a mistake: a link to a file already in the tree we merge into
+ * would give a file the archive did not write a second name the archive
+ * chose; a link to a symlink or a directory is not a file. The target
+ * name goes through the same cleaning as any name, so it cannot be absolute
+ * or contain "..".
+ */
 static int put_hardlink(struct ex *x, int parent, const char *name, const char *path,
 			const struct sk_entry *e, struct sk_err *err)
 {
@@ -408,6 +526,7 @@ static int put_hardlink(struct ex *x, int parent, const char *name, const char *
 		return sk_err_set(err, SK_EDAMAGED,
 				  "hardlink '%s' -> '%s' does not name an earlier file of the archive",
 				  path, e->link);
+	/* make_room would unlink the target before linking to it. */
 	if (strcmp(target, path) == 0)
 		return sk_err_set(err, SK_EDAMAGED, "hardlink '%s' names itself", path);
 	tbase = strrchr(target, '/');
@@ -418,6 +537,9 @@ static int put_hardlink(struct ex *x, int parent, const char *name, const char *
 		tdir[0] = '\0';
 		tbase = target;
 	}
+	/* The target's directory is reached without following, like any
+	 * parent: the set holds names, and a name can be reached through a
+	 * symlink only if we follow one. */
 	tfd = open_dir_nofollow(x->stagefd, tdir);
 	if (tfd < 0)
 		return sk_err_set(err, SK_EDAMAGED,
@@ -430,6 +552,8 @@ static int put_hardlink(struct ex *x, int parent, const char *name, const char *
 	}
 	ret = make_room(parent, name, 0, path, err);
 	/* flags 0: link the name itself, never what a symlink points at. */
+	/* ENOENT here means the target went between the check and the link:
+	 * that can only be this archive's own doing, so it is exit 5. */
 	if (ret == 0 && linkat(tfd, tbase, parent, name, 0) < 0)
 		ret = sk_err_sys(err, errno == ENOENT ? SK_EDAMAGED : SK_EFAIL, errno,
 				 "cannot link '%s' to '%s'", path, target);
@@ -437,11 +561,20 @@ static int put_hardlink(struct ex *x, int parent, const char *name, const char *
 	return ret < 0 ? -1 : 0;
 }
 
+/*
+ * The cheap check at creation time. It catches the plain escapes ("..",
+ * "../../etc", "/etc") at the entry that carries them, with a message that
+ * names it. It is not enough on its own: it treats every component as a
+ * directory, while a component that is a symlink changes what a following
+ * ".." means. extract_link_inside settles that at the end.
+ */
 int extract_link_lexical(const char *target, size_t dir_depth)
 {
 	long depth = (long)dir_depth;
 	const char *p = target;
 
+	/* Absolute targets mean something else once the tree moves from the
+	 * stage to the workspace and into the container: never inside. */
 	if (target[0] == '/')
 		return 0;
 	while (*p) {
@@ -449,6 +582,9 @@ int extract_link_lexical(const char *target, size_t dir_depth)
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
 
 		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			/* Above the root even for a moment is outside:
+			 * "../ws/x" comes back only while the root is
+			 * called "ws". */
 			if (--depth < 0)
 				return 0;
 		} else if (len > 0 && !(len == 1 && p[0] == '.')) {
@@ -467,10 +603,13 @@ static int put_symlink(struct ex *x, int parent, const char *name, const char *p
 	struct timespec ts[2] = { e->mtime, e->mtime };
 	struct symlink_rec *rec;
 
+	/* The kernel refuses an empty target (ENOENT): say why here. */
 	if (!*e->link)
 		return sk_err_set(err, SK_EDAMAGED, "symlink '%s' has an empty target", path);
+	/* The limit also bounds what the resolver walks at the end. */
 	if (strlen(e->link) > x->lim->max_path)
 		return sk_err_set(err, SK_EDAMAGED, "symlink '%s': target too long", path);
+	/* depth - 1: a relative target starts from the link's directory. */
 	if (!extract_link_lexical(e->link, depth - 1))
 		return sk_err_set(err, SK_EDAMAGED,
 				  "symlink '%s' -> '%s' points outside the workspace", path,
@@ -485,6 +624,12 @@ static int put_symlink(struct ex *x, int parent, const char *name, const char *p
 					  "system allows (%d)", path, strlen(e->link), PATH_MAX - 1);
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot create symlink '%s'", path);
 	}
+	/*
+	 * AT_SYMLINK_NOFOLLOW on both: without it chown and utimens act on
+	 * what the link points at, and an archive could give itself any file
+	 * the link names (the lexical check passed, but the tree is not
+	 * finished). A symlink has no mode of its own on Linux: no chmod.
+	 */
 	if (x->as_root && fchownat(parent, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return sk_err_sys(err, SK_EFAIL, errno, "chown '%s'", path);
 	if (utimensat(parent, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
@@ -505,6 +650,9 @@ static int put_dir(struct ex *x, int parent, const char *name, const char *path,
 	struct dirmeta *m;
 	int rc;
 
+	/* "" is the stage root ("./" in the archive): it exists; only its
+	 * metadata is taken. An existing directory is merged into, as tar
+	 * does; its mode and times are set at the end like a new one's. */
 	if (*path) {
 		rc = make_room(parent, name, 1, path, err);
 		if (rc < 0)
@@ -535,9 +683,16 @@ static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
 
 	if (extract_clean_path(e->path, x->lim, clean, sizeof(clean), &depth, err) < 0)
 		return -1;
+	/* "./" as a file or link would replace the stage root itself. */
 	if (depth == 0 && e->type != SK_DIR)
 		return sk_err_set(err, SK_EDAMAGED, "entry '%s' names the workspace root",
 				  e->path);
+	/*
+	 * max_bytes is checked on the declared size before a byte is written,
+	 * so an archive cannot fill the disk and only then be refused. Sparse
+	 * entries count their apparent size: the bot gets back what it had.
+	 * Written as a subtraction so a huge size cannot wrap the sum.
+	 */
 	if (e->type == SK_REG) {
 		if (e->size > x->lim->max_bytes - x->st->bytes)
 			return sk_err_set(err, SK_EDAMAGED,
@@ -555,6 +710,8 @@ static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
 	parent = open_parents(x, comp, n - 1, clean, err);
 	if (parent < 0)
 		return -1;
+	/* Only regular files, hardlinks, symlinks and directories get here:
+	 * areader_next refuses devices, fifos and sockets (rule 5). */
 	switch (e->type) {
 	case SK_REG:
 		if (put_reg(x, parent, name, clean, e, err) < 0)
@@ -585,7 +742,14 @@ struct walk {
 };
 
 /* Step into comp: for real when it is a directory that exists (never
- * through a symlink), else lexically. -1 on a local error. */
+ * through a symlink), else lexically. -1 on a local error.
+ * O_PATH: the fd only anchors the walk and needs no read permission on
+ * the directory (export runs on the bot's tree, modes and all).
+ * A component that is missing or a file is counted but not entered: the
+ * kernel would fail there, and counting it keeps a later ".." honest. The
+ * check is of the tree as it stands: after import the bot owns it and may
+ * make any link it likes; what is stopped is the archive itself handing
+ * the host a link out of the workspace. */
 static int walk_into(struct walk *w, const char *comp)
 {
 	int fd;
@@ -607,7 +771,8 @@ static int walk_into(struct walk *w, const char *comp)
 
 /* Step up to the parent; the caller checked that depth > 0. Every real
  * level was entered by name without following a link, so its ".." is the
- * level above it. */
+ * level above it. That is why the walk keeps an fd and no names: ".." of
+ * the fd is the truth, a string of names would have to be trusted. */
 static int walk_up(struct walk *w)
 {
 	int fd;
@@ -631,6 +796,11 @@ static int walk_up(struct walk *w)
  * (the lexical check alone misses chains such as cur -> ., par -> cur/..).
  * Components that do not exist are taken lexically. Returns 1 if the link
  * stays inside, 0 if it escapes or loops, -1 on a local error.
+ *
+ * Why walk at all instead of asking the kernel (openat2 RESOLVE_BENEATH)?
+ * The kernel stops at the first missing component, and a dangling link, or
+ * one through a file, is legitimate in a workspace: it has no answer for
+ * those. The unit test compares both where they can both answer.
  */
 int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 {
@@ -640,12 +810,15 @@ int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 	int hops = 0, result = -1;
 	const char *dir_end = strrchr(lpath, '/');
 
+	/* See extract_link_lexical: an absolute target is never inside. */
 	if (!*ltarget || ltarget[0] == '/')
 		return 0;
 	w.dfd = openat(stagefd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (w.dfd < 0)
 		return -1;
-	/* The link's own directory, component by component. */
+	/* The link's own directory, component by component. Its components
+	 * are real directories (open_parents refused anything else), so they
+	 * are entered, not expanded: a relative target starts there. */
 	if (dir_end) {
 		char *d = strndup(lpath, (size_t)(dir_end - lpath));
 		char *p = d;
@@ -689,6 +862,8 @@ int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 		if (strcmp(comp, ".") == 0)
 			continue;
 		if (strcmp(comp, "..") == 0) {
+			/* Leaving the root is an escape even when the rest
+			 * of the target would come back in. */
 			if (w.depth == 0) {
 				result = 0;
 				break;
@@ -697,11 +872,16 @@ int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 				break;
 			continue;
 		}
+		/* A symlink of the tree: expand it as the kernel would. Only
+		 * on the real part of the walk; below a missing component
+		 * there is nothing to expand. */
 		if (w.nreal == w.depth &&
 		    fstatat(w.dfd, comp, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(s.st_mode)) {
 			ssize_t tl;
 			char *joined;
 
+			/* A loop, or a chain longer than the kernel would
+			 * follow: not inside. */
 			if (++hops > MAX_LINK_HOPS) {
 				result = 0;
 				break;
@@ -715,7 +895,10 @@ int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 				result = 0;
 				break;
 			}
-			/* Continue with the link's target, then what was left. */
+			/* Continue with the link's target, then what was left.
+			 * The walker stays in the link's directory, which is
+			 * where a relative target starts; a ".." in it then
+			 * climbs from there, not from where the link points. */
 			if (asprintf(&joined, "%s/%s", tbuf, cur) < 0)
 				break;
 			free(rest);
@@ -747,6 +930,12 @@ static const char *elide(const char *s, char *buf, size_t size)
 	return buf;
 }
 
+/*
+ * The tree-wide checks and the deferred metadata, run only once the whole
+ * stream is in and verified. Symlinks first, while every directory is still
+ * 0700 and ours: the resolver must be able to search each one, which an
+ * archive's final modes (0000, say) could stop for a caller that is not root.
+ */
 static int finish(struct ex *x, struct sk_err *err)
 {
 	char eb1[128], eb2[128];
@@ -765,7 +954,11 @@ static int finish(struct ex *x, struct sk_err *err)
 					  elide(l->path, eb1, sizeof(eb1)),
 					  elide(l->target, eb2, sizeof(eb2)));
 	}
-	/* Children were recorded after their parents: walk backwards. */
+	/* Children were recorded after their parents: walk backwards, so a
+	 * parent's mtime is set after its children stop changing it and its
+	 * mode after they no longer need to be created. Each is reopened by
+	 * name without following instead of kept open: a tree with a million
+	 * directories would need a million fds. */
 	for (i = x->ndirs; i > 0; i--) {
 		const struct dirmeta *m = &x->dirs[i - 1];
 		struct sk_entry e = { 0 };
@@ -797,16 +990,20 @@ int extract_archive(struct areader *r, int stagefd, const struct extract_limits 
 
 	memset(st, 0, sizeof(*st));
 	x.stagefd = stagefd;
+	/* Root keeps numeric owners; anyone else owns what it creates. */
 	x.as_root = geteuid() == 0;
 	x.lim = lim;
 	x.st = st;
 	x.prog = prog;
 	x.r = r;
 	while ((rc = areader_next(r, &e, err)) > 0) {
+		/* Ctrl-C between entries: the caller removes the stage. */
 		if (sig_interrupted()) {
 			sk_err_set(err, SK_EFAIL, "interrupted");
 			goto out;
 		}
+		/* Before the entry is created: max_entries bounds the
+		 * inodes an archive of empty files can use. */
 		if (st->entries >= lim->max_entries) {
 			sk_err_set(err, SK_EDAMAGED, "archive holds more than %llu entries (max_entries)",
 				   (unsigned long long)lim->max_entries);
@@ -819,7 +1016,9 @@ int extract_archive(struct areader *r, int stagefd, const struct extract_limits 
 	}
 	if (rc < 0)
 		goto out;
-	/* The stream is whole and verified; now the tree-wide checks. */
+	/* The stream is whole and verified (codec checksums, trailer, no
+	 * trailing garbage); now the tree-wide checks. A truncated archive
+	 * never gets this far, so it is never judged on half its links. */
 	ret = finish(&x, err);
 out:
 	while (x.dc.n > 0)

@@ -1,3 +1,8 @@
+/*
+ * fcapi.c: HTTP/1.1 over Firecracker's Unix API socket with libcurl: one
+ * handle per socket, a time limit on every call, the status code and the
+ * fault_message of an error body, and the version that GET / reports.
+ */
 #include "fcapi.h"
 
 #include <curl/curl.h>

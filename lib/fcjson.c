@@ -1,3 +1,8 @@
+/*
+ * fcjson.c: all JSON through jansson: Firecracker request and response
+ * bodies, the snapshot manifest (written, and read back as untrusted input
+ * with every field checked), and the --json documents of the fcsnap commands.
+ */
 #include "fcjson.h"
 
 #include <jansson.h>

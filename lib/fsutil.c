@@ -1,3 +1,8 @@
+/*
+ * fsutil.c: file-system helpers shared by every module: whole reads and
+ * writes, mkdir -p and fsync of parents, removing a tree without following a
+ * symlink, and temp files committed by rename (rule 1).
+ */
 #include "fsutil.h"
 
 #include <dirent.h>

@@ -1,3 +1,8 @@
+/*
+ * hash.c: sha256 with OpenSSL EVP, for a buffer, a file, or many files at
+ * once on a worker pool; and the hasher, which digests a stream as it is
+ * written (runs of zeros included) and reports an interruption as a failure.
+ */
 #include "hash.h"
 #include "sig.h"
 

@@ -1,3 +1,9 @@
+/*
+ * index.c: the SQLite index: open (WAL, busy timeout, synchronous=FULL),
+ * forward migration by PRAGMA user_version, and one small function per query
+ * for the journal, backups, snapshots with their artifacts, and machines.
+ * SQLite's result codes become exit classes in db_code().
+ */
 #include "index.h"
 
 #include <limits.h>

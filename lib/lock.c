@@ -1,3 +1,8 @@
+/*
+ * lock.c: one flock(2) file per object. The holder writes its pid so a busy
+ * command can name it; a lock file that was unlinked while we waited is not
+ * a lock, so acquiring retries until the locked file is the linked one.
+ */
 #include "lock.h"
 
 #include <errno.h>

@@ -1,3 +1,8 @@
+/*
+ * log.c: diagnostics on stderr as "PROG: message", one write(2) per line;
+ * and the progress display (bytes, rate, ETA) redrawn on a terminal or
+ * printed as plain lines into a log.
+ */
 #include "log.h"
 
 #include <stdarg.h>

@@ -1,3 +1,8 @@
+/*
+ * proc.c: other processes: whether a recorded pid is still the same process
+ * (by its start time), who listens on a socket or holds a TAP device, and
+ * proc_spawn, the one place statekit forks and execs, never through a shell.
+ */
 #include "proc.h"
 
 #include <ctype.h>

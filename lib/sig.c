@@ -1,3 +1,8 @@
+/*
+ * sig.c: SIGINT, SIGTERM and SIGHUP only set a flag that long loops poll, so
+ * cleanup runs on the normal error path; and the fault points tests use to
+ * kill a command at a chosen step.
+ */
 #include "sig.h"
 
 #include <signal.h>

@@ -1,3 +1,8 @@
+/*
+ * snap.c: what the fcsnap commands share (snapint.h): opening the index and
+ * locks, the manifest, artifact checks, and the repair of what a killed
+ * command left in the journal; plus fcsnap-list, -delete and -verify.
+ */
 #include "snap.h"
 
 #include <errno.h>

@@ -1,3 +1,9 @@
+/*
+ * tree.c: the export walk. It reads the bot's workspace (untrusted, and
+ * possibly changing under us) one level at a time from the root fd and writes
+ * each entry to the archive; what import would refuse is left out, with a
+ * warning, so an export always imports.
+ */
 #include "tree.h"
 
 #include <dirent.h>
@@ -15,9 +21,18 @@
 #include "banned.h"
 
 #define IO_CHUNK (1 << 20)
+/* The walk recurses once per level: a bot can make a tree a million levels
+ * deep, which would overflow the C stack long before max_depth applies
+ * (export skips what is too deep but still has to descend to see it). */
 #define MAX_DEPTH 4096
 
-/* Files with more than one link: (dev, ino) -> the name first archived. */
+/*
+ * Files with more than one link: (dev, ino) -> the name first archived. A
+ * later name becomes a hardlink entry to that first name, which is what
+ * import accepts (a link to an earlier file of the archive), and the data is
+ * stored once. dev is part of the key because inode numbers are unique only
+ * per file system, and a workspace may hold a mount.
+ */
 struct link_ent {
 	dev_t dev;
 	ino_t ino;
@@ -64,7 +79,8 @@ static int link_grow(struct walk *wk)
 	return 0;
 }
 
-/* The first name of (dev, ino) if seen before, else remember path: NULL. */
+/* The first name of (dev, ino) if seen before, else remember path: NULL.
+ * A hash set, so a tree of a million hardlinks is not quadratic. */
 static const char *link_seen(struct walk *wk, const struct stat *s, const char *path,
 			     int *oom)
 {
@@ -108,12 +124,16 @@ static int ext_push(struct walk *wk, size_t n, uint64_t off, uint64_t len)
 /*
  * Map the data regions of a file that has fewer blocks than its size.
  * Returns the number of extents, 0 for "treat as dense", -1 on error.
+ * Holes are archived as holes (a pax sparse map) so a 60 GB sparse disk image
+ * costs its data, not 60 GB of zeros, and comes back sparse.
  */
 static ssize_t map_sparse(struct walk *wk, int fd, const struct stat *s)
 {
 	off_t pos = 0, data, hole, size = s->st_size;
 	size_t n = 0;
 
+	/* As many blocks as bytes: no hole worth a map, and no lseek calls
+	 * on the common, dense file. */
 	if (size == 0 || (uint64_t)s->st_blocks * 512 >= (uint64_t)size)
 		return 0;
 	while (pos < size) {
@@ -121,6 +141,7 @@ static ssize_t map_sparse(struct walk *wk, int fd, const struct stat *s)
 		if (data < 0) {
 			if (errno == ENXIO)
 				break;	/* only a hole remains */
+			/* EINVAL: the file system has no SEEK_DATA. */
 			return errno == EINVAL ? 0 : -1;
 		}
 		if (data >= size)
@@ -128,6 +149,8 @@ static ssize_t map_sparse(struct walk *wk, int fd, const struct stat *s)
 		hole = lseek(fd, data, SEEK_HOLE);
 		if (hole < 0)
 			return -1;
+		/* The file may grow while we map it: the header's size,
+		 * taken from the same fstat, is what counts. */
 		if (hole > size)
 			hole = size;
 		if (ext_push(wk, n++, (uint64_t)data, (uint64_t)(hole - data)) < 0)
@@ -141,6 +164,12 @@ static ssize_t map_sparse(struct walk *wk, int fd, const struct stat *s)
 	return (ssize_t)n;
 }
 
+/*
+ * Copy len bytes at off into the archive. Exactly len: the header already
+ * promised that many, and a tar stream with fewer is misaligned from there
+ * on, every later header read as data. Bytes a growing file gains past the
+ * header's size are not read at all.
+ */
 static int copy_range(struct walk *wk, int fd, const char *path, uint64_t off, uint64_t len,
 		      struct sk_err *err)
 {
@@ -149,6 +178,8 @@ static int copy_range(struct walk *wk, int fd, const char *path, uint64_t off, u
 	while (len > 0) {
 		size_t want = len < IO_CHUNK ? (size_t)len : IO_CHUNK;
 
+		/* Per chunk, not per file: Ctrl-C on a 60 GB file must
+		 * not wait for the end of it. */
 		if (sig_interrupted())
 			return sk_err_set(err, SK_EFAIL, "interrupted");
 		ssize_t n = pread(fd, wk->buf, want, (off_t)off);
@@ -176,6 +207,13 @@ static int copy_range(struct walk *wk, int fd, const char *path, uint64_t off, u
 	return 0;
 }
 
+/*
+ * One regular file: a hardlink entry if its inode was archived under an
+ * earlier name, else a header and its data (holes kept). The lstat that
+ * chose this function and the open that reads are two steps, and the bot's
+ * tree can change in between: the checks below make a swapped name an
+ * error, never a read of something else.
+ */
 static int put_file(struct walk *wk, int dfd, const char *name, const char *path,
 		    const struct stat *s, struct sk_err *err)
 {
@@ -203,14 +241,22 @@ static int put_file(struct walk *wk, int dfd, const char *name, const char *path
 		}
 	}
 	/* O_NOFOLLOW: if the name became a symlink since the lstat, fail
-	 * rather than read whatever it points at. */
+	 * rather than read whatever it points at (/etc/shadow, as root).
+	 * O_NONBLOCK: if it became a fifo, open would wait forever for a
+	 * writer. O_NOCTTY: if it became a terminal, it must not become ours. */
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", path);
+	/* The inode comparison: the name now opened must be the file the
+	 * lstat saw. Another file swapped in would be archived under this
+	 * name with the wrong hardlink identity; a fifo or device passes
+	 * O_NOFOLLOW but is not S_ISREG. The header below is built from this
+	 * fstat, the one that matches the data we read. */
 	if (fstat(fd, &fs) < 0 || !S_ISREG(fs.st_mode) || fs.st_ino != s->st_ino) {
 		sk_err_set(err, SK_EFAIL, "'%s' changed while it was archived", path);
 		goto out;
 	}
+	/* Read-ahead only; a failure changes nothing. */
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	e.type = SK_REG;
 	e.size = (uint64_t)fs.st_size;
@@ -254,7 +300,10 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted names of the directory open at fd (fd is consumed). */
+/* Sorted names of the directory open at fd (fd is consumed). Sorted so that
+ * the same tree always gives the same archive, whatever order the file
+ * system returns; read whole and closed before the caller recurses, so the
+ * walk holds one directory fd per level, not a DIR stream per level. */
 static char **list_dir(int fd, size_t *count, struct sk_err *err, const char *path)
 {
 	DIR *d = fdopendir(fd);
@@ -288,6 +337,8 @@ static char **list_dir(int fd, size_t *count, struct sk_err *err, const char *pa
 			goto oom;
 		n++;
 	}
+	/* readdir returns NULL at the end and on an error alike: a listing
+	 * cut short would silently leave files out of the backup. */
 	if (errno) {
 		sk_err_sys(err, SK_EFAIL, errno, "cannot read '%s'", path);
 		goto fail;
@@ -309,6 +360,13 @@ fail:
 	return NULL;
 }
 
+/*
+ * Archive the entries of the directory open at dfd, whose name relative to
+ * the root is path[0..plen). Every child is reached from dfd by a single
+ * name, never by a path string from the root: a directory renamed or
+ * replaced by a symlink while we walk cannot move the walk outside the
+ * workspace (rule 4).
+ */
 static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth,
 		    struct sk_err *err)
 {
@@ -319,6 +377,8 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 	if (depth > MAX_DEPTH)
 		return sk_err_set(err, SK_EFAIL, "'%s': tree deeper than %d levels", path,
 				  MAX_DEPTH);
+	/* A descriptor of its own for reading: one shared with the size pass
+	 * would start at the end and list nothing (fs_reopen_dir). */
 	fd = fs_reopen_dir(dfd);
 	if (fd < 0)
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", plen ? path : ".");
@@ -335,6 +395,7 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 			ret = sk_err_set(err, SK_EFAIL, "interrupted");
 			break;
 		}
+		/* The path buffer's size; far past any max_path. */
 		if (plen + nlen + 2 > 65536) {
 			ret = sk_err_set(err, SK_EFAIL, "'%s/%s': name too long", path, names[i]);
 			break;
@@ -342,6 +403,9 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 		if (plen)
 			path[plen] = '/';
 		memcpy(path + plen + (plen ? 1 : 0), names[i], nlen + 1);
+		/* Import refuses the whole archive for one name past its
+		 * limits; leaving that name out here, with a warning, is the
+		 * lesser loss: an export must always import. */
 		if ((uint64_t)depth + 1 > wk->lim->max_depth ||
 		    plen + nlen + (plen ? 1 : 0) > wk->lim->max_path) {
 			log_warn("skipping '%.200s...': deeper or longer than the archive limits "
@@ -351,6 +415,8 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 			wk->st->skipped++;
 			goto next;
 		}
+		/* AT_SYMLINK_NOFOLLOW: a symlink is archived as a link,
+		 * never as what it points at. */
 		if (fstatat(dfd, names[i], &s, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno == ENOENT)
 				goto next;	/* gone since readdir */
@@ -369,11 +435,18 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 		case S_IFDIR: {
 			int sub;
 
+			/* The directory's header before its children, the
+			 * order every tar reader expects (the archive must
+			 * import with GNU tar and bsdtar too): a reader that
+			 * meets a child first has to invent its parent. */
 			e.type = SK_DIR;
 			if (awriter_add(wk->w, &e, err) < 0) {
 				ret = -1;
 				break;
 			}
+			/* O_NOFOLLOW | O_DIRECTORY: if the name became a
+			 * symlink (to /, say) since the fstatat, this fails
+			 * instead of walking the host into the archive. */
 			sub = openat(dfd, names[i],
 				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub < 0) {
@@ -393,13 +466,18 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 						 path);
 				break;
 			}
+			/* Linux keeps targets under 4096 bytes: a full
+			 * buffer means it was cut, and a cut target is a
+			 * different target. */
 			if ((size_t)tl >= sizeof(target) - 1) {
 				ret = sk_err_set(err, SK_EFAIL, "'%s': link target too long", path);
 				break;
 			}
 			target[tl] = '\0';
 			/* Rule 5: only links that stay inside; import would refuse
-			 * the whole archive for one that does not. */
+			 * the whole archive for one that does not. The same
+			 * resolver as import's, on the same tree, so the two
+			 * cannot disagree; -1 (could not tell) is skipped too. */
 			if (extract_link_inside(wk->rootfd, path, target) != 1) {
 				log_warn("skipping symlink '%s' -> '%s': it points outside the "
 					 "workspace", path, target);
@@ -412,6 +490,9 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 			break;
 		}
 		default:
+			/* Devices, fifos and sockets: import refuses them
+			 * (a device node written as root is a way into the
+			 * host), and a socket or fifo has no content to keep. */
 			log_warn("skipping %s '%s'",
 				 S_ISSOCK(s.st_mode)  ? "socket" :
 				 S_ISFIFO(s.st_mode)  ? "fifo" :
@@ -446,6 +527,8 @@ int tree_export(int rootfd, struct awriter *w, const struct extract_limits *lim,
 	wk.w = w;
 	wk.prog = prog;
 	wk.st = st;
+	/* One data buffer and one path buffer for the whole walk, not one
+	 * per level: a deep tree must not cost depth times a megabyte. */
 	wk.buf = malloc(IO_CHUNK);
 	path = malloc(65536);
 	if (!wk.buf || !path) {
@@ -506,6 +589,9 @@ static int size_seen(struct size_pass *sp, ino_t ino)
 	return 0;
 }
 
+/* Best effort, so every error is skipped: a wrong total only makes the
+ * percentage wrong, and the real walk reports real errors. The same
+ * O_NOFOLLOW descent as the walk, so it cannot count the host either. */
 static uint64_t size_dir(struct size_pass *sp, int dfd, int depth)
 {
 	uint64_t total = 0;
@@ -529,6 +615,7 @@ static uint64_t size_dir(struct size_pass *sp, int dfd, int depth)
 		if (fstatat(dirfd(d), de->d_name, &s, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISREG(s.st_mode)) {
+			/* Inode 0 is the set's empty marker: counted, not kept. */
 			if (s.st_nlink < 2 || !s.st_ino || !size_seen(sp, s.st_ino))
 				total += (uint64_t)s.st_size;
 		} else if (S_ISDIR(s.st_mode)) {
@@ -554,6 +641,12 @@ uint64_t tree_size(int rootfd)
 	return total;
 }
 
+/*
+ * Hardlinks instead of copies are safe because the extractor replaces names
+ * (unlink, then create a new inode) and never writes into an existing file:
+ * the old workspace, which these inodes still belong to, stays as it was
+ * if the import fails.
+ */
 static int link_copy_dir(int src, int dst, const char *path, int depth, struct sk_err *err)
 {
 	char **names;
@@ -576,12 +669,15 @@ static int link_copy_dir(int src, int dst, const char *path, int depth, struct s
 			ret = sk_err_sys(err, SK_EFAIL, errno, "cannot stat '%s'", names[i]);
 			break;
 		}
+		/* flags 0: a symlink is linked as itself, not its target. */
 		if (!S_ISDIR(s.st_mode)) {
 			if (linkat(src, names[i], dst, names[i], 0) < 0)
 				ret = sk_err_sys(err, SK_EFAIL, errno, "cannot link '%s'",
 						 names[i]);
 			continue;
 		}
+		/* 0700 until its children are in: the source's mode may be
+		 * read-only, and its mtime is set after they stop changing it. */
 		if (mkdirat(dst, names[i], 0700) < 0) {
 			ret = sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", names[i]);
 			break;

@@ -1,3 +1,9 @@
+/*
+ * ws.c: ws-export, ws-import and ws-preserve: config, lock, journal repair,
+ * then the operation as named steps. Import stages the new tree beside the
+ * workspace and swaps it in by rename (or rolls forward where the file
+ * system refuses the rename), so a crash leaves old or new, never a mixture.
+ */
 #include "ws.h"
 
 #include <dirent.h>

@@ -883,7 +883,7 @@ int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 			/* A loop, or a chain longer than the kernel would
 			 * follow: not inside. */
 			if (++hops > MAX_LINK_HOPS) {
-				result = 0;
+				result = EXTRACT_LINK_LOOP;
 				break;
 			}
 			/* Linux keeps a link target below PATH_MAX: it fits. */
@@ -948,6 +948,11 @@ static int finish(struct ex *x, struct sk_err *err)
 		if (rc < 0)
 			return sk_err_sys(err, SK_EFAIL, errno, "cannot check symlink '%s'",
 					  elide(l->path, eb1, sizeof(eb1)));
+		if (rc == EXTRACT_LINK_LOOP)
+			return sk_err_set(err, SK_EDAMAGED,
+					  "symlink '%s' -> '%s': a chain of more than %d links "
+					  "(a loop?)", elide(l->path, eb1, sizeof(eb1)),
+					  elide(l->target, eb2, sizeof(eb2)), MAX_LINK_HOPS);
 		if (rc == 0)
 			return sk_err_set(err, SK_EDAMAGED,
 					  "symlink '%s' -> '%s' resolves outside the workspace",

@@ -53,9 +53,11 @@ int extract_archive(struct areader *r, int stagefd, const struct extract_limits 
  * ltarget resolve inside the tree? Resolves component by component like the
  * kernel, expanding the tree's own symlinks (at most 40) without following
  * anything for real; missing components are taken lexically. 1 inside, 0
- * outside (or looping), -1 on a local error. Export uses it to leave such
- * links out, import to reject them.
+ * outside, EXTRACT_LINK_LOOP when the chain is longer than the kernel would
+ * follow (a loop, most likely), -1 on a local error. Export uses it to leave
+ * such links out, import to reject them.
  */
+#define EXTRACT_LINK_LOOP 2
 int extract_link_inside(int rootfd, const char *lpath, const char *ltarget);
 
 /* Purely lexical first check: no absolute target, no ".." above the root

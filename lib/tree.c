@@ -372,7 +372,7 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 {
 	char **names;
 	size_t n, i;
-	int ret = 0, fd;
+	int ret = 0, fd, rc;
 
 	if (depth > MAX_DEPTH)
 		return sk_err_set(err, SK_EFAIL, "'%s': tree deeper than %d levels", path,
@@ -478,9 +478,11 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 			 * the whole archive for one that does not. The same
 			 * resolver as import's, on the same tree, so the two
 			 * cannot disagree; -1 (could not tell) is skipped too. */
-			if (extract_link_inside(wk->rootfd, path, target) != 1) {
-				log_warn("skipping symlink '%s' -> '%s': it points outside the "
-					 "workspace", path, target);
+			rc = extract_link_inside(wk->rootfd, path, target);
+			if (rc != 1) {
+				log_warn("skipping symlink '%s' -> '%s': %s", path, target,
+					 rc == EXTRACT_LINK_LOOP ? "a chain of more than 40 links"
+								 : "it points outside the workspace");
 				wk->st->skipped++;
 				goto next;
 			}

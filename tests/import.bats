@@ -650,7 +650,7 @@ sys.stdout.buffer.write(open(sys.argv[1], "rb").read()[:t.offset + 512])' \
 		sym("a", "b/x")
 		sym("b", "a/y")
 	PY
-	expect_reject "$BATS_TEST_TMPDIR/a.tgz" "resolves outside the workspace"
+	expect_reject "$BATS_TEST_TMPDIR/a.tgz" "symlink .a. -> .b/x.: a chain of more than 40 links \\(a loop\\?\\)"
 }
 
 @test "ws-import: a hardlink to /etc/passwd is refused" {

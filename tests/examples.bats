@@ -32,7 +32,9 @@
 # vm1-2026-11-23 is the name the line before it created. A pid in an expected
 # output ("(pid 4242)") or a command ("-p 12345") is the pid of the process
 # the test made. Where less(1) pages, LESS=F lets it quit as a person would
-# press q.
+# press q. There is no systemd here: the systemctl that statekit.ini(5)'s
+# stop_command and start_command call is a stand-in that records its
+# arguments.
 #
 # EX_TABLE maps every example line to the test that runs it (the tag in the
 # test's title) or to 'norun:' with the reason it cannot run here. A line
@@ -676,17 +678,33 @@ gen_fp() {
 	tree_fingerprint "$d"
 }
 
-@test "ws-preserve: the cron lines run by cron keep a generation of the workspace, and mail nothing (ex-cron-preserve)" {
+@test "ws-preserve: the cron lines run by cron wait for a running export, keep a generation of the workspace, and mail nothing (ex-cron-preserve)" {
 	make_sample bot1
 	fp=$(tree_fingerprint "$WS/bot1")
+	# An export holds the bot until $EXD/go exists.
+	sk_conf "[workspace]" \
+		"stop_command = [ -e $EXD/go ] || { touch $EXD/stopping; while [ ! -e $EXD/go ]; do sleep 0.05; done; }"
+	ex_host2
+	EX_RELEASE=$EXD/go
 	n=0
 	for ex in README.md:3 man/man1/ws-preserve.1:1 man/man7/statekit.7:2; do
 		ex_cron_proves "${ex%:*}" "${ex##*:}"
+		rm -f "$EXD/go" "$EXD/stopping"
+		ws-export -q -o "$EXD/held.tar.gz" bot1 3>&- &
+		holder=$!
+		BG_PIDS=$holder
+		for _ in $(seq 200); do
+			[[ -e $EXD/stopping ]] && break
+			sleep 0.05
+		done
+		[[ -e $EXD/stopping ]] || fail "ws-export did not stop the bot"
+		(sleep 0.5; touch "$EXD/go") 3>&- &
 		ex_cron "${ex%:*}" "${ex##*:}"
+		# The export ended first: the job waited for it.
+		wait "$holder"
 		for i in "${!EX_RC[@]}"; do
 			[[ ${EX_RC[i]} == - ]] && continue
-			assert_equal "${EX_RC[i]}" 0
-			assert_equal "${EX_MAIL[i]}" ""
+			assert_equal "${EX_RC[i]}:${EX_MAIL[i]}" 0:
 			n=$((n + 1))
 		done
 		assert_equal "$(newest_gen bot1)" "$n"

@@ -10,6 +10,7 @@ pkgs=(
 	pigz zstd bzip2 xz-utils attr python3 util-linux libarchive-tools
 	libcurl4-openssl-dev libjansson-dev xfsprogs iproute2
 	containerd runc busybox-static
+	jq less procps
 )
 
 missing=()

@@ -140,6 +140,12 @@ static int user_version(struct idx *ix, int *v, struct sk_err *err)
 	return 0;
 }
 
+static int too_new(struct idx *ix, int v, struct sk_err *err)
+{
+	return sk_err_set(err, SK_EFAIL, "index '%s' has schema %d, newer than this statekit (%d)",
+			  ix->path, v, NMIGRATIONS);
+}
+
 static int migrate(struct idx *ix, struct sk_err *err)
 {
 	char sql[64];
@@ -150,9 +156,7 @@ static int migrate(struct idx *ix, struct sk_err *err)
 	if (v == NMIGRATIONS)
 		return 0;
 	if (v > NMIGRATIONS)
-		return sk_err_set(err, SK_EFAIL,
-				  "index '%s' has schema %d, newer than this statekit (%d)",
-				  ix->path, v, NMIGRATIONS);
+		return too_new(ix, v, err);
 	/* IMMEDIATE: two first runs racing must not both migrate. */
 	if (exec(ix, "BEGIN IMMEDIATE", err) < 0)
 		return -1;
@@ -193,7 +197,7 @@ static int set_wal(struct idx *ix, struct sk_err *err)
 int idx_open(struct idx **out, const char *state_dir, struct sk_err *err)
 {
 	struct idx *ix;
-	int rc;
+	int rc, v;
 
 	*out = NULL;
 	ix = calloc(1, sizeof(*ix));
@@ -208,6 +212,14 @@ int idx_open(struct idx **out, const char *state_dir, struct sk_err *err)
 		goto fail;
 	}
 	sqlite3_busy_timeout(ix->db, 10000);
+	/* Before set_wal: a newer statekit's index is refused as it is, not
+	 * first switched to WAL by a program that cannot use it. */
+	if (user_version(ix, &v, err) < 0)
+		goto fail;
+	if (v > NMIGRATIONS) {
+		too_new(ix, v, err);
+		goto fail;
+	}
 	if (set_wal(ix, err) < 0)
 		goto fail;
 	/* FULL: a journal row must be on disk before the step it announces. */

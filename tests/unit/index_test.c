@@ -295,6 +295,24 @@ static void test_failed_migration(void)
 	   "index: a failed migration is rolled back whole: schema 1, no new column");
 }
 
+/*
+ * Bytes 18 and 19 of the database header: 0x0101 for a rollback journal,
+ * 0x0202 once the file is in WAL mode.
+ */
+static int journal_mode_bytes(const char *state)
+{
+	char path[PATH_MAX + 16];
+	unsigned char h[20];
+	int fd;
+
+	db_path(state, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		die(path, NULL);
+	close(fd);
+	return h[18] << 8 | h[19];
+}
+
 static void test_newer(void)
 {
 	struct sk_err err = SK_ERR_INIT;
@@ -314,6 +332,9 @@ static void test_newer(void)
 	ok(file_version(state) == idx_schema_version() + 1 &&
 	   file_count(state, "SELECT x FROM future") == 42,
 	   "index: a newer index is left as it was");
+	ok(journal_mode_bytes(state) == 0x0101,
+	   "index: a refused newer index keeps its rollback journal, not switched to WAL "
+	   "(header bytes 18-19: %04x)", journal_mode_bytes(state));
 }
 
 /* Write len bytes of buf at off into state's index.db. */

@@ -369,8 +369,9 @@ static int open_dir_nofollow(int stagefd, const char *path)
  * Replacing is tar's rule (the later entry wins). It is done by unlinking,
  * never by opening the old name with O_TRUNC: the old name may be a symlink
  * (writing would go through it) or a hardlink (writing would change every
- * other name of that file, "a" and its hardlink "b", then a new "b"). A new
- * inode leaves the earlier entries as the archive made them. A directory is
+ * other name of that file: after "a" and its hardlink "b", a new "b" would
+ * rewrite "a" too). A new inode leaves earlier entries as the archive made
+ * them. A directory is
  * never replaced by a non-directory: it may already hold entries, and the
  * directory cache holds fds into it; an archive that asks for that is
  * refused.
@@ -398,8 +399,8 @@ static int make_room(int parent, const char *name, int want_dir, const char *pat
 }
 
 /*
- * Owner, mode and times of an entry, all through its fd: the name could
- * have been replaced since it was opened, the fd cannot. Owners only as
+ * Owner, mode and times of an entry, all through its fd, so the name is
+ * resolved once, when it was created without following. Owners only as
  * root: anyone else can only give files to themselves, and the bot's files
  * must stay the bot's when root imports them (rule 5).
  */
@@ -817,8 +818,9 @@ int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 	if (w.dfd < 0)
 		return -1;
 	/* The link's own directory, component by component. Its components
-	 * are real directories (open_parents refused anything else), so they
-	 * are entered, not expanded: a relative target starts there. */
+	 * are real directories (open_parents on import, the walk on export
+	 * made sure), so they are entered, not expanded: a relative target
+	 * starts there. */
 	if (dir_end) {
 		char *d = strndup(lpath, (size_t)(dir_end - lpath));
 		char *p = d;
@@ -880,8 +882,7 @@ int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 			ssize_t tl;
 			char *joined;
 
-			/* A loop, or a chain longer than the kernel would
-			 * follow: not inside. */
+			/* A loop, or a chain past MAXSYMLINKS: not inside. */
 			if (++hops > MAX_LINK_HOPS) {
 				result = EXTRACT_LINK_LOOP;
 				break;
@@ -897,8 +898,8 @@ int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 			}
 			/* Continue with the link's target, then what was left.
 			 * The walker stays in the link's directory, which is
-			 * where a relative target starts; a ".." in it then
-			 * climbs from there, not from where the link points. */
+			 * where a relative target starts: a leading ".." of
+			 * the target climbs from there. */
 			if (asprintf(&joined, "%s/%s", tbuf, cur) < 0)
 				break;
 			free(rest);

@@ -560,14 +560,31 @@ static void test_link_lexical(void)
 	ok(extract_link_lexical("a//..//..", 1) == 1, "link_lexical: empty components");
 }
 
+/* Remove the temp dir however the test ends, die() included. */
+static void remove_tmpdir(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	if (!tmpdir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "extract_test: cannot remove '%s'\n", tmpdir);
+		_exit(99);	/* something was left behind: a failure */
+	}
+	tmpdir[0] = '\0';
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
-	char cmd[PATH_MAX + 16];
 
 	snprintf(tmpdir, sizeof(tmpdir), "%s/extract_test.XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(tmpdir))
+	if (!mkdtemp(tmpdir)) {
+		tmpdir[0] = '\0';
 		die("mkdtemp");
+	}
+	atexit(remove_tmpdir);
 
 	test_clean_path();
 	test_link_lexical();
@@ -581,8 +598,5 @@ int main(void)
 
 	if (root_fd >= 0)
 		close(root_fd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		die("rm -rf");
 	return tap_done();
 }

@@ -428,14 +428,31 @@ static void test_damaged(void)
 	}
 }
 
+/* Remove the temp dir however the test ends, die() included. */
+static void remove_tmpdir(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	if (!tmpdir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "index_test: cannot remove '%s'\n", tmpdir);
+		_exit(99);	/* something was left behind: a failure */
+	}
+	tmpdir[0] = '\0';
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
-	char cmd[PATH_MAX + 16];
 
 	snprintf(tmpdir, sizeof(tmpdir), "%s/index_test.XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(tmpdir))
+	if (!mkdtemp(tmpdir)) {
+		tmpdir[0] = '\0';
 		die("mkdtemp", NULL);
+	}
+	atexit(remove_tmpdir);
 
 	test_fresh();
 	test_from_0();
@@ -444,8 +461,5 @@ int main(void)
 	test_newer();
 	test_damaged();
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		die("rm -rf", NULL);
 	return tap_done();
 }

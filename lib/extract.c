@@ -29,7 +29,7 @@
  * How many of the tree's own symlinks one target may expand through, the
  * kernel's MAXSYMLINKS. It bounds the work a hostile chain can cause (each
  * hop appends at most one target, under PATH_MAX, to the pending path) and
- * turns a loop into "outside". The kernel also counts the link it starts
+ * turns a loop into EXTRACT_LINK_LOOP. The kernel also counts the link it starts
  * from, so it gives up one link earlier than we do: where we say inside it
  * may say ELOOP, which fails closed.
  */
@@ -796,7 +796,8 @@ static int walk_up(struct walk *w)
  * component from the link's directory, expanding the links the tree holds
  * (the lexical check alone misses chains such as cur -> ., par -> cur/..).
  * Components that do not exist are taken lexically. Returns 1 if the link
- * stays inside, 0 if it escapes or loops, -1 on a local error.
+ * stays inside, 0 if it escapes, EXTRACT_LINK_LOOP past MAX_LINK_HOPS, -1 on
+ * a local error.
  *
  * Why walk at all instead of asking the kernel (openat2 RESOLVE_BENEATH)?
  * The kernel stops at the first missing component, and a dangling link, or
@@ -882,7 +883,8 @@ int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 			ssize_t tl;
 			char *joined;
 
-			/* A loop, or a chain past MAXSYMLINKS: not inside. */
+			/* A loop, or a chain past MAXSYMLINKS: not inside,
+			 * and named as such in the message. */
 			if (++hops > MAX_LINK_HOPS) {
 				result = EXTRACT_LINK_LOOP;
 				break;

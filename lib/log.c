@@ -50,6 +50,15 @@ static void vlog(const char *tag, const char *fmt, va_list ap)
 		n = 0;
 	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	len = strlen(line);	/* at most sizeof(line) - 2: room for the newline */
+	/*
+	 * Messages quote names from archives, manifests and workspaces, which
+	 * a bot or an attacker wrote: an escape sequence in one must not reach
+	 * the operator's terminal (retitle it, hide text, fake a prompt).
+	 * Every control byte becomes '?'; UTF-8 passes unchanged.
+	 */
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
 	line[len++] = '\n';
 	if (write(STDERR_FILENO, line, len) < 0)
 		return;

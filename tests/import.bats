@@ -1010,3 +1010,13 @@ long_links_tar() {
 	expect_reject "$BATS_TEST_TMPDIR/a.tgz" \
 		"symlink 'l': target of 5199 bytes is longer than the system allows \\(4095\\)\$"
 }
+
+@test "ws-import: an escape sequence in a hostile name never reaches the terminal" {
+	mktar "$BATS_TEST_TMPDIR/a.tgz" <<-'PY'
+		f("x\x1b]0;owned\x07\x1b[31m/../../etc/x")
+	PY
+	run --separate-stderr ws-import -i "$BATS_TEST_TMPDIR/a.tgz" bot1
+	[ "$status" -eq 5 ] || fail "exit $status: $stderr"
+	[[ $stderr != *$'\e'* && $stderr != *$'\a'* ]] || fail "control bytes on stderr: $(printf %q "$stderr")"
+	[[ $stderr == *"x?]0;owned??[31m/../../etc/x"* ]] || fail "stderr: $stderr"
+}

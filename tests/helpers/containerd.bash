@@ -15,7 +15,11 @@
 #                     from a lower layer of the overlay
 # Bots are containers workspace-<bot> in namespace $CTRD_NS.
 
-CTRD_NS=statekit-test
+# One namespace per run of bats: runc keeps its state under
+# /run/containerd/runc/<namespace>/<container> whichever containerd started
+# it, so two runs at once (two clones, two developers) sharing one name
+# would see each other's containers.
+CTRD_NS=statekit-test-${BATS_ROOT_PID:-$$}
 IMG=docker.io/statekit/busybox:plain
 IMG_DATA=docker.io/statekit/busybox:data
 # A bot's workload: sh as PID 1 exits on SIGTERM at once (a PID 1 without

@@ -286,8 +286,9 @@ static int describe_machine(struct create_plan *p, struct sk_err *err)
 	/* Ask the binary for its snapshot format now, not while the guest waits. */
 	snapint_binary_versions(p->c, binver, sizeof(binver), p->man.snapshot_version,
 				sizeof(p->man.snapshot_version));
+	/* Another release: its answer is not ours. */
 	if (strcmp(binver, p->inst.vmm_version))
-		p->man.snapshot_version[0] = '\0';	/* another release: its answer is not ours */
+		p->man.snapshot_version[0] = '\0';
 	if (p->chroot[0] && stat(p->chroot, &p->jst) < 0)
 		return sk_err_sys(err, SK_EFAIL, errno, "machine '%s': jail '%s'", id, p->chroot);
 	return 0;
@@ -335,7 +336,8 @@ static int make_jail_side(struct create_plan *p, struct sk_err *err)
 	if (fs_rmtree_at(p->rootfd, jname, err) < 0)
 		return -1;
 	if (mkdirat(p->rootfd, jname, 0700) < 0 ||
-	    (p->jfd = openat(p->rootfd, jname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    (p->jfd = openat(p->rootfd, jname,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
 	    fstat(p->jfd, &js) < 0 || js.st_uid != geteuid() ||
 	    fchown(p->jfd, p->jst.st_uid, p->jst.st_gid) < 0)
 		return sk_err_sys(err, SK_EFAIL, errno ? errno : EPERM, "cannot create '%s'",
@@ -520,7 +522,8 @@ static int hash_artifacts(struct create_plan *p, struct sk_err *err)
 		goto out;
 	}
 	for (i = 0; i < p->nart; i++) {
-		if (fs_pathf(paths[i], sizeof(paths[i]), err, "%s/%s", p->stage, p->arts[i].name) < 0)
+		if (fs_pathf(paths[i], sizeof(paths[i]), err, "%s/%s", p->stage,
+			     p->arts[i].name) < 0)
 			goto out;
 		jobs[i].path = paths[i];
 	}
@@ -677,6 +680,11 @@ out:
 
 /* ---- repair ---- */
 
+/*
+ * Resume a machine an interrupted create left paused. 0 when it is resumed
+ * or gone (nothing left to resume), -1 when it may still be paused: then the
+ * journal row must stay for the next command to try again.
+ */
 static int resume_socket(const char *sock, const char *machine)
 {
 	struct sk_err e = SK_ERR_INIT;
@@ -699,6 +707,8 @@ static int resume_socket(const char *sock, const char *machine)
 	free(body);
 	return ret;
 }
+
+/* The snapshot id from a staging path ".../snap.<id>". */
 static const char *staged_id(const char *path)
 {
 	const char *b = strrchr(path, '/');
@@ -706,6 +716,7 @@ static const char *staged_id(const char *path)
 	b = b ? b + 1 : path;
 	return strncmp(b, "snap.", 5) ? NULL : b + 5;
 }
+
 /* fcsnap-create killed: resume the machine if it was left paused, remove the staging. */
 void snapcreate_repair(struct sctx *c, const struct journal_row *r, const char *machine)
 {

@@ -264,12 +264,12 @@ static int check_machine_free(struct restore_plan *p, struct sk_err *err)
 
 	if (idx_machine_get(p->c->ix, id, &old, &e) == 0) {
 		if (snapint_machine_alive(&old))
-			return sk_err_set(err, SK_EBUSY, "machine '%s' already exists (pid %ld)", id,
-					  old.pid);
+			return sk_err_set(err, SK_EBUSY, "machine '%s' already exists (pid %ld)",
+					  id, old.pid);
 		if (fs_exists(old.root))
-			return sk_err_set(err, SK_EBUSY,
-					  "machine '%s' has stopped, but its directory '%s' remains; "
-					  "remove it to reuse the id", id, old.root);
+			return sk_err_set(err, SK_EBUSY, "machine '%s' has stopped, but its "
+					  "directory '%s' remains; remove it to reuse the id", id,
+					  old.root);
 		if (idx_machine_delete(p->c->ix, id, err) < 0)
 			return -1;
 	}
@@ -311,13 +311,14 @@ static int check_taps_free(struct restore_plan *p, struct sk_err *err)
 		pid_t holder = owner ? (pid_t)owner->pid : proc_tap_holder(t->tap);
 
 		if (holder && owner)
-			ret = sk_err_set(err, SK_EBUSY, "tap '%s' (interface %s) is in use by machine "
-					 "'%s' (pid %d); give the new machine another with --tap "
-					 "%s=NAME", t->tap, t->iface, owner->id, (int)holder, t->iface);
+			ret = sk_err_set(err, SK_EBUSY, "tap '%s' (interface %s) is in use by "
+					 "machine '%s' (pid %d); give the new machine another "
+					 "with --tap %s=NAME", t->tap, t->iface, owner->id,
+					 (int)holder, t->iface);
 		else if (holder)
-			ret = sk_err_set(err, SK_EBUSY, "tap '%s' (interface %s) is in use by pid %d; "
-					 "give the new machine another with --tap %s=NAME", t->tap,
-					 t->iface, (int)holder, t->iface);
+			ret = sk_err_set(err, SK_EBUSY, "tap '%s' (interface %s) is in use by "
+					 "pid %d; give the new machine another with --tap "
+					 "%s=NAME", t->tap, t->iface, (int)holder, t->iface);
 	}
 	free(live);
 	return ret;
@@ -354,7 +355,8 @@ static int plan_jail(struct restore_plan *p, struct sk_err *err)
 		return sk_err_set(err, SK_EUSAGE, "machine id '%s': the jailer allows letters, "
 				  "digits and '-' only", id);
 	if (!p->c->cfg.fc_chroot[0])
-		return sk_err_set(err, SK_EUSAGE, "[firecracker] jailer is set but chroot is empty");
+		return sk_err_set(err, SK_EUSAGE,
+				  "[firecracker] jailer is set but chroot is empty");
 	if (config_expand(p->c->cfg.fc_chroot, id, p->root, sizeof(p->root), err) < 0 ||
 	    which(p->c->cfg.fc_binary, p->exe, err) < 0)
 		return -1;
@@ -403,11 +405,11 @@ static int check_jail_not_root(const struct restore_plan *p, struct sk_err *err)
 	const struct manifest *m = &p->man;
 
 	if (p->jailed && (m->uid == 0 || m->gid == 0))
-		return sk_err_set(err, SK_EUSAGE, "snapshot '%s' would run its jail as %s (uid %ld, "
-				  "gid %ld from the manifest); a jail must not run as root",
-				  p->o->snapshot,
-				  m->jailed ? "root" : "root, because it comes from an unjailed machine",
-				  m->uid, m->gid);
+		return sk_err_set(err, SK_EUSAGE, "snapshot '%s' would run its jail as %s "
+				  "(uid %ld, gid %ld from the manifest); a jail must not run as "
+				  "root", p->o->snapshot, m->jailed ? "root" :
+				  "root, because it comes from an unjailed machine", m->uid,
+				  m->gid);
 	return 0;
 }
 
@@ -426,19 +428,20 @@ static int check_disk_paths(const struct restore_plan *p, struct sk_err *err)
 		if (strcmp(a->kind, "disk"))
 			continue;
 		if (snapint_has_dotdot(a->recorded))
-			return sk_err_set(err, SK_EDAMAGED, "snapshot '%s': drive '%s' path '%s' has "
-					  "a '..' component", sid, a->drive_id, a->recorded);
-		if (is_reserved(a->recorded))
-			return sk_err_set(err, SK_EDAMAGED, "snapshot '%s': drive '%s' path '%s' is a "
-					  "name fcsnap-restore keeps for itself", sid, a->drive_id,
+			return sk_err_set(err, SK_EDAMAGED, "snapshot '%s': drive '%s' path "
+					  "'%s' has a '..' component", sid, a->drive_id,
 					  a->recorded);
+		if (is_reserved(a->recorded))
+			return sk_err_set(err, SK_EDAMAGED, "snapshot '%s': drive '%s' path "
+					  "'%s' is a name fcsnap-restore keeps for itself", sid,
+					  a->drive_id, a->recorded);
 		/* Unjailed, an absolute path would be the source machine's own disk. */
 		if (!p->jailed && a->recorded[0] == '/')
-			return sk_err_set(err, SK_EBUSY,
-					  "snapshot '%s' records drive '%s' at the absolute path '%s'; "
-					  "without a jailer the new machine would open that same file. "
-					  "Configure [firecracker] jailer, or give machines relative "
-					  "drive paths", sid, a->drive_id, a->recorded);
+			return sk_err_set(err, SK_EBUSY, "snapshot '%s' records drive '%s' at "
+					  "the absolute path '%s'; without a jailer the new "
+					  "machine would open that same file. Configure "
+					  "[firecracker] jailer, or give machines relative drive "
+					  "paths", sid, a->drive_id, a->recorded);
 	}
 	return 0;
 }
@@ -596,7 +599,8 @@ static int spawn_for(struct restore_plan *p, struct sk_err *err)
 		snprintf(gid, sizeof(gid), "%ld", p->man.gid);
 		return spawn_vmm(&p->sp, argv, p->jaildir, p->log, err);
 	} else {
-		char *argv[] = { (char *)cfg->fc_binary, "--api-sock", p->sock, "--id", fcid, NULL };
+		char *argv[] = { (char *)cfg->fc_binary, "--api-sock", p->sock, "--id", fcid,
+				 NULL };
 
 		/* Firecracker's --id takes letters, digits and '-' only; it only names logs. */
 		snprintf(fcid, sizeof(fcid), "%s", p->o->machine);
@@ -625,8 +629,8 @@ static int start_vmm(struct restore_plan *p, struct sk_err *err)
 	if (proc_spawn_release(&p->sp, "firecracker", err) < 0)
 		return -1;
 	fault_point("restore-spawned");
-	if (wait_socket(p->child, p->sock, p->log, err) < 0 || fcapi_open(&p->fc, p->sock, err) < 0 ||
-	    fcapi_describe(p->fc, &p->inst, err) < 0)
+	if (wait_socket(p->child, p->sock, p->log, err) < 0 ||
+	    fcapi_open(&p->fc, p->sock, err) < 0 || fcapi_describe(p->fc, &p->inst, err) < 0)
 		return -1;
 	if (p->novr && !fcapi_at_least(p->fc, 1, 12))
 		return sk_err_set(err, SK_EUSAGE, "--tap needs Firecracker 1.12 or later "

@@ -471,7 +471,8 @@ static int import_open(struct import_plan **pp, const struct snap_opts *o, struc
 	if (o->as && config_check_id("snapshot", o->as, err) < 0)
 		return -1;
 	if (isatty(STDIN_FILENO))
-		return sk_err_set(err, SK_EUSAGE, "refusing to read a snapshot stream from a terminal");
+		return sk_err_set(err, SK_EUSAGE,
+				  "refusing to read a snapshot stream from a terminal");
 	p = *pp = calloc(1, sizeof(*p));
 	if (!p)
 		return sk_err_set(err, SK_EFAIL, "out of memory");
@@ -516,8 +517,9 @@ static int read_manifest_record(struct import_plan *p, struct sk_err *err)
 		uint64_t size = p->man.arts[i].size;
 
 		if (size > max || p->total > max - size)
-			return sk_err_set(err, SK_EDAMAGED, "the manifest's artifacts add up to more "
-					  "than [archive] max_bytes (%llu)", (unsigned long long)max);
+			return sk_err_set(err, SK_EDAMAGED, "the manifest's artifacts add up to "
+					  "more than [archive] max_bytes (%llu)",
+					  (unsigned long long)max);
 		p->total += size;
 	}
 	return 0;

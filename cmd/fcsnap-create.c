@@ -1,9 +1,11 @@
 /* fcsnap-create: snapshot a running Firecracker microVM. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "snap.h"
+#include "snapout.h"
 #include "banned.h"
 
 static const struct option longopts[] = {
@@ -46,7 +48,8 @@ int main(int argc, char **argv)
 {
 	struct snap_opts opts = SNAP_OPTS_INIT;
 	struct sk_err err = SK_ERR_INIT;
-	int c;
+	struct snap_created res = { 0 };
+	int c, rc;
 
 	cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "c:w:qvhV", longopts, NULL)) != -1) {
@@ -67,5 +70,9 @@ int main(int argc, char **argv)
 		cli_usage_error("expected MACHINE and SNAPSHOT");
 	opts.machine = argv[optind];
 	opts.snapshot = argv[optind + 1];
-	return cli_finish(snap_create(&opts, &err), &err);
+	rc = snap_create(&opts, &res, &err);
+	if (rc == 0)
+		snapout_created(&opts, &res);
+	free(res.arts);
+	return cli_finish(rc, &err);
 }

@@ -1,9 +1,11 @@
 /* fcsnap-list: the snapshots the index holds. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "snap.h"
+#include "snapout.h"
 #include "banned.h"
 
 static const struct option longopts[] = {
@@ -38,7 +40,9 @@ int main(int argc, char **argv)
 {
 	struct snap_opts opts = SNAP_OPTS_INIT;
 	struct sk_err err = SK_ERR_INIT;
-	int c;
+	struct snapshot_row *rows = NULL;
+	size_t n = 0;
+	int c, rc;
 
 	cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "c:qvhV", longopts, NULL)) != -1) {
@@ -60,5 +64,9 @@ int main(int argc, char **argv)
 	if (argc - optind > 1)
 		cli_usage_error("expected at most one MACHINE");
 	opts.machine = argc > optind ? argv[optind] : NULL;
-	return cli_finish(snap_list(&opts, &err), &err);
+	rc = snap_list(&opts, &rows, &n, &err);
+	if (rc == 0)
+		snapout_list(&opts, rows, n);
+	free(rows);
+	return cli_finish(rc, &err);
 }

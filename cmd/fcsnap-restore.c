@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "snap.h"
+#include "snapout.h"
 #include "banned.h"
 
 static const struct option longopts[] = {
@@ -65,7 +66,8 @@ int main(int argc, char **argv)
 {
 	struct snap_opts opts = SNAP_OPTS_INIT;
 	struct sk_err err = SK_ERR_INIT;
-	int c;
+	struct machine_row res = { 0 };
+	int c, rc;
 
 	cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "c:w:qvhV", longopts, NULL)) != -1) {
@@ -86,5 +88,8 @@ int main(int argc, char **argv)
 		cli_usage_error("expected SNAPSHOT and MACHINE");
 	opts.snapshot = argv[optind];
 	opts.machine = argv[optind + 1];
-	return cli_finish(snap_restore(&opts, &err), &err);
+	rc = snap_restore(&opts, &res, &err);
+	if (rc == 0)
+		snapout_restored(&opts, &res);
+	return cli_finish(rc, &err);
 }

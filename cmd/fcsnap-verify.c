@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "snap.h"
+#include "snapout.h"
 #include "banned.h"
 
 static const struct option longopts[] = {
@@ -45,7 +46,8 @@ int main(int argc, char **argv)
 {
 	struct snap_opts opts = SNAP_OPTS_INIT;
 	struct sk_err err = SK_ERR_INIT;
-	int c;
+	struct snapout_verify out;
+	int c, rc;
 
 	cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "c:w:qvhV", longopts, NULL)) != -1) {
@@ -65,5 +67,8 @@ int main(int argc, char **argv)
 	if (opts.all ? argc != optind : argc - optind != 1)
 		cli_usage_error(opts.all ? "--all takes no SNAPSHOT" : "expected one SNAPSHOT or --all");
 	opts.snapshot = opts.all ? NULL : argv[optind];
-	return cli_finish(snap_verify(&opts, &err), &err);
+	snapout_verify_begin(&out, opts.json);
+	rc = snap_verify(&opts, snapout_verified, &out, &err);
+	snapout_verify_end(&out, rc);
+	return cli_finish(rc, &err);
 }

@@ -3,7 +3,8 @@
  * create (pause, snapshot, clone disks, resume, hash, record), restore (verify,
  * lay out disks, start a fresh Firecracker, load, resume, record), list,
  * delete and verify, and the journal repair that finishes or undoes what a
- * killed fcsnap command left behind.
+ * killed fcsnap command left behind. Results come back as data; the library
+ * prints nothing on stdout (snapout.h does, for cmd/).
  */
 #ifndef SK_SNAP_H
 #define SK_SNAP_H
@@ -11,6 +12,7 @@
 #include "codec.h"
 #include "err.h"
 #include "fcjson.h"
+#include "index.h"
 
 struct snap_opts {
 	const char *config_path;	/* -c, or NULL */
@@ -30,16 +32,40 @@ struct snap_opts {
 
 #define SNAP_OPTS_INIT { .wait_s = 0 }
 
-/* Snapshot o->machine as o->snapshot. Exit classes 1-5. */
-int snap_create(const struct snap_opts *o, struct sk_err *err);
-/* Boot o->machine from o->snapshot. Exit classes 1-5. */
-int snap_restore(const struct snap_opts *o, struct sk_err *err);
-/* Print the snapshots (of o->machine, or all) as a table, JSON or ids. */
-int snap_list(const struct snap_opts *o, struct sk_err *err);
+/* What fcsnap-create made. */
+struct snap_created {
+	struct snapshot_row row;
+	struct artifact_row *arts;	/* nart of them; the caller frees it */
+	int nart;
+	double pause_ms;		/* the pause window (0 if it was already paused) */
+	double clone_ms;		/* of which cloning the disks */
+	int was_paused;			/* it was paused before we came */
+	char dir[PATH_MAX];		/* the snapshot's directory */
+};
+
+/*
+ * Snapshot o->machine as o->snapshot; on success *res says what was made
+ * (free res->arts). Exit classes 1-5.
+ */
+int snap_create(const struct snap_opts *o, struct snap_created *res, struct sk_err *err);
+/* Boot o->machine from o->snapshot; on success *res is its index row. Exit classes 1-5. */
+int snap_restore(const struct snap_opts *o, struct machine_row *res, struct sk_err *err);
+/*
+ * The snapshots (of o->machine, or all) into *rows (*n of them; the caller
+ * frees *rows). With o->ids it only reads: no directories, no repair, and
+ * nothing at all when there is no index yet.
+ */
+int snap_list(const struct snap_opts *o, struct snapshot_row **rows, size_t *n,
+	      struct sk_err *err);
 /* Remove o->snapshot: its row, then its directory. */
 int snap_delete(const struct snap_opts *o, struct sk_err *err);
-/* Re-hash o->snapshot (or all with o->all); SK_EDAMAGED naming each mismatch. */
-int snap_verify(const struct snap_opts *o, struct sk_err *err);
+/* Told of each snapshot verified: e is NULL when it matched, else why not. */
+typedef void (*snap_verified_fn)(void *arg, const char *id, const struct sk_err *e);
+/*
+ * Re-hash o->snapshot (or all with o->all), calling done(arg, ...) after
+ * each; SK_EDAMAGED naming each mismatch.
+ */
+int snap_verify(const struct snap_opts *o, snap_verified_fn done, void *arg, struct sk_err *err);
 
 /*
  * Write o->snapshot as one stream to fd 1: the manifest, then each artifact's

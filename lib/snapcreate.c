@@ -87,15 +87,18 @@ static int open_drive(int rootfd, pid_t fcpid, const struct fc_drive *d, struct 
 					.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 
 		fd = (int)syscall(SYS_openat2, rootfd, d->path, &how, sizeof(how));
+	} else if (d->path[0] != '/' && fcpid <= 0) {
+		return sk_err_set(err, SK_EFAIL,
+				  "drive '%s': relative path '%s', and the Firecracker "
+				  "process cannot be found to resolve it", d->id, d->path);
 	} else {
-		if (d->path[0] == '/')
-			snprintf(path, sizeof(path), "%s", d->path);
-		else if (fcpid > 0)
+		int n = d->path[0] == '/' ?
+			snprintf(path, sizeof(path), "%s", d->path) :
 			snprintf(path, sizeof(path), "/proc/%d/cwd/%s", (int)fcpid, d->path);
-		else
-			return sk_err_set(err, SK_EFAIL,
-					  "drive '%s': relative path '%s', and the Firecracker "
-					  "process cannot be found to resolve it", d->id, d->path);
+
+		if (n >= (int)sizeof(path))
+			return sk_err_sys(err, SK_EFAIL, ENAMETOOLONG, "drive '%s': cannot open "
+					  "'%s'", d->id, d->path);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	}
 	if (fd < 0)
@@ -198,370 +201,543 @@ static int move_out_of_jail(int jfd, int stagefd, const char *name, struct sk_er
 	return 0;
 }
 
-static void print_create(const struct snap_opts *o, const struct snapshot_row *row,
-			 const struct artifact_row *arts, int n, double pause_ms, double clone_ms,
-			 int was_paused, const char *dir)
-{
-	char sz[32];
-	int i;
+/* ---- the plan and its steps ---- */
 
-	if (o->json) {
-		struct fcjson *j = fcjson_obj(), *a = fcjson_arr();
-
-		fcjson_set_str(j, "snapshot", row->id);
-		fcjson_set_str(j, "machine", row->machine);
-		fcjson_set_str(j, "directory", dir);
-		fcjson_set_int(j, "created", row->created);
-		fcjson_set_str(j, "vmm_version", row->vmm_version);
-		fcjson_set_str(j, "snapshot_version",
-			       row->snapshot_version[0] ? row->snapshot_version : NULL);
-		fcjson_set_real(j, "pause_ms", pause_ms);
-		fcjson_set_real(j, "clone_ms", clone_ms);
-		fcjson_set_bool(j, "was_paused", was_paused);
-		fcjson_set_int(j, "size", (int64_t)row->size);
-		for (i = 0; i < n; i++) {
-			struct fcjson *x = fcjson_obj();
-
-			fcjson_set_str(x, "name", arts[i].name);
-			fcjson_set_str(x, "kind", arts[i].kind);
-			if (arts[i].drive_id[0])
-				fcjson_set_str(x, "drive_id", arts[i].drive_id);
-			fcjson_set_int(x, "size", (int64_t)arts[i].size);
-			fcjson_set_str(x, "sha256", arts[i].sha256);
-			fcjson_append(a, x);
-		}
-		fcjson_set(j, "artifacts", a);
-		fcjson_print(stdout, j);
-	}
-	log_info("snapshot '%s' of machine '%s': %d artifacts, %s, paused %.1f ms%s", row->id,
-		 row->machine, n, log_bytes(row->size, sz, sizeof(sz)), pause_ms,
-		 was_paused ? " (it was already paused)" : "");
-}
-
-int snap_create(const struct snap_opts *o, struct sk_err *err)
-{
-	struct sctx c = { 0 };
-	struct lock *mlk = NULL, *slk = NULL;
-	struct fcapi *fc = NULL;
-	struct journal_row jr = { 0 };
-	struct fc_instance inst;
-	struct fc_vmconfig *vc = NULL;
-	struct manifest man = { 0 };
-	struct artifact_row *arts = NULL;
-	struct snapshot_row row = { 0 }, existing;
-	struct hash_job *jobs = NULL;
-	struct progress prog;
-	char (*paths)[PATH_MAX] = NULL;
-	char sock[PATH_MAX], chroot[PATH_MAX], stage[PATH_MAX], final[PATH_MAX];
-	char jside[PATH_MAX] = "", api_state[PATH_MAX], api_mem[PATH_MAX], binver[32];
-	char *body = NULL, *cfgtext = NULL;
-	struct sk_err e = SK_ERR_INIT;
-	double t0 = 0, pause_ms = 0, t_clone, clone_ms;
-	int we_paused = 0, journaled = 0, recorded = 0, nart = 0, i, rc, ret = -1;
-	int rootfd = -1, jfd = -1, stagefd = -1;
+/* Everything one fcsnap-create holds; on the heap (its paths alone are ~28 KB). */
+struct create_plan {
+	const struct snap_opts *o;
+	struct sctx *c;
+	struct lock *mlk, *slk;
+	struct fcapi *fc;
+	struct journal_row jr;
+	int journaled;			/* jr is in the journal */
+	int recorded;			/* the snapshot's rows are in the index */
+	struct fc_instance inst;	/* the machine as we found it */
+	struct fc_vmconfig *vc;
+	struct manifest man;
+	struct artifact_row *arts;	/* nart of them: state, memory, then disks */
+	int nart;
+	struct snapshot_row row;
+	char sock[PATH_MAX];		/* the machine's API socket */
+	char chroot[PATH_MAX];		/* its jail root, "" when not jailed */
+	char stage[PATH_MAX];		/* tmp/snap.<id>, renamed to final at the end */
+	char final[PATH_MAX];
+	char jside[PATH_MAX];		/* <chroot>/.statekit-<id>, "" when not jailed */
+	char api_state[PATH_MAX], api_mem[PATH_MAX];	/* as Firecracker is to write them */
+	double t0, pause_ms, clone_ms;
+	int we_paused;			/* a resume is owed */
+	int rootfd, jfd, stagefd;	/* jail root, jail side, staging: -1 if not open */
 	pid_t fcpid;
-	struct stat jst = { 0 };
+	struct stat jst;		/* the jail root: its owner is the jail's user */
+};
+
+/* Ids, index, locks (machine before snapshot), and the snapshot id is free. */
+static int create_open(struct create_plan **pp, const struct snap_opts *o, struct sk_err *err)
+{
+	struct sk_err e = SK_ERR_INIT;
+	struct snapshot_row existing;
+	struct create_plan *p;
+	struct sctx *c;
 
 	if (config_check_id("machine", o->machine, err) < 0 ||
 	    config_check_id("snapshot", o->snapshot, err) < 0)
 		return -1;
-	if (snapint_open(&c, o->config_path, err) < 0)
-		goto out;
-	if (lock_acquire(&mlk, c.locks, "machine", o->machine, o->wait_s, err) < 0 ||
-	    lock_acquire(&slk, c.locks, "snapshot", o->snapshot, o->wait_s, err) < 0)
-		goto out;
-	if (fs_pathf(final, sizeof(final), err, "%s/%s", c.snaps, o->snapshot) < 0 ||
-	    fs_pathf(stage, sizeof(stage), err, "%s/snap.%s", c.tmp, o->snapshot) < 0)
-		goto out;
-	if (idx_snap_get(c.ix, o->snapshot, &existing, NULL, &e) == 0 || fs_exists(final)) {
-		sk_err_set(err, SK_EBUSY, "snapshot '%s' already exists", o->snapshot);
-		goto out;
-	}
+	p = *pp = calloc(1, sizeof(*p));
+	if (!p)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	p->o = o;
+	p->rootfd = p->jfd = p->stagefd = -1;
+	if (snapint_open(&p->c, o->config_path, err) < 0)
+		return -1;
+	c = p->c;
+	if (lock_acquire(&p->mlk, c->locks, "machine", o->machine, o->wait_s, err) < 0 ||
+	    lock_acquire(&p->slk, c->locks, "snapshot", o->snapshot, o->wait_s, err) < 0)
+		return -1;
+	if (fs_pathf(p->final, sizeof(p->final), err, "%s/%s", c->snaps, o->snapshot) < 0 ||
+	    fs_pathf(p->stage, sizeof(p->stage), err, "%s/snap.%s", c->tmp, o->snapshot) < 0)
+		return -1;
+	if (idx_snap_get(c->ix, o->snapshot, &existing, NULL, &e) == 0 || fs_exists(p->final))
+		return sk_err_set(err, SK_EBUSY, "snapshot '%s' already exists", o->snapshot);
 	if (e.code != SK_ENOENT) {
 		*err = e;
-		goto out;
+		return -1;
 	}
-	if (find_machine(&c, o, sock, chroot, err) < 0 || fcapi_open(&fc, sock, err) < 0)
-		goto out;
-	if (fcapi_describe(fc, &inst, err) < 0) {
+	return 0;
+}
+
+/* Find the machine, ask it what it is, and ask its binary for the snapshot format. */
+static int describe_machine(struct create_plan *p, struct sk_err *err)
+{
+	const char *id = p->o->machine;
+	char binver[32];
+
+	if (find_machine(p->c, p->o, p->sock, p->chroot, err) < 0 ||
+	    fcapi_open(&p->fc, p->sock, err) < 0)
+		return -1;
+	if (fcapi_describe(p->fc, &p->inst, err) < 0) {
 		if (err->code == SK_EBUSY)
-			sk_err_wrap(err, "machine '%s' is not running", o->machine);
-		goto out;
+			sk_err_wrap(err, "machine '%s' is not running", id);
+		return -1;
 	}
-	if (strcmp(inst.state, "Running") && strcmp(inst.state, "Paused")) {
-		sk_err_set(err, SK_EBUSY, "machine '%s' is not running (state '%s')", o->machine,
-			   inst.state);
-		goto out;
-	}
-	fcpid = proc_socket_peer(sock);
+	if (strcmp(p->inst.state, "Running") && strcmp(p->inst.state, "Paused"))
+		return sk_err_set(err, SK_EBUSY, "machine '%s' is not running (state '%s')", id,
+				  p->inst.state);
+	p->fcpid = proc_socket_peer(p->sock);
 	/* Ask the binary for its snapshot format now, not while the guest waits. */
-	snapint_binary_versions(&c, binver, sizeof(binver), man.snapshot_version,
-			sizeof(man.snapshot_version));
-	if (strcmp(binver, inst.vmm_version))
-		man.snapshot_version[0] = '\0';	/* another release: its answer is not ours */
-	if (chroot[0] && stat(chroot, &jst) < 0) {
-		sk_err_sys(err, SK_EFAIL, errno, "machine '%s': jail '%s'", o->machine, chroot);
-		goto out;
-	}
+	snapint_binary_versions(p->c, binver, sizeof(binver), p->man.snapshot_version,
+				sizeof(p->man.snapshot_version));
+	/* Another release: its answer is not ours. */
+	if (strcmp(binver, p->inst.vmm_version))
+		p->man.snapshot_version[0] = '\0';
+	if (p->chroot[0] && stat(p->chroot, &p->jst) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "machine '%s': jail '%s'", id, p->chroot);
+	return 0;
+}
 
-	snprintf(jr.object, sizeof(jr.object), "machine.%s", o->machine);
-	snprintf(jr.kind, sizeof(jr.kind), "fcsnap-create");
-	snprintf(jr.step, sizeof(jr.step), "started");
-	snprintf(jr.path, sizeof(jr.path), "%s", stage);
-	snprintf(jr.path2, sizeof(jr.path2), "%s", sock);
-	if (chroot[0] && fs_pathf(jside, sizeof(jside), err, "%s/.statekit-%s", chroot,
-				  o->snapshot) < 0)
-		goto out;
-	snprintf(jr.path3, sizeof(jr.path3), "%s", jside);
-	if (idx_journal_begin(c.ix, &jr, err) < 0)
-		goto out;
-	journaled = 1;
-	if (fs_rmtree(stage, err) < 0)
-		goto out;
-	if (mkdir(stage, 0700) < 0) {
-		sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", stage);
-		goto out;
-	}
-	if (jside[0]) {
-		struct stat js;
-		const char *jname = strrchr(jside, '/') + 1;
+/* The journal row (from here on a failure is undone), then an empty staging directory. */
+static int begin_stage(struct create_plan *p, struct sk_err *err)
+{
+	struct journal_row *jr = &p->jr;
 
-		/*
-		 * Firecracker writes the files itself, as the jail's user, inside
-		 * the jail; that user owns the jail root and can race us there, so
-		 * only fds and no-follow calls from here on.
-		 */
-		rootfd = open(chroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		stagefd = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (rootfd < 0 || stagefd < 0) {
-			sk_err_sys(err, SK_EFAIL, errno, "open '%s'", rootfd < 0 ? chroot : stage);
-			goto out;
-		}
-		if (fs_rmtree_at(rootfd, jname, err) < 0)
-			goto out;
-		if (mkdirat(rootfd, jname, 0700) < 0 ||
-		    (jfd = openat(rootfd, jname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-		    fstat(jfd, &js) < 0 || js.st_uid != geteuid() ||
-		    fchown(jfd, jst.st_uid, jst.st_gid) < 0) {
-			sk_err_sys(err, SK_EFAIL, errno ? errno : EPERM, "cannot create '%s'", jside);
-			goto out;
-		}
-		snprintf(api_state, sizeof(api_state), "/.statekit-%s/vmstate", o->snapshot);
-		snprintf(api_mem, sizeof(api_mem), "/.statekit-%s/memory", o->snapshot);
-	} else if (fs_pathf(api_state, sizeof(api_state), err, "%s/vmstate", stage) < 0 ||
-		   fs_pathf(api_mem, sizeof(api_mem), err, "%s/memory", stage) < 0) {
-		goto out;
-	}
+	snprintf(jr->object, sizeof(jr->object), "machine.%s", p->o->machine);
+	snprintf(jr->kind, sizeof(jr->kind), "fcsnap-create");
+	snprintf(jr->step, sizeof(jr->step), "started");
+	snprintf(jr->path, sizeof(jr->path), "%s", p->stage);
+	snprintf(jr->path2, sizeof(jr->path2), "%s", p->sock);
+	if (p->chroot[0] && fs_pathf(p->jside, sizeof(p->jside), err, "%s/.statekit-%s",
+				     p->chroot, p->o->snapshot) < 0)
+		return -1;
+	snprintf(jr->path3, sizeof(jr->path3), "%s", p->jside);
+	if (idx_journal_begin(p->c->ix, jr, err) < 0)
+		return -1;
+	p->journaled = 1;
+	if (fs_rmtree(p->stage, err) < 0)
+		return -1;
+	if (mkdir(p->stage, 0700) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", p->stage);
+	return 0;
+}
 
-	/* The pause window: from here to the resume, nothing slow. */
-	if (!strcmp(inst.state, "Running")) {
-		jr.stopped = 1;
-		snprintf(jr.step, sizeof(jr.step), "pausing");
-		if (idx_journal_update(c.ix, &jr, err) < 0)
-			goto out;
-		t0 = log_now();
+/*
+ * Jailed: Firecracker writes the files itself, as the jail's user, inside
+ * the jail; that user owns the jail root and can race us there, so only fds
+ * and no-follow calls from here on.
+ */
+static int make_jail_side(struct create_plan *p, struct sk_err *err)
+{
+	const char *jname = strrchr(p->jside, '/') + 1;
+	struct stat js;
+
+	p->rootfd = open(p->chroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	p->stagefd = open(p->stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (p->rootfd < 0 || p->stagefd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "open '%s'",
+				  p->rootfd < 0 ? p->chroot : p->stage);
+	if (fs_rmtree_at(p->rootfd, jname, err) < 0)
+		return -1;
+	if (mkdirat(p->rootfd, jname, 0700) < 0 ||
+	    (p->jfd = openat(p->rootfd, jname,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    fstat(p->jfd, &js) < 0 || js.st_uid != geteuid() ||
+	    fchown(p->jfd, p->jst.st_uid, p->jst.st_gid) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno ? errno : EPERM, "cannot create '%s'",
+				  p->jside);
+	snprintf(p->api_state, sizeof(p->api_state), "/.statekit-%s/vmstate", p->o->snapshot);
+	snprintf(p->api_mem, sizeof(p->api_mem), "/.statekit-%s/memory", p->o->snapshot);
+	return 0;
+}
+
+/* Where Firecracker writes the state and memory files: the staging, or inside the jail. */
+static int stage(struct create_plan *p, struct sk_err *err)
+{
+	if (begin_stage(p, err) < 0)
+		return -1;
+	if (p->jside[0])
+		return make_jail_side(p, err);
+	if (fs_pathf(p->api_state, sizeof(p->api_state), err, "%s/vmstate", p->stage) < 0 ||
+	    fs_pathf(p->api_mem, sizeof(p->api_mem), err, "%s/memory", p->stage) < 0)
+		return -1;
+	return 0;
+}
+
+/* The pause window opens: from here to resume_machine, nothing slow. */
+static int pause_machine(struct create_plan *p, struct sk_err *err)
+{
+	if (!strcmp(p->inst.state, "Running")) {
+		p->jr.stopped = 1;
+		snprintf(p->jr.step, sizeof(p->jr.step), "pausing");
+		if (idx_journal_update(p->c->ix, &p->jr, err) < 0)
+			return -1;
+		p->t0 = log_now();
 		/*
 		 * Counted as paused before the answer: a request that times out may
 		 * still have paused it, and resuming a running machine is harmless.
 		 */
-		we_paused = 1;
-		if (snapint_call_state(fc, "Paused", err) < 0) {
-			sk_err_wrap(err, "pause machine '%s'", o->machine);
-			goto out;
+		p->we_paused = 1;
+		if (snapint_call_state(p->fc, "Paused", err) < 0) {
+			sk_err_wrap(err, "pause machine '%s'", p->o->machine);
+			return -1;
 		}
 	}
 	fault_point("create-paused");
-	if (fcapi_call(fc, "GET", "/vm/config", NULL, FCAPI_TIMEOUT_MS, &cfgtext, err) < 0)
-		goto out;
-	vc = malloc(sizeof(*vc));
-	if (!vc) {
-		sk_err_set(err, SK_EFAIL, "out of memory");
-		goto out;
-	}
-	i = fcjson_vmconfig(cfgtext, vc, err);
-	cfgtext = NULL;	/* vc->raw owns it now */
-	if (i < 0)
-		goto out;
-	arts = calloc((size_t)vc->ndrives + 2, sizeof(*arts));
-	if (!arts) {
-		sk_err_set(err, SK_EFAIL, "out of memory");
-		goto out;
-	}
-	body = fcjson_body_snapshot_create(api_state, api_mem);
-	if (!body) {
-		sk_err_set(err, SK_EFAIL, "out of memory");
-		goto out;
-	}
-	if (fcapi_call(fc, "PUT", "/snapshot/create", body, FCAPI_SLOW_TIMEOUT_MS, NULL, err) < 0)
-		goto out;
-	fault_point("create-snapshotted");
-	snprintf(arts[0].name, sizeof(arts[0].name), "vmstate");
-	snprintf(arts[0].kind, sizeof(arts[0].kind), "state");
-	snprintf(arts[1].name, sizeof(arts[1].name), "memory");
-	snprintf(arts[1].kind, sizeof(arts[1].kind), "memory");
-	nart = 2;
-	/* Disks are copied while the guest cannot write to them. */
-	t_clone = log_now();
-	for (i = 0; i < vc->ndrives; i++) {
-		const struct fc_drive *d = &vc->drives[i];
-		struct artifact_row *a = &arts[nart];
-		char dst[PATH_MAX];
-		int sfd;
+	return 0;
+}
 
-		if (d->vhost_user) {
-			sk_err_set(err, SK_EFAIL, "drive '%s' is a vhost-user socket; statekit "
-				   "can only snapshot file-backed drives", d->id);
-			goto out;
-		}
-		snprintf(a->name, sizeof(a->name), "disk-%s", d->id);
-		snprintf(a->kind, sizeof(a->kind), "disk");
-		snprintf(a->drive_id, sizeof(a->drive_id), "%s", d->id);
-		snprintf(a->recorded, sizeof(a->recorded), "%s", d->path);
-		a->read_only = d->read_only;
-		if (!fcjson_safe_name(a->name)) {
-			sk_err_set(err, SK_EFAIL, "drive id '%s' cannot name a file", d->id);
-			goto out;
-		}
-		if (fs_pathf(dst, sizeof(dst), err, "%s/%s", stage, a->name) < 0)
-			goto out;
-		sfd = open_drive(rootfd, fcpid, d, err);
-		if (sfd < 0 || clone_fd_to(sfd, d->path, dst, c.clone, 0600, NULL, err) < 0) {
-			if (sfd >= 0)
-				close(sfd);
-			sk_err_wrap(err, "clone drive '%s'", d->id);
-			goto out;
-		}
-		close(sfd);
-		nart++;
+/* The machine's config (its drives and nets), then Firecracker writes state and memory. */
+static int take_snapshot(struct create_plan *p, struct sk_err *err)
+{
+	char *cfgtext = NULL, *body;
+	int rc;
+
+	if (fcapi_call(p->fc, "GET", "/vm/config", NULL, FCAPI_TIMEOUT_MS, &cfgtext, err) < 0)
+		return -1;
+	p->vc = calloc(1, sizeof(*p->vc));
+	if (!p->vc) {
+		free(cfgtext);
+		return sk_err_set(err, SK_EFAIL, "out of memory");
 	}
-	clone_ms = ms_since(t_clone);
-	if (we_paused) {
-		if (snapint_call_state(fc, "Resumed", err) < 0) {
-			sk_err_wrap(err, "resume machine '%s'", o->machine);
-			goto out;
+	if (fcjson_vmconfig(cfgtext, p->vc, err) < 0)	/* p->vc->raw owns cfgtext now */
+		return -1;
+	p->arts = calloc((size_t)p->vc->ndrives + 2, sizeof(*p->arts));
+	body = fcjson_body_snapshot_create(p->api_state, p->api_mem);
+	if (!p->arts || !body) {
+		free(body);
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	}
+	rc = fcapi_call(p->fc, "PUT", "/snapshot/create", body, FCAPI_SLOW_TIMEOUT_MS, NULL, err);
+	free(body);
+	if (rc < 0)
+		return -1;
+	fault_point("create-snapshotted");
+	snprintf(p->arts[0].name, sizeof(p->arts[0].name), "vmstate");
+	snprintf(p->arts[0].kind, sizeof(p->arts[0].kind), "state");
+	snprintf(p->arts[1].name, sizeof(p->arts[1].name), "memory");
+	snprintf(p->arts[1].kind, sizeof(p->arts[1].kind), "memory");
+	p->nart = 2;
+	return 0;
+}
+
+/* One drive's artifact: a clone of its file as Firecracker sees it. */
+static int clone_disk(struct create_plan *p, const struct fc_drive *d, struct sk_err *err)
+{
+	struct artifact_row *a = &p->arts[p->nart];
+	char dst[PATH_MAX];
+	int sfd;
+
+	if (d->vhost_user)
+		return sk_err_set(err, SK_EFAIL, "drive '%s' is a vhost-user socket; statekit "
+				  "can only snapshot file-backed drives", d->id);
+	snprintf(a->name, sizeof(a->name), "disk-%s", d->id);
+	snprintf(a->kind, sizeof(a->kind), "disk");
+	snprintf(a->drive_id, sizeof(a->drive_id), "%s", d->id);
+	snprintf(a->recorded, sizeof(a->recorded), "%s", d->path);
+	a->read_only = d->read_only;
+	if (!fcjson_safe_name(a->name))
+		return sk_err_set(err, SK_EFAIL, "drive id '%s' cannot name a file", d->id);
+	if (fs_pathf(dst, sizeof(dst), err, "%s/%s", p->stage, a->name) < 0)
+		return -1;
+	sfd = open_drive(p->rootfd, p->fcpid, d, err);
+	if (sfd < 0 || clone_fd_to(sfd, d->path, dst, p->c->clone, 0600, NULL, err) < 0) {
+		if (sfd >= 0)
+			close(sfd);
+		sk_err_wrap(err, "clone drive '%s'", d->id);
+		return -1;
+	}
+	close(sfd);
+	p->nart++;
+	return 0;
+}
+
+/* Disks are copied while the guest cannot write to them. */
+static int clone_disks(struct create_plan *p, struct sk_err *err)
+{
+	double t_clone = log_now();
+	int i;
+
+	for (i = 0; i < p->vc->ndrives; i++)
+		if (clone_disk(p, &p->vc->drives[i], err) < 0)
+			return -1;
+	p->clone_ms = ms_since(t_clone);
+	return 0;
+}
+
+/*
+ * The rule "the machine is resumed", written once: if we paused it, resume it
+ * and close the pause window. Called on success and by create_close on
+ * failure. -1 (err) when it may still be paused.
+ */
+static int resume_machine(struct create_plan *p, struct sk_err *err)
+{
+	if (!p->we_paused)
+		return 0;
+	if (snapint_call_state(p->fc, "Resumed", err) < 0)
+		return -1;
+	p->pause_ms = ms_since(p->t0);
+	p->we_paused = 0;
+	return 0;
+}
+
+/* Resumed: the journal says so, so that a repair does not resume it again. */
+static int resume(struct create_plan *p, struct sk_err *err)
+{
+	if (p->we_paused) {
+		if (resume_machine(p, err) < 0) {
+			sk_err_wrap(err, "resume machine '%s'", p->o->machine);
+			return -1;
 		}
-		pause_ms = ms_since(t0);
-		we_paused = 0;
-		jr.stopped = 0;
-		snprintf(jr.step, sizeof(jr.step), "resumed");
-		if (idx_journal_update(c.ix, &jr, err) < 0)
-			goto out;
+		p->jr.stopped = 0;
+		snprintf(p->jr.step, sizeof(p->jr.step), "resumed");
+		if (idx_journal_update(p->c->ix, &p->jr, err) < 0)
+			return -1;
 	}
 	fault_point("create-resumed");
+	return 0;
+}
 
-	if (jfd >= 0) {
+/* Jailed: the state and memory files come out of the jail into the staging. */
+static int take_out_of_jail(struct create_plan *p, struct sk_err *err)
+{
+	struct sk_err e = SK_ERR_INIT;
+	int i;
+
+	if (p->jfd >= 0) {
 		for (i = 0; i < 2; i++)
-			if (move_out_of_jail(jfd, stagefd, arts[i].name, err) < 0)
-				goto out;
-		fs_rmtree_at(rootfd, strrchr(jside, '/') + 1, &e);
+			if (move_out_of_jail(p->jfd, p->stagefd, p->arts[i].name, err) < 0)
+				return -1;
+		fs_rmtree_at(p->rootfd, strrchr(p->jside, '/') + 1, &e);
 	}
-	if (snapint_check_interrupt(err) < 0)
-		goto out;
+	return snapint_check_interrupt(err);
+}
 
-	/* Hash after the resume, every file at once. */
-	jobs = calloc((size_t)nart, sizeof(*jobs));
-	paths = calloc((size_t)nart, sizeof(*paths));
+/* Hash after the resume, every file at once. */
+static int hash_artifacts(struct create_plan *p, struct sk_err *err)
+{
+	struct hash_job *jobs = calloc((size_t)p->nart, sizeof(*jobs));
+	char (*paths)[PATH_MAX] = calloc((size_t)p->nart, sizeof(*paths));
+	struct progress prog;
+	int i, rc = -1;
+
 	if (!jobs || !paths) {
 		sk_err_set(err, SK_EFAIL, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < nart; i++) {
-		if (fs_pathf(paths[i], sizeof(paths[i]), err, "%s/%s", stage, arts[i].name) < 0)
+	for (i = 0; i < p->nart; i++) {
+		if (fs_pathf(paths[i], sizeof(paths[i]), err, "%s/%s", p->stage,
+			     p->arts[i].name) < 0)
 			goto out;
 		jobs[i].path = paths[i];
 	}
-	progress_start(&prog, o->progress, 0);
-	snprintf(prog.what, sizeof(prog.what), "hashing '%s'", o->snapshot);
-	rc = hash_many(jobs, (size_t)nart, c.cfg.threads, &prog);
+	progress_start(&prog, p->o->progress, 0);
+	snprintf(prog.what, sizeof(prog.what), "hashing '%s'", p->o->snapshot);
+	rc = hash_many(jobs, (size_t)p->nart, p->c->cfg.threads, &prog);
 	progress_end(&prog, rc == 0);
-	if (rc < 0) {
-		for (i = 0; i < nart && jobs[i].ret == 0; i++)
-			;
+	for (i = 0; i < p->nart && rc == 0; i++) {
+		memcpy(p->arts[i].sha256, jobs[i].hex, sizeof(jobs[i].hex));
+		p->arts[i].size = jobs[i].size;
+		p->row.size += jobs[i].size;
+	}
+	for (i = 0; i < p->nart && rc < 0 && jobs[i].ret == 0; i++)
+		;
+	if (rc < 0)
 		*err = jobs[i].err;
-		goto out;
-	}
-	for (i = 0; i < nart; i++) {
-		memcpy(arts[i].sha256, jobs[i].hex, sizeof(jobs[i].hex));
-		arts[i].size = jobs[i].size;
-		row.size += jobs[i].size;
-	}
-
-	man.format = MANIFEST_FORMAT;
-	snprintf(man.snapshot, sizeof(man.snapshot), "%s", o->snapshot);
-	snprintf(man.machine, sizeof(man.machine), "%s", o->machine);
-	man.created = (int64_t)time(NULL);
-	snprintf(man.vmm_version, sizeof(man.vmm_version), "%s", inst.vmm_version);
-	man.jailed = chroot[0] != '\0';
-	man.uid = (long)jst.st_uid;
-	man.gid = (long)jst.st_gid;
-	guest_ip(vc->boot_args, man.guest_ip, sizeof(man.guest_ip));
-	man.pause_us = (int64_t)(pause_ms * 1000.0);
-	man.nnets = vc->nnets;
-	memcpy(man.nets, vc->nets, sizeof(vc->nets));
-	man.nart = nart;
-	man.arts = arts;
-	man.vm_config = vc->raw;
-	if (snapint_write_manifest(stage, &man, err) < 0 || fs_fsync_path(stage, err) < 0)
-		goto out;
-
-	snprintf(row.id, sizeof(row.id), "%s", o->snapshot);
-	snprintf(row.machine, sizeof(row.machine), "%s", o->machine);
-	row.created = man.created;
-	snprintf(row.vmm_version, sizeof(row.vmm_version), "%s", man.vmm_version);
-	snprintf(row.snapshot_version, sizeof(row.snapshot_version), "%s", man.snapshot_version);
-	row.pause_us = man.pause_us;
-	snprintf(jr.step, sizeof(jr.step), "committing");
-	if (idx_journal_update(c.ix, &jr, err) < 0)
-		goto out;
-	if (rename(stage, final) < 0) {
-		sk_err_sys(err, SK_EFAIL, errno, "rename '%s' to '%s'", stage, final);
-		goto out;
-	}
-	if (fs_fsync_path(c.snaps, err) < 0)
-		goto out;
-	fault_point("create-committing");
-	if (idx_snap_add(c.ix, &row, arts, nart, err) < 0)
-		goto out;
-	recorded = 1;
-	if (idx_journal_end(c.ix, jr.id, err) < 0)
-		goto out;
-	journaled = 0;
-	print_create(o, &row, arts, nart, pause_ms, clone_ms, !strcmp(inst.state, "Paused"), final);
-	ret = 0;
 out:
-	if (ret < 0 && journaled) {
-		struct sk_err re = SK_ERR_INIT;
-		int resumed = 1;
-
-		if (we_paused && snapint_call_state(fc, "Resumed", &re) < 0) {
-			log_error("cannot resume machine '%s': %s", o->machine, re.msg);
-			resumed = 0;
-		}
-		snapint_rmtree(stage);
-		snapint_rmtree(jside);
-		if (!recorded && !strcmp(jr.step, "committing"))
-			snapint_rmtree(final);
-		/* A machine we could not resume keeps its row: the next command retries. */
-		if (resumed)
-			idx_journal_end(c.ix, jr.id, &re);
-	}
-	if (jfd >= 0)
-		close(jfd);
-	if (stagefd >= 0)
-		close(stagefd);
-	if (rootfd >= 0)
-		close(rootfd);
 	free(jobs);
 	free(paths);
-	free(body);
-	free(cfgtext);
-	if (vc)
-		free(vc->raw);
-	free(vc);
-	free(arts);
-	fcapi_close(fc);
-	lock_release(slk);
-	lock_release(mlk);
-	snapint_close(&c);
+	return rc;
+}
+
+/* The manifest, written into the staging by rule 1. */
+static int write_manifest(struct create_plan *p, struct sk_err *err)
+{
+	struct manifest *m = &p->man;
+
+	m->format = MANIFEST_FORMAT;
+	snprintf(m->snapshot, sizeof(m->snapshot), "%s", p->o->snapshot);
+	snprintf(m->machine, sizeof(m->machine), "%s", p->o->machine);
+	m->created = (int64_t)time(NULL);
+	snprintf(m->vmm_version, sizeof(m->vmm_version), "%s", p->inst.vmm_version);
+	m->jailed = p->chroot[0] != '\0';
+	m->uid = (long)p->jst.st_uid;
+	m->gid = (long)p->jst.st_gid;
+	guest_ip(p->vc->boot_args, m->guest_ip, sizeof(m->guest_ip));
+	m->pause_us = (int64_t)(p->pause_ms * 1000.0);
+	m->nnets = p->vc->nnets;
+	memcpy(m->nets, p->vc->nets, sizeof(p->vc->nets));
+	m->nart = p->nart;
+	m->arts = p->arts;
+	m->vm_config = p->vc->raw;
+	if (snapint_write_manifest(p->stage, m, err) < 0 || fs_fsync_path(p->stage, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Rename the staging into place, then the index rows, then the end of the journal row. */
+static int record_snapshot(struct create_plan *p, struct sk_err *err)
+{
+	struct snapshot_row *row = &p->row;
+
+	snprintf(row->id, sizeof(row->id), "%s", p->o->snapshot);
+	snprintf(row->machine, sizeof(row->machine), "%s", p->o->machine);
+	row->created = p->man.created;
+	snprintf(row->vmm_version, sizeof(row->vmm_version), "%s", p->man.vmm_version);
+	snprintf(row->snapshot_version, sizeof(row->snapshot_version), "%s",
+		 p->man.snapshot_version);
+	row->pause_us = p->man.pause_us;
+	snprintf(p->jr.step, sizeof(p->jr.step), "committing");
+	if (idx_journal_update(p->c->ix, &p->jr, err) < 0)
+		return -1;
+	if (rename(p->stage, p->final) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "rename '%s' to '%s'", p->stage, p->final);
+	if (fs_fsync_path(p->c->snaps, err) < 0)
+		return -1;
+	fault_point("create-committing");
+	if (idx_snap_add(p->c->ix, row, p->arts, p->nart, err) < 0)
+		return -1;
+	p->recorded = 1;
+	if (idx_journal_end(p->c->ix, p->jr.id, err) < 0)
+		return -1;
+	p->journaled = 0;
+	return 0;
+}
+
+/* What was made, for the caller; it takes the artifacts over. */
+static void hand_over(struct create_plan *p, struct snap_created *res)
+{
+	res->row = p->row;
+	res->arts = p->arts;
+	res->nart = p->nart;
+	p->arts = NULL;
+	p->man.arts = NULL;
+	res->pause_ms = p->pause_ms;
+	res->clone_ms = p->clone_ms;
+	res->was_paused = !strcmp(p->inst.state, "Paused");
+	snprintf(res->dir, sizeof(res->dir), "%s", p->final);
+}
+
+/* Undo a failed create: resume, remove what was staged, end the row. */
+static void create_undo(struct create_plan *p)
+{
+	struct sk_err re = SK_ERR_INIT;
+	int resumed = 1;
+
+	if (resume_machine(p, &re) < 0) {
+		log_error("cannot resume machine '%s': %s", p->o->machine, re.msg);
+		resumed = 0;
+	}
+	snapint_rmtree(p->stage);
+	snapint_rmtree(p->jside);
+	if (!p->recorded && !strcmp(p->jr.step, "committing"))
+		snapint_rmtree(p->final);
+	/* A machine we could not resume keeps its row: the next command retries. */
+	if (resumed)
+		idx_journal_end(p->c->ix, p->jr.id, &re);
+}
+
+static void create_close(struct create_plan *p, int ret)
+{
+	if (!p)
+		return;
+	if (ret < 0 && p->journaled)
+		create_undo(p);
+	if (p->jfd >= 0)
+		close(p->jfd);
+	if (p->stagefd >= 0)
+		close(p->stagefd);
+	if (p->rootfd >= 0)
+		close(p->rootfd);
+	if (p->vc)
+		free(p->vc->raw);
+	free(p->vc);
+	free(p->arts);
+	fcapi_close(p->fc);
+	lock_release(p->slk);
+	lock_release(p->mlk);
+	snapint_close(p->c);
+	free(p);
+}
+
+int snap_create(const struct snap_opts *o, struct snap_created *res, struct sk_err *err)
+{
+	struct create_plan *p = NULL;
+	int ret = -1;
+
+	if (create_open(&p, o, err) < 0 || describe_machine(p, err) < 0)
+		goto out;
+	if (stage(p, err) < 0)		/* the journal row, from here on undone */
+		goto out;
+	if (pause_machine(p, err) < 0 || take_snapshot(p, err) < 0 || clone_disks(p, err) < 0 ||
+	    resume(p, err) < 0)
+		goto out;
+	if (take_out_of_jail(p, err) < 0 || hash_artifacts(p, err) < 0 ||
+	    write_manifest(p, err) < 0 || record_snapshot(p, err) < 0)
+		goto out;
+	hand_over(p, res);
+	ret = 0;
+out:
+	create_close(p, ret);	/* resume if still paused, undo, end the journal row */
 	return ret;
+}
+
+/* ---- repair ---- */
+
+/*
+ * Resume a machine an interrupted create left paused. 0 when it is resumed
+ * or gone (nothing left to resume), -1 when it may still be paused: then the
+ * journal row must stay for the next command to try again.
+ */
+static int resume_socket(const char *sock, const char *machine)
+{
+	struct sk_err e = SK_ERR_INIT;
+	struct fcapi *fc = NULL;
+	char *body = fcjson_body_vm_state("Resumed");
+	int ret = 0;
+
+	if (body && fcapi_open(&fc, sock, &e) == 0 &&
+	    fcapi_call(fc, "PATCH", "/vm", body, FCAPI_TIMEOUT_MS, NULL, &e) == 0) {
+		log_warn("resumed machine '%s', which an interrupted fcsnap-create left paused",
+			 machine);
+	} else if (e.code == SK_EBUSY) {
+		log_warn("machine '%s' was left paused but is gone now (%s)", machine, e.msg);
+	} else {
+		log_warn("cannot resume machine '%s' (the next command tries again): %s", machine,
+			 body ? e.msg : "out of memory");
+		ret = -1;
+	}
+	fcapi_close(fc);
+	free(body);
+	return ret;
+}
+
+/* The snapshot id from a staging path ".../snap.<id>". */
+static const char *staged_id(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	b = b ? b + 1 : path;
+	return strncmp(b, "snap.", 5) ? NULL : b + 5;
+}
+
+/* fcsnap-create killed: resume the machine if it was left paused, remove the staging. */
+void snapcreate_repair(struct sctx *c, const struct journal_row *r, const char *machine)
+{
+	struct sk_err e = SK_ERR_INIT;
+	struct snapshot_row row;
+	struct lock *slk = NULL;
+	const char *sid = staged_id(r->path);
+	char final[PATH_MAX];
+
+	if (r->stopped && resume_socket(r->path2, machine) < 0)
+		return;
+	if (!sid || lock_acquire(&slk, c->locks, "snapshot", sid, 0, &e) < 0)
+		return;
+	/* Renamed into place but never recorded: not a snapshot. */
+	if (!strcmp(r->step, "committing") &&
+	    idx_snap_get(c->ix, sid, &row, NULL, &e) < 0 && e.code == SK_ENOENT &&
+	    fs_pathf(final, sizeof(final), &e, "%s/%s", c->snaps, sid) == 0)
+		snapint_rmtree(final);
+	snapint_rmtree(r->path);
+	snapint_rmtree(r->path3);
+	if (idx_journal_end(c->ix, r->id, &e) < 0)
+		log_warn("%s", e.msg);
+	lock_release(slk);
 }

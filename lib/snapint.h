@@ -1,7 +1,7 @@
 /*
- * snapint: what the snapshot operations (snap.c) share with the snapshot
- * transfer (snapxfer.c): the opened state, the manifest file, and the
- * repair of a killed fcsnap-import. Not for use outside those two.
+ * snapint: what the snapshot operations (snap.c, snapcreate.c, snaprestore.c,
+ * snapxfer.c) share: the opened state, the manifest file, artifact checks,
+ * and the journal repair table. Not for use outside those files.
  */
 #ifndef SK_SNAPINT_H
 #define SK_SNAPINT_H
@@ -14,6 +14,7 @@
 #include "fcjson.h"
 #include "index.h"
 
+/* The opened state of one fcsnap command; heap-allocated (the config alone is ~45 KB). */
 struct sctx {
 	struct sk_config cfg;
 	struct idx *ix;
@@ -24,9 +25,21 @@ struct sctx {
 	enum clone_mode clone;
 };
 
-/* Load the config, make the state directories, open the index, repair. */
-int snapint_open(struct sctx *c, const char *config_path, struct sk_err *err);
+/*
+ * Allocate *cp, load the config, make the state directories, open the index
+ * and repair what killed commands left. On failure *cp may still be set:
+ * snapint_close it. Exit classes 1, 2, 5.
+ */
+int snapint_open(struct sctx **cp, const char *config_path, struct sk_err *err);
+/*
+ * The same for readers that must change nothing (completions): the config and
+ * the index only, no directories, no repair. 0 with *cp NULL when there is no
+ * index yet.
+ */
+int snapint_open_readonly(struct sctx **cp, const char *config_path, struct sk_err *err);
+/* Close the index and free c; NULL is fine. */
 void snapint_close(struct sctx *c);
+
 /* <dir>/manifest.json written by rule 1, or read and checked (SK_EDAMAGED). */
 int snapint_write_manifest(const char *dir, const struct manifest *m, struct sk_err *err);
 int snapint_read_manifest(const char *dir, struct manifest *m, struct sk_err *err);
@@ -58,7 +71,15 @@ int snapint_call_state(struct fcapi *fc, const char *state, struct sk_err *err);
 /* Is the recorded machine's process alive (and the same process)? */
 int snapint_machine_alive(const struct machine_row *m);
 
-/* Repair a journal row of a killed fcsnap-import (in snapxfer.c). */
-void sxfer_repair_import(struct sctx *c, const struct journal_row *r, const char *sid);
+/*
+ * The journal repairs, each beside its operation. Each is called with the
+ * object's lock held and the row known to be still there; id is the object's
+ * id (machine or snapshot). Each ends the row, or leaves it for the next
+ * command when the work cannot be finished yet.
+ */
+void snapcreate_repair(struct sctx *c, const struct journal_row *r, const char *machine);
+void snaprestore_repair(struct sctx *c, const struct journal_row *r, const char *machine);
+void snap_repair_delete(struct sctx *c, const struct journal_row *r, const char *sid);
+void snapxfer_repair_import(struct sctx *c, const struct journal_row *r, const char *sid);
 
 #endif

@@ -38,12 +38,12 @@
 #include "snapint.h"
 #include "banned.h"
 
-#define SX_MAGIC "SKSNAP1\n"
-#define SX_PAGE 4096
-#define SX_CHUNK (1u << 20)		/* read size, and the longest 'D' run */
-#define SX_MAX_MANIFEST (4u << 20)
+#define SNAPXFER_MAGIC "SKSNAP1\n"
+#define SNAPXFER_PAGE 4096
+#define SNAPXFER_CHUNK (1u << 20)		/* read size, and the longest 'D' run */
+#define SNAPXFER_MAX_MANIFEST (4u << 20)
 
-static const uint8_t zero_page[SX_PAGE];
+static const uint8_t zero_page[SNAPXFER_PAGE];
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -105,13 +105,13 @@ static int send_runs(struct enc *e, const uint8_t *buf, size_t len, uint64_t off
 		size_t start, n;
 		uint8_t hdr[13];
 
-		while (i < len && !memcmp(buf + i, zero_page, len - i < SX_PAGE ? len - i : SX_PAGE))
-			i += SX_PAGE;
+		while (i < len && !memcmp(buf + i, zero_page, len - i < SNAPXFER_PAGE ? len - i : SNAPXFER_PAGE))
+			i += SNAPXFER_PAGE;
 		if (i >= len)
 			break;
 		start = i;
-		while (i < len && memcmp(buf + i, zero_page, len - i < SX_PAGE ? len - i : SX_PAGE))
-			i += SX_PAGE;
+		while (i < len && memcmp(buf + i, zero_page, len - i < SNAPXFER_PAGE ? len - i : SNAPXFER_PAGE))
+			i += SNAPXFER_PAGE;
 		n = (i < len ? i : len) - start;
 		hdr[0] = 'D';
 		put64(hdr + 1, off + start);
@@ -167,7 +167,7 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 		progress_add(prog, (uint64_t)(data - pos));
 		pos = data;
 		while (pos < hole) {
-			size_t want = hole - pos > SX_CHUNK ? SX_CHUNK : (size_t)(hole - pos);
+			size_t want = hole - pos > SNAPXFER_CHUNK ? SNAPXFER_CHUNK : (size_t)(hole - pos);
 			uint8_t *buf = hasher_slot(hs);
 			ssize_t n = pread(fd, buf, want, pos);
 
@@ -210,7 +210,7 @@ out:
 
 int snap_export(const struct snap_opts *o, struct sk_err *err)
 {
-	struct sctx c = { 0 };
+	struct sctx *c = NULL;
 	struct lock *lk = NULL;
 	struct snapshot_row row;
 	struct artifact_row *arts = NULL;
@@ -230,9 +230,9 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 		return sk_err_set(err, SK_EUSAGE, "refusing to write a snapshot stream to a terminal "
 				  "(redirect it or pipe it into fcsnap-import)");
 	if (snapint_open(&c, o->config_path, err) < 0 ||
-	    lock_acquire(&lk, c.locks, "snapshot", o->snapshot, o->wait_s, err) < 0 ||
-	    idx_snap_get(c.ix, o->snapshot, &row, &arts, err) < 0 ||
-	    fs_pathf(dir, sizeof(dir), err, "%s/%s", c.snaps, o->snapshot) < 0 ||
+	    lock_acquire(&lk, c->locks, "snapshot", o->snapshot, o->wait_s, err) < 0 ||
+	    idx_snap_get(c->ix, o->snapshot, &row, &arts, err) < 0 ||
+	    fs_pathf(dir, sizeof(dir), err, "%s/%s", c->snaps, o->snapshot) < 0 ||
 	    snapint_read_manifest(dir, &man, err) < 0)
 		goto out;
 	if (snapint_manifest_matches(&man, &row, arts, err) < 0)
@@ -248,13 +248,13 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 	 * compression, so it applies only when that is the codec in use.
 	 */
 	codec = o->co.codec_set ? o->co.codec : CODEC_ZSTD;
-	level = o->co.level_set ? o->co.level : codec == c.cfg.codec ? c.cfg.level : 0;
-	if (enc_open(&e, STDOUT_FILENO, codec, level, o->co.threads_set ? o->co.threads : c.cfg.threads,
+	level = o->co.level_set ? o->co.level : codec == c->cfg.codec ? c->cfg.level : 0;
+	if (enc_open(&e, STDOUT_FILENO, codec, level, o->co.threads_set ? o->co.threads : c->cfg.threads,
 		     err) < 0)
 		goto out;
 	hdr[0] = 'M';
 	put32(hdr + 1, (uint32_t)strlen(text));
-	if (enc_write(e, SX_MAGIC, 8, err) < 0 || enc_write(e, hdr, sizeof(hdr), err) < 0 ||
+	if (enc_write(e, SNAPXFER_MAGIC, 8, err) < 0 || enc_write(e, hdr, sizeof(hdr), err) < 0 ||
 	    enc_write(e, text, strlen(text), err) < 0)
 		goto out;
 	progress_start(&prog, o->progress, total);
@@ -279,7 +279,7 @@ out:
 	fcjson_manifest_free(&man);
 	free(arts);
 	lock_release(lk);
-	snapint_close(&c);
+	snapint_close(c);
 	return ret;
 }
 
@@ -394,7 +394,7 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a,
 		off = get64(rec);
 		len = get32(rec + 8);
 		/* Runs only go forward and never past the manifest's size. */
-		if (len == 0 || len > SX_CHUNK || off < pos || off > a->size ||
+		if (len == 0 || len > SNAPXFER_CHUNK || off < pos || off > a->size ||
 		    len > a->size - off) {
 			bad(err, "data for artifact '%s' lies outside the size the manifest gives it",
 			    a->name);
@@ -446,7 +446,237 @@ out:
 	return ret;
 }
 
-void sxfer_repair_import(struct sctx *c, const struct journal_row *r, const char *sid)
+/* Everything one fcsnap-import holds; on the heap (the journal row alone is ~12 KB). */
+struct import_plan {
+	const struct snap_opts *o;
+	struct sctx *c;
+	struct lock *lk;
+	struct dec *d;
+	struct rd r;
+	char *text;			/* the manifest as it came */
+	struct manifest man;
+	uint64_t total;			/* the artifacts' sizes added up */
+	const char *id;			/* the id it is stored as */
+	struct journal_row jr;		/* path: the staging; path2: the final directory */
+	int journaled, recorded;
+	int dirfd;			/* the staging, -1 if not open */
+	struct progress prog;
+};
+
+/* The plan, the index (and repair), the decoder on stdin, which must not be a terminal. */
+static int import_open(struct import_plan **pp, const struct snap_opts *o, struct sk_err *err)
+{
+	struct import_plan *p;
+
+	if (o->as && config_check_id("snapshot", o->as, err) < 0)
+		return -1;
+	if (isatty(STDIN_FILENO))
+		return sk_err_set(err, SK_EUSAGE,
+				  "refusing to read a snapshot stream from a terminal");
+	p = *pp = calloc(1, sizeof(*p));
+	if (!p)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	p->o = o;
+	p->dirfd = -1;
+	if (snapint_open(&p->c, o->config_path, err) < 0 || dec_open(&p->d, STDIN_FILENO, err) < 0)
+		return -1;
+	p->r.d = p->d;
+	return 0;
+}
+
+/* The magic and the manifest record, parsed, its sizes inside [archive] max_bytes. */
+static int read_manifest_record(struct import_plan *p, struct sk_err *err)
+{
+	uint64_t max = p->c->cfg.max_bytes;
+	uint8_t magic[8], hdr[5];
+	uint32_t mlen;
+	int i;
+
+	if (rd_get(&p->r, magic, 8, err) < 0 || memcmp(magic, SNAPXFER_MAGIC, 8)) {
+		if (err->code && err->code != SK_EDAMAGED)
+			return -1;
+		return sk_err_set(err, SK_EDAMAGED, "not a statekit snapshot stream (see "
+				  "fcsnap-export(1))");
+	}
+	if (rd_get(&p->r, hdr, 5, err) < 0)
+		return -1;
+	mlen = get32(hdr + 1);
+	if (hdr[0] != 'M' || mlen == 0 || mlen > SNAPXFER_MAX_MANIFEST)
+		return sk_err_set(err, SK_EDAMAGED, "the stream does not start with a manifest");
+	p->text = malloc((size_t)mlen + 1);
+	if (!p->text)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	if (rd_get(&p->r, p->text, mlen, err) < 0)
+		return -1;
+	p->text[mlen] = '\0';
+	if (strlen(p->text) != mlen)
+		return sk_err_set(err, SK_EDAMAGED, "manifest: a NUL byte inside the text");
+	if (fcjson_manifest_parse(p->text, &p->man, err) < 0)
+		return -1;
+	for (i = 0; i < p->man.nart; i++) {
+		uint64_t size = p->man.arts[i].size;
+
+		if (size > max || p->total > max - size)
+			return sk_err_set(err, SK_EDAMAGED, "the manifest's artifacts add up to "
+					  "more than [archive] max_bytes (%llu)",
+					  (unsigned long long)max);
+		p->total += size;
+	}
+	return 0;
+}
+
+/* The id it is stored as: locked, and no snapshot by that name yet. */
+static int claim_id(struct import_plan *p, struct sk_err *err)
+{
+	struct sctx *c = p->c;
+	struct sk_err e = SK_ERR_INIT;
+	struct snapshot_row old;
+
+	p->id = p->o->as ? p->o->as : p->man.snapshot;
+	if (lock_acquire(&p->lk, c->locks, "snapshot", p->id, p->o->wait_s, err) < 0)
+		return -1;
+	if (p->o->as)
+		snprintf(p->man.snapshot, sizeof(p->man.snapshot), "%s", p->o->as);
+	if (fs_pathf(p->jr.path, sizeof(p->jr.path), err, "%s/import.%s", c->tmp, p->id) < 0 ||
+	    fs_pathf(p->jr.path2, sizeof(p->jr.path2), err, "%s/%s", c->snaps, p->id) < 0)
+		return -1;
+	if (idx_snap_get(c->ix, p->id, &old, NULL, &e) == 0 || fs_exists(p->jr.path2))
+		return sk_err_set(err, SK_EBUSY, "snapshot '%s' already exists; import it under "
+				  "another id with --as NEWID", p->id);
+	if (e.code != SK_ENOENT) {
+		*err = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* The journal row (from here on a failure is undone), then an empty staging directory. */
+static int begin_staging(struct import_plan *p, struct sk_err *err)
+{
+	struct journal_row *jr = &p->jr;
+
+	if (snprintf(jr->object, sizeof(jr->object), "snapshot.%s", p->man.snapshot) >=
+	    (int)sizeof(jr->object))
+		return sk_err_set(err, SK_EUSAGE, "snapshot id too long");
+	snprintf(jr->kind, sizeof(jr->kind), "fcsnap-import");
+	snprintf(jr->step, sizeof(jr->step), "receiving");
+	if (idx_journal_begin(p->c->ix, jr, err) < 0)
+		return -1;
+	p->journaled = 1;
+	if (fs_rmtree(jr->path, err) < 0)
+		return -1;
+	if (mkdir(jr->path, 0700) < 0 ||
+	    (p->dirfd = open(jr->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", jr->path);
+	return 0;
+}
+
+/* Every artifact, checked as it is written, the end record, and nothing after it. */
+static int receive_artifacts(struct import_plan *p, struct sk_err *err)
+{
+	char hex[HASH_HEX_LEN + 1];
+	uint8_t tail[1 + HASH_HEX_LEN];
+	int i;
+
+	progress_start(&p->prog, p->o->progress, p->total);
+	for (i = 0; i < p->man.nart; i++)
+		if (import_file(&p->r, p->dirfd, &p->man.arts[i], &p->prog, err) < 0)
+			return -1;
+	if (rd_get(&p->r, tail, sizeof(tail), err) < 0)
+		return -1;
+	sha256_text(p->text, hex);
+	if (tail[0] != 'T' || memcmp(tail + 1, hex, HASH_HEX_LEN))
+		return sk_err_set(err, SK_EDAMAGED, "the stream's end record does not match its "
+				  "manifest");
+	if (rd_end(&p->r, err) < 0)
+		return -1;
+	progress_end(&p->prog, 1);
+	if (snapint_write_manifest(p->jr.path, &p->man, err) < 0 ||
+	    fs_fsync_path(p->jr.path, err) < 0)
+		return -1;
+	fault_point("fcimport-staged");
+	return 0;
+}
+
+/* Rename the staging into place, then the index rows, then the end of the journal row. */
+static int record_import(struct import_plan *p, struct sk_err *err)
+{
+	const struct manifest *m = &p->man;
+	struct snapshot_row row = { 0 };
+	struct sk_err e = SK_ERR_INIT;
+	char sz[32];
+
+	snprintf(p->jr.step, sizeof(p->jr.step), "committing");
+	if (idx_journal_update(p->c->ix, &p->jr, err) < 0)
+		return -1;
+	if (rename(p->jr.path, p->jr.path2) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "rename '%s' to '%s'", p->jr.path,
+				  p->jr.path2);
+	if (fs_fsync_path(p->c->snaps, err) < 0)
+		return -1;
+	fault_point("fcimport-committing");
+	memcpy(row.id, m->snapshot, sizeof(row.id));
+	snprintf(row.machine, sizeof(row.machine), "%s", m->machine);
+	row.created = m->created;
+	snprintf(row.vmm_version, sizeof(row.vmm_version), "%s", m->vmm_version);
+	snprintf(row.snapshot_version, sizeof(row.snapshot_version), "%s", m->snapshot_version);
+	row.size = p->total;
+	row.pause_us = m->pause_us;
+	if (idx_snap_add(p->c->ix, &row, m->arts, m->nart, err) < 0)
+		return -1;
+	p->recorded = 1;
+	idx_journal_end(p->c->ix, p->jr.id, &e);
+	p->journaled = 0;
+	log_info("imported snapshot '%s' of machine '%s': %d artifacts, %s, from a %s stream",
+		 p->id, m->machine, m->nart, log_bytes(p->total, sz, sizeof(sz)),
+		 codec_name(dec_codec(p->d)));
+	return 0;
+}
+
+/* Undo a failed import (staging, and a directory renamed but not recorded); free the plan. */
+static void import_close(struct import_plan *p, int ret)
+{
+	if (!p)
+		return;
+	progress_end(&p->prog, 0);
+	if (p->dirfd >= 0)
+		close(p->dirfd);
+	if (ret < 0 && p->journaled) {
+		struct sk_err re = SK_ERR_INIT;
+
+		snapint_rmtree(p->jr.path);
+		if (!p->recorded && !strcmp(p->jr.step, "committing"))
+			snapint_rmtree(p->jr.path2);
+		idx_journal_end(p->c->ix, p->jr.id, &re);
+	}
+	dec_free(p->d);
+	free(p->text);
+	fcjson_manifest_free(&p->man);
+	lock_release(p->lk);
+	snapint_close(p->c);
+	free(p);
+}
+
+int snap_import(const struct snap_opts *o, struct sk_err *err)
+{
+	struct import_plan *p = NULL;
+	int ret = -1;
+
+	if (import_open(&p, o, err) < 0 || read_manifest_record(p, err) < 0 ||
+	    claim_id(p, err) < 0)
+		goto out;
+	if (begin_staging(p, err) < 0)	/* the journal row, from here on undone */
+		goto out;
+	if (receive_artifacts(p, err) < 0)
+		goto out;
+	ret = record_import(p, err);
+out:
+	import_close(p, ret);
+	return ret;
+}
+
+/* fcsnap-import killed: remove the staging, and a directory moved into place but not recorded. */
+void snapxfer_repair_import(struct sctx *c, const struct journal_row *r, const char *sid)
 {
 	struct sk_err e = SK_ERR_INIT;
 	struct snapshot_row row;
@@ -459,162 +689,4 @@ void sxfer_repair_import(struct sctx *c, const struct journal_row *r, const char
 	sk_err_clear(&e);
 	if (idx_journal_end(c->ix, r->id, &e) < 0)
 		log_warn("%s", e.msg);
-}
-
-int snap_import(const struct snap_opts *o, struct sk_err *err)
-{
-	struct sctx c = { 0 };
-	struct lock *lk = NULL;
-	struct dec *d = NULL;
-	struct rd r = { 0 };
-	struct manifest man = { 0 };
-	struct journal_row jr = { 0 };
-	struct snapshot_row row = { 0 }, old;
-	struct progress prog = { 0 };
-	struct sk_err e = SK_ERR_INIT;
-	char *text = NULL, hex[HASH_HEX_LEN + 1], sz[32];
-	uint8_t magic[8], hdr[5], tail[1 + HASH_HEX_LEN];
-	uint32_t mlen;
-	uint64_t total = 0;
-	int dirfd = -1, journaled = 0, recorded = 0, i, ret = -1;
-	const char *id;
-
-	if (o->as && config_check_id("snapshot", o->as, err) < 0)
-		return -1;
-	if (isatty(STDIN_FILENO))
-		return sk_err_set(err, SK_EUSAGE, "refusing to read a snapshot stream from a terminal");
-	if (snapint_open(&c, o->config_path, err) < 0 || dec_open(&d, STDIN_FILENO, err) < 0)
-		goto out;
-	r.d = d;
-	if (rd_get(&r, magic, 8, err) < 0 || memcmp(magic, SX_MAGIC, 8)) {
-		if (err->code && err->code != SK_EDAMAGED)
-			goto out;
-		sk_err_set(err, SK_EDAMAGED, "not a statekit snapshot stream (see fcsnap-export(1))");
-		goto out;
-	}
-	if (rd_get(&r, hdr, 5, err) < 0)
-		goto out;
-	mlen = get32(hdr + 1);
-	if (hdr[0] != 'M' || mlen == 0 || mlen > SX_MAX_MANIFEST) {
-		sk_err_set(err, SK_EDAMAGED, "the stream does not start with a manifest");
-		goto out;
-	}
-	text = malloc((size_t)mlen + 1);
-	if (!text) {
-		sk_err_set(err, SK_EFAIL, "out of memory");
-		goto out;
-	}
-	if (rd_get(&r, text, mlen, err) < 0)
-		goto out;
-	text[mlen] = '\0';
-	if (strlen(text) != mlen) {
-		sk_err_set(err, SK_EDAMAGED, "manifest: a NUL byte inside the text");
-		goto out;
-	}
-	if (fcjson_manifest_parse(text, &man, err) < 0)
-		goto out;
-	for (i = 0; i < man.nart; i++) {
-		if (man.arts[i].size > c.cfg.max_bytes || total > c.cfg.max_bytes - man.arts[i].size) {
-			sk_err_set(err, SK_EDAMAGED, "the manifest's artifacts add up to more than "
-				   "[archive] max_bytes (%llu)", (unsigned long long)c.cfg.max_bytes);
-			goto out;
-		}
-		total += man.arts[i].size;
-	}
-	id = o->as ? o->as : man.snapshot;
-	if (lock_acquire(&lk, c.locks, "snapshot", id, o->wait_s, err) < 0)
-		goto out;
-	if (o->as)
-		snprintf(man.snapshot, sizeof(man.snapshot), "%s", o->as);
-	if (fs_pathf(jr.path, sizeof(jr.path), err, "%s/import.%s", c.tmp, id) < 0 ||
-	    fs_pathf(jr.path2, sizeof(jr.path2), err, "%s/%s", c.snaps, id) < 0)
-		goto out;
-	if (idx_snap_get(c.ix, id, &old, NULL, &e) == 0 || fs_exists(jr.path2)) {
-		sk_err_set(err, SK_EBUSY, "snapshot '%s' already exists; import it under another id "
-			   "with --as NEWID", id);
-		goto out;
-	}
-	if (e.code != SK_ENOENT) {
-		*err = e;
-		goto out;
-	}
-
-	if (snprintf(jr.object, sizeof(jr.object), "snapshot.%s", man.snapshot) >=
-	    (int)sizeof(jr.object)) {
-		sk_err_set(err, SK_EUSAGE, "snapshot id too long");
-		goto out;
-	}
-	snprintf(jr.kind, sizeof(jr.kind), "fcsnap-import");
-	snprintf(jr.step, sizeof(jr.step), "receiving");
-	if (idx_journal_begin(c.ix, &jr, err) < 0)
-		goto out;
-	journaled = 1;
-	if (fs_rmtree(jr.path, err) < 0)
-		goto out;
-	if (mkdir(jr.path, 0700) < 0 ||
-	    (dirfd = open(jr.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", jr.path);
-		goto out;
-	}
-	progress_start(&prog, o->progress, total);
-	for (i = 0; i < man.nart; i++)
-		if (import_file(&r, dirfd, &man.arts[i], &prog, err) < 0)
-			goto out;
-	if (rd_get(&r, tail, sizeof(tail), err) < 0)
-		goto out;
-	sha256_text(text, hex);
-	if (tail[0] != 'T' || memcmp(tail + 1, hex, HASH_HEX_LEN)) {
-		sk_err_set(err, SK_EDAMAGED, "the stream's end record does not match its manifest");
-		goto out;
-	}
-	if (rd_end(&r, err) < 0)
-		goto out;
-	progress_end(&prog, 1);
-	if (snapint_write_manifest(jr.path, &man, err) < 0 || fs_fsync_path(jr.path, err) < 0)
-		goto out;
-	fault_point("fcimport-staged");
-
-	snprintf(jr.step, sizeof(jr.step), "committing");
-	if (idx_journal_update(c.ix, &jr, err) < 0)
-		goto out;
-	if (rename(jr.path, jr.path2) < 0) {
-		sk_err_sys(err, SK_EFAIL, errno, "rename '%s' to '%s'", jr.path, jr.path2);
-		goto out;
-	}
-	if (fs_fsync_path(c.snaps, err) < 0)
-		goto out;
-	fault_point("fcimport-committing");
-	memcpy(row.id, man.snapshot, sizeof(row.id));
-	snprintf(row.machine, sizeof(row.machine), "%s", man.machine);
-	row.created = man.created;
-	snprintf(row.vmm_version, sizeof(row.vmm_version), "%s", man.vmm_version);
-	snprintf(row.snapshot_version, sizeof(row.snapshot_version), "%s", man.snapshot_version);
-	row.size = total;
-	row.pause_us = man.pause_us;
-	if (idx_snap_add(c.ix, &row, man.arts, man.nart, err) < 0)
-		goto out;
-	recorded = 1;
-	idx_journal_end(c.ix, jr.id, &e);
-	journaled = 0;
-	log_info("imported snapshot '%s' of machine '%s': %d artifacts, %s, from a %s stream", id,
-		 man.machine, man.nart, log_bytes(total, sz, sizeof(sz)), codec_name(dec_codec(d)));
-	ret = 0;
-out:
-	progress_end(&prog, 0);
-	if (dirfd >= 0)
-		close(dirfd);
-	if (ret < 0 && journaled) {
-		struct sk_err re = SK_ERR_INIT;
-
-		snapint_rmtree(jr.path);
-		if (!recorded && !strcmp(jr.step, "committing"))
-			snapint_rmtree(jr.path2);
-		idx_journal_end(c.ix, jr.id, &re);
-	}
-	dec_free(d);
-	free(text);
-	fcjson_manifest_free(&man);
-	lock_release(lk);
-	snapint_close(&c);
-	return ret;
 }

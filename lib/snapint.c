@@ -1,0 +1,396 @@
+/*
+ * snapint.c: what the fcsnap operations share (snapint.h): opening the
+ * config, index and state directories, the table that dispatches the repair
+ * of what a killed command left in the journal, the manifest, artifact
+ * checks, and small helpers.
+ */
+#include "snapint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fcapi.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "lock.h"
+#include "log.h"
+#include "proc.h"
+#include "sig.h"
+#include "banned.h"
+
+#define MAX_REPAIR 32
+#define MAX_AGAIN 4
+
+/* Copy a string, cutting it to fit. */
+void snapint_set_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+int snapint_check_interrupt(struct sk_err *err)
+{
+	if (sig_interrupted())
+		return sk_err_set(err, SK_EFAIL, "interrupted");
+	return 0;
+}
+
+void snapint_rmtree(const char *path)
+{
+	struct sk_err e = SK_ERR_INIT;
+
+	if (path[0] && fs_rmtree(path, &e) < 0)
+		log_warn("%s", e.msg);
+}
+
+/* ---- repair: finish or undo what a killed fcsnap command left ---- */
+
+/* Each journal kind and the repair that lives beside its operation. */
+static const struct {
+	const char *kind;
+	void (*repair)(struct sctx *c, const struct journal_row *r, const char *id);
+} repairs[] = {
+	{ "fcsnap-create", snapcreate_repair },
+	{ "fcsnap-restore", snaprestore_repair },
+	{ "fcsnap-delete", snap_repair_delete },
+	{ "fcsnap-import", snapxfer_repair_import },
+};
+
+/* Is row id still in the journal? Between the read and the lock its owner may have finished. */
+static int still_journaled(struct sctx *c, const struct journal_row *r, struct journal_row *again)
+{
+	struct sk_err e = SK_ERR_INIT;
+	int k, m = 0, found = 0;
+
+	if (idx_journal_find(c->ix, r->object, again, MAX_AGAIN, &m, &e) == 0)
+		for (k = 0; k < m; k++)
+			found |= again[k].id == r->id;
+	return found;
+}
+
+/* Repair one row under its object's lock, if that lock is free. */
+static void repair_one(struct sctx *c, const struct journal_row *r, struct journal_row *again)
+{
+	struct sk_err e = SK_ERR_INIT;
+	struct lock *lk = NULL;
+	char kind[16];
+	const char *id = strchr(r->object, '.');
+	size_t k;
+
+	if (!id || (size_t)(id - r->object) >= sizeof(kind))
+		return;
+	memcpy(kind, r->object, (size_t)(id - r->object));
+	kind[id - r->object] = '\0';
+	id++;
+	if (lock_acquire(&lk, c->locks, kind, id, 0, &e) < 0)
+		return;
+	if (still_journaled(c, r, again))
+		for (k = 0; k < sizeof(repairs) / sizeof(repairs[0]); k++)
+			if (!strcmp(r->kind, repairs[k].kind))
+				repairs[k].repair(c, r, id);
+	lock_release(lk);
+}
+
+/*
+ * A journal row whose object lock is free belongs to a process that died;
+ * repair it under that lock. Rows whose lock is held are someone's work in
+ * progress and are left alone.
+ */
+static void repair_all(struct sctx *c)
+{
+	struct journal_row *rows, *again;
+	struct sk_err e = SK_ERR_INIT;
+	int n = 0, i;
+
+	rows = calloc(MAX_REPAIR, sizeof(*rows));
+	again = calloc(MAX_AGAIN, sizeof(*again));
+	if (rows && again && idx_journal_find_kind(c->ix, "fcsnap-", rows, MAX_REPAIR, &n, &e) == 0)
+		for (i = 0; i < n; i++)
+			repair_one(c, &rows[i], again);
+	free(again);
+	free(rows);
+}
+
+/* ---- opening ---- */
+
+static int ctx_alloc(struct sctx **cp, const char *config_path, struct sk_err *err)
+{
+	*cp = calloc(1, sizeof(**cp));
+	if (!*cp)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	return config_load(&(*cp)->cfg, config_path, err);
+}
+
+int snapint_open(struct sctx **cp, const char *config_path, struct sk_err *err)
+{
+	struct sctx *c;
+	const char *st;
+
+	if (ctx_alloc(cp, config_path, err) < 0)
+		return -1;
+	c = *cp;
+	st = c->cfg.state_dir;
+	if (clone_mode_parse(c->cfg.fc_clone, &c->clone) < 0)
+		return sk_err_set(err, SK_EUSAGE, "invalid clone mode '%s'", c->cfg.fc_clone);
+	if (fs_pathf(c->locks, sizeof(c->locks), err, "%s/locks", st) < 0 ||
+	    fs_pathf(c->snaps, sizeof(c->snaps), err, "%s/snapshots", st) < 0 ||
+	    fs_pathf(c->machines, sizeof(c->machines), err, "%s/machines", st) < 0 ||
+	    fs_pathf(c->tmp, sizeof(c->tmp), err, "%s/tmp", st) < 0)
+		return -1;
+	if (fs_mkdir_p(c->locks, 0700, err) < 0 || fs_mkdir_p(c->snaps, 0700, err) < 0 ||
+	    fs_mkdir_p(c->machines, 0700, err) < 0 || fs_mkdir_p(c->tmp, 0700, err) < 0)
+		return -1;
+	if (idx_open(&c->ix, st, err) < 0)
+		return -1;
+	repair_all(c);
+	return 0;
+}
+
+int snapint_open_readonly(struct sctx **cp, const char *config_path, struct sk_err *err)
+{
+	char db[PATH_MAX];
+
+	if (ctx_alloc(cp, config_path, err) < 0 ||
+	    fs_pathf(db, sizeof(db), err, "%s/index.db", (*cp)->cfg.state_dir) < 0)
+		return -1;
+	if (!fs_exists(db)) {
+		snapint_close(*cp);
+		*cp = NULL;
+		return 0;
+	}
+	return idx_open(&(*cp)->ix, (*cp)->cfg.state_dir, err);
+}
+
+void snapint_close(struct sctx *c)
+{
+	if (!c)
+		return;
+	idx_close(c->ix);
+	free(c);
+}
+
+/* ---- helpers shared by the operations ---- */
+
+/* Does path have a ".." component? */
+int snapint_has_dotdot(const char *p)
+{
+	const char *s = p;
+
+	while ((s = strstr(s, "..")) != NULL) {
+		if ((s == p || s[-1] == '/') && (s[2] == '\0' || s[2] == '/'))
+			return 1;
+		s += 2;
+	}
+	return 0;
+}
+
+/* First line of out, without the newline and a leading 'v'. */
+static void first_word(char *out)
+{
+	char *nl = strpbrk(out, "\r\n");
+
+	if (nl)
+		*nl = '\0';
+	if (out[0] == 'v')
+		memmove(out, out + 1, strlen(out));
+}
+
+/*
+ * What the configured binary says of itself: its version ("Firecracker
+ * v1.16.1") and its snapshot format ("v10.0.0"). Either may come back "".
+ */
+void snapint_binary_versions(const struct sctx *c, char *ver, size_t vsize, char *fmt,
+			    size_t fsize)
+{
+	char out[256];
+	char *argv_v[] = { (char *)c->cfg.fc_binary, "--version", NULL };
+	char *argv_s[] = { (char *)c->cfg.fc_binary, "--snapshot-version", NULL };
+	struct sk_err e = SK_ERR_INIT;
+	const char *p;
+
+	ver[0] = fmt[0] = '\0';
+	if (proc_capture(argv_v, out, sizeof(out), 10, &e) == 0) {
+		first_word(out);
+		p = strrchr(out, ' ');
+		p = p ? p + 1 : out;
+		snapint_set_str(ver, vsize, p[0] == 'v' ? p + 1 : p);
+	}
+	if (proc_capture(argv_s, out, sizeof(out), 10, &e) == 0) {
+		first_word(out);
+		snapint_set_str(fmt, fsize, out);
+	}
+}
+
+int snapint_write_manifest(const char *dir, const struct manifest *m, struct sk_err *err)
+{
+	char final[PATH_MAX], tmp[PATH_MAX];
+	char *text;
+	int fd;
+
+	if (fs_pathf(final, sizeof(final), err, "%s/manifest.json", dir) < 0)
+		return -1;
+	text = fcjson_manifest_dump(m, err);
+	if (!text)
+		return -1;
+	fd = fs_tmpfile_near(final, tmp, sizeof(tmp), err);
+	if (fd < 0) {
+		free(text);
+		return -1;
+	}
+	if (fchmod(fd, 0644) < 0 || fs_write_all(fd, text, strlen(text)) < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "write '%s'", tmp);
+		free(text);
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	free(text);
+	return fs_commit_tmp(fd, tmp, final, err);
+}
+
+int snapint_read_manifest(const char *dir, struct manifest *m, struct sk_err *err)
+{
+	char path[PATH_MAX];
+	char *text;
+	struct stat st;
+	ssize_t n;
+	int fd, ret, e;
+
+	if (fs_pathf(path, sizeof(path), err, "%s/manifest.json", dir) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return sk_err_sys(err, SK_EDAMAGED, errno, "cannot open '%s'", path);
+	if (fstat(fd, &st) < 0 || st.st_size > (4 << 20)) {
+		close(fd);
+		return sk_err_set(err, SK_EDAMAGED, "'%s' is not a plausible manifest", path);
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		close(fd);
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	}
+	n = fs_read_full(fd, text, (size_t)st.st_size);
+	e = n < 0 ? errno : EIO;	/* short: the file shrank under us */
+	close(fd);
+	if (n != st.st_size) {
+		free(text);
+		return sk_err_sys(err, SK_EDAMAGED, e, "read '%s'", path);
+	}
+	text[n] = '\0';
+	ret = fcjson_manifest_parse(text, m, err);
+	free(text);
+	if (ret < 0)
+		sk_err_wrap(err, "'%s'", path);
+	return ret;
+}
+
+/*
+ * Hash every artifact of a snapshot directory and compare with want (n of
+ * them). Each mismatch is logged; the first one (or a missing file) is the
+ * SK_EDAMAGED error. label names the snapshot in messages.
+ */
+int snapint_verify_artifacts(const char *dir, const char *label, const struct artifact_row *want,
+			     int n, int threads, int show_progress, struct sk_err *err)
+{
+	struct progress prog;
+	struct hash_job *jobs;
+	char (*paths)[PATH_MAX];
+	int i, bad = 0;
+
+	jobs = calloc((size_t)n, sizeof(*jobs));
+	paths = calloc((size_t)n, sizeof(*paths));
+	if (!jobs || !paths) {
+		free(jobs);
+		free(paths);
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		if (snprintf(paths[i], sizeof(paths[i]), "%s/%s", dir, want[i].name) >=
+		    (int)sizeof(paths[i]))
+			paths[i][0] = '\0';	/* fails to open, reported as missing */
+		jobs[i].path = paths[i];
+	}
+	progress_start(&prog, show_progress, 0);
+	snprintf(prog.what, sizeof(prog.what), "hashing '%s'", label);
+	hash_many(jobs, (size_t)n, threads, &prog);
+	progress_end(&prog, 1);
+	for (i = 0; i < n; i++) {
+		struct sk_err e = SK_ERR_INIT;
+
+		if (jobs[i].ret < 0) {
+			if (jobs[i].err.code == SK_ENOENT)
+				sk_err_set(&e, SK_EDAMAGED, "snapshot '%s': artifact '%s' is missing",
+					   label, want[i].name);
+			else
+				sk_err_set(&e, jobs[i].err.code, "snapshot '%s': %s", label,
+					   jobs[i].err.msg);
+		} else if (jobs[i].size != want[i].size) {
+			sk_err_set(&e, SK_EDAMAGED,
+				   "snapshot '%s': artifact '%s' is %llu bytes, expected %llu", label,
+				   want[i].name, (unsigned long long)jobs[i].size,
+				   (unsigned long long)want[i].size);
+		} else if (strcmp(jobs[i].hex, want[i].sha256)) {
+			sk_err_set(&e, SK_EDAMAGED,
+				   "snapshot '%s': artifact '%s' is damaged: sha256 %.16s..., expected "
+				   "%.16s...",
+				   label, want[i].name, jobs[i].hex, want[i].sha256);
+		} else {
+			continue;
+		}
+		if (!bad++)
+			*err = e;
+		else
+			log_error("%s", e.msg);
+	}
+	free(jobs);
+	free(paths);
+	return bad ? -1 : 0;
+}
+
+int snapint_call_state(struct fcapi *fc, const char *state, struct sk_err *err)
+{
+	char *body = fcjson_body_vm_state(state);
+	int ret;
+
+	if (!body)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	ret = fcapi_call(fc, "PATCH", "/vm", body, FCAPI_TIMEOUT_MS, NULL, err);
+	free(body);
+	return ret;
+}
+
+/* Is a recorded machine alive? */
+int snapint_machine_alive(const struct machine_row *m)
+{
+	return proc_alive((pid_t)m->pid, m->pid_start);
+}
+
+/* The manifest and the index must tell the same story. */
+int snapint_manifest_matches(const struct manifest *m, const struct snapshot_row *row,
+			     const struct artifact_row *arts, struct sk_err *err)
+{
+	int i;
+
+	if (strcmp(m->snapshot, row->id) || m->nart != row->nartifacts)
+		return sk_err_set(err, SK_EDAMAGED,
+				  "snapshot '%s': manifest.json does not match the index", row->id);
+	for (i = 0; i < m->nart; i++)
+		if (strcmp(m->arts[i].name, arts[i].name) || strcmp(m->arts[i].sha256, arts[i].sha256) ||
+		    m->arts[i].size != arts[i].size || strcmp(m->arts[i].kind, arts[i].kind))
+			return sk_err_set(err, SK_EDAMAGED,
+					  "snapshot '%s': manifest.json and the index disagree about "
+					  "'%s'", row->id, arts[i].name);
+	return 0;
+}
+

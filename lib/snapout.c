@@ -1,0 +1,164 @@
+/* snapout.c: the fcsnap commands' stdout (tables, ids, JSON) and summary lines. */
+#include "snapout.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include "fcjson.h"
+#include "log.h"
+#include "banned.h"
+
+static void list_json(const struct snapshot_row *rows, size_t n)
+{
+	struct fcjson *arr = fcjson_arr();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct snapshot_row *r = &rows[i];
+		struct fcjson *j = fcjson_obj();
+		time_t t = (time_t)r->created;
+		char when[32];
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		fcjson_set_str(j, "snapshot", r->id);
+		fcjson_set_str(j, "machine", r->machine);
+		fcjson_set_int(j, "created", r->created);
+		fcjson_set_str(j, "created_utc", when);
+		fcjson_set_int(j, "size", (int64_t)r->size);
+		fcjson_set_int(j, "artifacts", r->nartifacts);
+		fcjson_set_str(j, "vmm_version", r->vmm_version);
+		fcjson_set_str(j, "snapshot_version",
+			       r->snapshot_version[0] ? r->snapshot_version : NULL);
+		fcjson_set_real(j, "pause_ms", (double)r->pause_us / 1000.0);
+		fcjson_append(arr, j);
+	}
+	fcjson_print(stdout, arr);
+}
+
+void snapout_list(const struct snap_opts *o, const struct snapshot_row *rows, size_t n)
+{
+	size_t i;
+
+	if (o->json) {
+		list_json(rows, n);
+		return;
+	}
+	if (!o->ids)
+		printf("%-24s %-20s %-19s %10s %9s\n", "SNAPSHOT", "MACHINE", "CREATED", "SIZE",
+		       "ARTIFACTS");
+	for (i = 0; i < n; i++) {
+		const struct snapshot_row *r = &rows[i];
+		time_t t = (time_t)r->created;
+		char when[32], sz[32];
+		struct tm tm;
+
+		if (o->ids) {
+			printf("%s\n", r->id);
+			continue;
+		}
+		localtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		printf("%-24s %-20s %-19s %10s %9d\n", r->id, r->machine, when,
+		       log_bytes(r->size, sz, sizeof(sz)), r->nartifacts);
+	}
+}
+
+void snapout_verify_begin(struct snapout_verify *v, int json)
+{
+	v->arr = json ? fcjson_arr() : NULL;
+	v->told = 0;
+}
+
+void snapout_verified(void *arg, const char *id, const struct sk_err *e)
+{
+	struct snapout_verify *v = arg;
+
+	v->told++;
+
+	if (v->arr) {
+		struct fcjson *j = fcjson_obj();
+
+		fcjson_set_str(j, "snapshot", id);
+		fcjson_set_bool(j, "ok", e == NULL);
+		fcjson_set_str(j, "error", e ? e->msg : NULL);
+		fcjson_append(v->arr, j);
+	} else if (!e) {
+		printf("%s: ok\n", id);
+	}
+}
+
+void snapout_verify_end(struct snapout_verify *v, int rc)
+{
+	if (v->arr && (rc == 0 || v->told))
+		fcjson_print(stdout, v->arr);
+	else
+		fcjson_free(v->arr);
+	v->arr = NULL;
+}
+
+static struct fcjson *artifacts_json(const struct artifact_row *arts, int n)
+{
+	struct fcjson *a = fcjson_arr();
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct fcjson *x = fcjson_obj();
+
+		fcjson_set_str(x, "name", arts[i].name);
+		fcjson_set_str(x, "kind", arts[i].kind);
+		if (arts[i].drive_id[0])
+			fcjson_set_str(x, "drive_id", arts[i].drive_id);
+		fcjson_set_int(x, "size", (int64_t)arts[i].size);
+		fcjson_set_str(x, "sha256", arts[i].sha256);
+		fcjson_append(a, x);
+	}
+	return a;
+}
+
+void snapout_created(const struct snap_opts *o, const struct snap_created *r)
+{
+	const struct snapshot_row *row = &r->row;
+	char sz[32];
+
+	if (o->json) {
+		struct fcjson *j = fcjson_obj();
+
+		fcjson_set_str(j, "snapshot", row->id);
+		fcjson_set_str(j, "machine", row->machine);
+		fcjson_set_str(j, "directory", r->dir);
+		fcjson_set_int(j, "created", row->created);
+		fcjson_set_str(j, "vmm_version", row->vmm_version);
+		fcjson_set_str(j, "snapshot_version",
+			       row->snapshot_version[0] ? row->snapshot_version : NULL);
+		fcjson_set_real(j, "pause_ms", r->pause_ms);
+		fcjson_set_real(j, "clone_ms", r->clone_ms);
+		fcjson_set_bool(j, "was_paused", r->was_paused);
+		fcjson_set_int(j, "size", (int64_t)row->size);
+		fcjson_set(j, "artifacts", artifacts_json(r->arts, r->nart));
+		fcjson_print(stdout, j);
+	}
+	log_info("snapshot '%s' of machine '%s': %d artifacts, %s, paused %.1f ms%s", row->id,
+		 row->machine, r->nart, log_bytes(row->size, sz, sizeof(sz)), r->pause_ms,
+		 r->was_paused ? " (it was already paused)" : "");
+}
+
+void snapout_restored(const struct snap_opts *o, const struct machine_row *m)
+{
+	if (o->json) {
+		struct fcjson *j = fcjson_obj();
+
+		fcjson_set_str(j, "machine", m->id);
+		fcjson_set_str(j, "snapshot", m->snapshot);
+		fcjson_set_int(j, "pid", m->pid);
+		fcjson_set_str(j, "socket", m->socket);
+		fcjson_set_str(j, "root", m->root);
+		fcjson_set_bool(j, "jailed", m->jailed);
+		fcjson_set_str(j, "taps", m->taps);
+		fcjson_set_bool(j, "pins_snapshot_memory", m->pins);
+		fcjson_print(stdout, j);
+	}
+	log_info("machine '%s' runs from snapshot '%s' (pid %ld, socket %s)", m->id, m->snapshot,
+		 m->pid, m->socket);
+}

@@ -78,7 +78,7 @@ static int do_restore(const struct ws_opts *o, struct sk_err *err)
 
 	if (ws_restore(o, &r, err) < 0)
 		return cli_finish(-1, err);
-	/* A legacy directory has no generation to report. */
+	/* As before, only a generation's restore prints JSON, not a legacy directory's. */
 	if (o->json && r.generation)
 		wsout_import_json(&r.import);
 	return cli_finish(0, err);

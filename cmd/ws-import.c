@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "ws.h"
+#include "wsout.h"
 #include "banned.h"
 
 static const struct option longopts[] = {
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
 {
 	struct ws_opts opts = WS_OPTS_INIT;
 	struct sk_err err = SK_ERR_INIT;
+	struct ws_import_result res;
 	int c;
 
 	cli_init(argv[0]);
@@ -66,5 +68,9 @@ int main(int argc, char **argv)
 	if (argc - optind != 1)
 		cli_usage_error("expected exactly one BOT");
 	opts.bot = argv[optind];
-	return cli_finish(ws_import(&opts, &err), &err);
+	if (ws_import(&opts, &res, &err) < 0)
+		return cli_finish(-1, &err);
+	if (opts.json)
+		wsout_import_json(&res);
+	return cli_finish(0, &err);
 }

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "ws.h"
+#include "wsout.h"
 #include "banned.h"
 
 static const struct option longopts[] = {
@@ -59,11 +60,75 @@ static void usage(void)
 	      stdout);
 }
 
+/* Each mode runs its library call, prints the result, and returns the exit status. */
+static int do_preserve(const struct ws_opts *o, struct sk_err *err)
+{
+	struct ws_backup b;
+
+	if (ws_preserve(o, &b, err) < 0)
+		return cli_finish(-1, err);
+	if (o->json)
+		wsout_backup_json(&b);
+	return cli_finish(0, err);
+}
+
+static int do_restore(const struct ws_opts *o, struct sk_err *err)
+{
+	struct ws_restore_result r;
+
+	if (ws_restore(o, &r, err) < 0)
+		return cli_finish(-1, err);
+	/* As before, only a generation's restore prints JSON, not a legacy directory's. */
+	if (o->json && r.generation)
+		wsout_import_json(&r.import);
+	return cli_finish(0, err);
+}
+
+/* A predicate for scripts: "no" is exit status 3, with no message. */
+static int do_check(const struct ws_opts *o, struct sk_err *err)
+{
+	int waiting, rc;
+
+	rc = cli_finish(ws_check(o, &waiting, err), err);
+	return rc == SK_OK && !waiting ? SK_ENOENT : rc;
+}
+
+static int do_list(const struct ws_opts *o, struct sk_err *err)
+{
+	struct ws_backup *v;
+	size_t n;
+
+	if (ws_list(o, &v, &n, err) < 0)
+		return cli_finish(-1, err);
+	if (o->json)
+		wsout_list_json(v, n);
+	else
+		wsout_list_table(v, n);
+	free(v);
+	return cli_finish(0, err);
+}
+
+static int do_prune(const struct ws_opts *o, struct sk_err *err)
+{
+	return cli_finish(ws_prune(o, err), err);
+}
+
+static int do_list_ids(const struct ws_opts *o, struct sk_err *err)
+{
+	struct ws_ids ids;
+
+	if (ws_list_ids(o, &ids, err) < 0)
+		return cli_finish(-1, err);
+	wsout_ids(&ids);
+	ws_ids_free(&ids);
+	return cli_finish(0, err);
+}
+
 int main(int argc, char **argv)
 {
 	struct ws_opts opts = WS_OPTS_INIT;
 	struct sk_err err = SK_ERR_INIT;
-	int (*action)(const struct ws_opts *, struct sk_err *) = ws_preserve;
+	int (*action)(const struct ws_opts *, struct sk_err *) = do_preserve;
 	int c, nactions = 0, bot_optional = 0, no_bot = 0;
 	char *end;
 
@@ -74,24 +139,24 @@ int main(int argc, char **argv)
 			continue;
 		switch (c) {
 		case CLI_OPT_RESTORE:
-			action = ws_restore;
+			action = do_restore;
 			nactions++;
 			break;
 		case CLI_OPT_CHECK:
-			action = ws_check;
+			action = do_check;
 			nactions++;
 			break;
 		case CLI_OPT_LIST:
-			action = ws_list;
+			action = do_list;
 			bot_optional = 1;
 			nactions++;
 			break;
 		case CLI_OPT_PRUNE:
-			action = ws_prune;
+			action = do_prune;
 			nactions++;
 			break;
 		case CLI_OPT_LIST_IDS:
-			action = ws_list_ids;
+			action = do_list_ids;
 			no_bot = 1;
 			nactions++;
 			break;
@@ -119,7 +184,7 @@ int main(int argc, char **argv)
 	}
 	if (nactions > 1)
 		cli_usage_error("--restore, --check, --list, --prune and --list-ids exclude each other");
-	if (opts.generation && action != ws_restore)
+	if (opts.generation && action != do_restore)
 		cli_usage_error("--generation goes with --restore");
 	if (no_bot) {
 		if (argc != optind)
@@ -131,5 +196,5 @@ int main(int argc, char **argv)
 	} else {
 		opts.bot = argv[optind];
 	}
-	return cli_finish(action(&opts, &err), &err);
+	return action(&opts, &err);
 }

@@ -126,7 +126,7 @@ void cli_codec(int c, const char *arg, struct codec_opts *o)
 int cli_finish(int rc, const struct sk_err *err)
 {
 	if (rc < 0 && err) {
-		/* An empty message is an answer (ws-preserve --check), not an error. */
+		/* An error without a message has only its exit status to say. */
 		if (err->msg[0])
 			log_error("%s", err->msg);
 		return err->code ? err->code : SK_EFAIL;

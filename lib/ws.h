@@ -1,12 +1,14 @@
 /*
- * ws: the workspace operations behind ws-export, ws-import and ws-preserve.
- * Each entry point loads the config, takes the bot's lock, repairs whatever
- * an earlier crashed command left in the journal, and then does its work with
- * a journal row of its own, so that the next command can repair it in turn.
+ * ws: the workspace operations behind ws-export, ws-import and ws-preserve
+ * (ws_export.c, ws_import.c, ws_preserve.c, sharing ws_int.c). Each loads
+ * the config, takes the bot's lock, repairs what a crashed command left in
+ * the journal, then works under a journal row of its own for the next one.
  */
 #ifndef SK_WS_H
 #define SK_WS_H
 
+#include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "codec.h"
@@ -31,21 +33,81 @@ struct ws_opts {
 
 #define WS_OPTS_INIT { .wait_s = 0 }
 
-/* Write the bot's workspace as an archive. Exit classes 1-5. */
+/* What an import (or a restore) made of its archive. */
+struct ws_import_result {
+	char bot[72];
+	uint64_t entries;	/* entries extracted */
+	uint64_t bytes;		/* apparent bytes of regular files */
+	enum codec codec;	/* the codec the archive came in */
+};
+
+/* What ws_restore restored. */
+struct ws_restore_result {
+	int64_t generation;	/* 0: the legacy directory */
+	struct ws_import_result import;
+};
+
+/* One backup generation. */
+struct ws_backup {
+	char bot[72];
+	int64_t generation;
+	char file[PATH_MAX];	/* absolute path of the archive, "" if it has none */
+	char codec[8];
+	uint64_t size;		/* bytes of the archive */
+	char sha256[72];
+	uint64_t entries;
+	int64_t created;	/* unix seconds */
+	int64_t restored;	/* unix seconds of the last restore, 0 if never */
+};
+
+/* Bot ids, sorted, each once. */
+struct ws_ids {
+	char **v;
+	size_t n;
+};
+
+/*
+ * None of these prints on stdout: results come back in the caller's
+ * structs, and cmd/ prints them. Each returns 0 or -1 with err filled; the
+ * exit classes are those of statekit(7).
+ */
+
+/* Write the bot's workspace as an archive to o->output or stdout. Exit classes 1-5. */
 int ws_export(const struct ws_opts *o, struct sk_err *err);
-/* Replace (or with merge, update) the bot's workspace from an archive, all or nothing. */
-int ws_import(const struct ws_opts *o, struct sk_err *err);
-/* Keep the workspace as a new backup generation, then prune to keep. */
-int ws_preserve(const struct ws_opts *o, struct sk_err *err);
-/* Restore a generation (or the legacy directory) into the workspace. */
-int ws_restore(const struct ws_opts *o, struct sk_err *err);
-/* 0 when preserved data not yet restored exists, else SK_ENOENT. */
-int ws_check(const struct ws_opts *o, struct sk_err *err);
-/* Print backups of o->bot (or all when NULL) as a table or JSON on stdout. */
-int ws_list(const struct ws_opts *o, struct sk_err *err);
-/* Delete generations beyond keep. */
+/*
+ * Replace (or with merge, update) the bot's workspace from an archive, all
+ * or nothing; *res says what it held. Exit classes 1-5.
+ */
+int ws_import(const struct ws_opts *o, struct ws_import_result *res, struct sk_err *err);
+/*
+ * Keep the workspace as a new backup generation, then prune to keep; *res
+ * is the new generation. Exit classes 1-4.
+ */
+int ws_preserve(const struct ws_opts *o, struct ws_backup *res, struct sk_err *err);
+/*
+ * Restore a generation (o->generation, 0 = newest) or, when the bot has no
+ * backup, its legacy directory, into the workspace. Exit classes 1-5
+ * (5: the generation's sha256 does not match).
+ */
+int ws_restore(const struct ws_opts *o, struct ws_restore_result *res, struct sk_err *err);
+/*
+ * Is there preserved data not yet restored (a generation never restored,
+ * or a legacy directory)? *waiting is the answer; -1 only on an error.
+ * Takes no lock.
+ */
+int ws_check(const struct ws_opts *o, int *waiting, struct sk_err *err);
+/*
+ * The backups of o->bot (or of every bot when NULL), by bot and
+ * generation, without locking. *list is malloc'd (free it), *n its length.
+ */
+int ws_list(const struct ws_opts *o, struct ws_backup **list, size_t *n, struct sk_err *err);
+/* Delete generations beyond keep, and files no backup record names. */
 int ws_prune(const struct ws_opts *o, struct sk_err *err);
-/* Print every bot id statekit knows of, one per line, without locking. */
-int ws_list_ids(const struct ws_opts *o, struct sk_err *err);
+/*
+ * Every bot id statekit knows of (workspaces, legacy directories,
+ * containers, backups), without locking. Free with ws_ids_free.
+ */
+int ws_list_ids(const struct ws_opts *o, struct ws_ids *ids, struct sk_err *err);
+void ws_ids_free(struct ws_ids *ids);
 
 #endif

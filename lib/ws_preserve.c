@@ -1,0 +1,612 @@
+/*
+ * ws_preserve.c: ws-preserve: keep the workspace as a numbered backup
+ * generation, restore one (or a legacy bind-mount directory), check for
+ * data waiting to be restored, prune old generations, and list backups and
+ * bot ids as data for cmd/ to print.
+ */
+#include "ws.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "hash.h"
+#include "log.h"
+#include "sig.h"
+#include "ws_int.h"
+#include "banned.h"
+
+static int backup_path(const struct wsint_ctx *c, int64_t gen, enum codec codec, char *out,
+		       size_t size)
+{
+	return (size_t)snprintf(out, size, "%s/gen-%06lld%s", c->backups, (long long)gen,
+				codec_suffix(codec)) >= size ? -1 : 0;
+}
+
+/*
+ * The index keeps a generation's file name relative to the bot's backup
+ * directory, so that a state dir spelled another way (a trailing slash, a
+ * symlink, a move) still finds it, and never mistakes it for an orphan.
+ */
+static int backup_file(const struct sk_config *cfg, const struct backup_row *r, char *out,
+		       size_t size, struct sk_err *err)
+{
+	return fs_pathf(out, size, err, "%s/backups/%s/%s", cfg->state_dir, r->bot, r->file);
+}
+
+static int known_file(const struct backup_row *rows, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(rows[i].file, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Remove files in the bot's backup directory that the index does not name:
+ * a temp file of a crashed preserve, or a generation whose row was pruned. */
+static int sweep_orphans(struct wsint_ctx *c, struct sk_err *err)
+{
+	struct backup_row *rows = NULL;
+	struct dirent *de;
+	size_t n;
+	DIR *d;
+	int ret = 0;
+
+	d = opendir(c->backups);
+	if (!d)
+		return errno == ENOENT ? 0 : sk_err_sys(err, SK_EFAIL, errno, "cannot read '%s'",
+							c->backups);
+	if (idx_backup_list(c->ix, c->bot, &rows, &n, err) < 0) {
+		closedir(d);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char full[PATH_MAX];
+
+		if (strncmp(de->d_name, "gen-", 4) != 0 && strncmp(de->d_name, ".gen-", 5) != 0)
+			continue;
+		if (fs_pathf(full, sizeof(full), err, "%s/%s", c->backups, de->d_name) < 0)
+			continue;
+		if (known_file(rows, n, de->d_name))
+			continue;
+		log_warn("removing '%s', which no backup record names", full);
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
+			ret = sk_err_sys(err, SK_EFAIL, errno, "cannot remove '%s'", full);
+			break;
+		}
+	}
+	closedir(d);
+	free(rows);
+	return ret;
+}
+
+static int prune_locked(struct wsint_ctx *c, int keep, struct sk_err *err)
+{
+	struct backup_row *rows = NULL;
+	size_t n, i;
+	int ret = 0;
+
+	if (idx_backup_list(c->ix, c->bot, &rows, &n, err) < 0)
+		return -1;
+	/* Oldest first. The row goes before the file: a crash in between
+	 * leaves an orphan file the next sweep removes, never a row that
+	 * names a missing file. */
+	for (i = 0; n > (size_t)keep && i < n - (size_t)keep; i++) {
+		char file[PATH_MAX];
+
+		if (backup_file(&c->cfg, &rows[i], file, sizeof(file), err) < 0 ||
+		    idx_backup_delete(c->ix, c->bot, rows[i].generation, err) < 0) {
+			ret = -1;
+			break;
+		}
+		if (unlink(file) < 0 && errno != ENOENT) {
+			ret = sk_err_sys(err, SK_EFAIL, errno, "cannot remove '%s'", file);
+			break;
+		}
+		log_info("pruned generation %lld of bot '%s'", (long long)rows[i].generation,
+			 c->bot);
+	}
+	if (ret == 0 && i > 0)
+		ret = fs_fsync_path(c->backups, err);
+	free(rows);
+	return ret;
+}
+
+/* A preserve in progress: what its steps share. */
+struct preserve_plan {
+	struct wsint_ctx *c;
+	struct wsint_codec cs;
+	struct journal_row jr;
+	int rootfd;		/* the workspace, read-only */
+	int fd;			/* the archive being written, at tmp */
+	char tmp[PATH_MAX];	/* "" once renamed to b->file */
+	struct wsint_export_res res;
+	struct ws_backup *b;	/* the new generation; b->file its final name */
+};
+
+/*
+ * Everything that can fail before the bot is stopped: the codec, the
+ * backup directory (swept of orphans), the bot itself, an online
+ * workspace, the generation's number and its temporary file.
+ */
+static int preserve_prepare(struct preserve_plan *p, const struct ws_opts *o,
+			    struct sk_err *err)
+{
+	struct wsint_ctx *c = p->c;
+
+	if (wsint_resolve_codec(c, o, &p->cs, err) < 0 || sweep_orphans(c, err) < 0)
+		return -1;
+	if (c->be->ops->probe(c->be, err) < 0)
+		return -1;
+	if (!c->be->offline && (p->rootfd = wsint_open_root(c, err)) < 0)
+		return -1;
+	if (fs_mkdir_p(c->backups, 0700, err) < 0)
+		return -1;
+	if (idx_backup_next(c->ix, c->bot, &p->b->generation, err) < 0)
+		return -1;
+	if (backup_path(c, p->b->generation, p->cs.codec, p->b->file, sizeof(p->b->file)) < 0)
+		return sk_err_set(err, SK_EFAIL, "backup path too long");
+	p->fd = fs_tmpfile_near(p->b->file, p->tmp, sizeof(p->tmp), err);
+	return p->fd < 0 ? -1 : 0;
+}
+
+/* With the bot stopped: reach an offline workspace and archive it. */
+static int write_generation(struct preserve_plan *p, int show_progress, struct sk_err *err)
+{
+	struct wsint_ctx *c = p->c;
+
+	if (c->be->offline) {
+		if ((p->rootfd = wsint_open_root(c, err)) < 0)
+			return -1;
+		fault_point("preserve-mounted");
+	}
+	if (wsint_write_archive(&c->cfg, p->rootfd, p->fd, &p->cs, show_progress, &p->res,
+				err) < 0)
+		return -1;
+	close(p->rootfd);
+	p->rootfd = -1;
+	return 0;
+}
+
+/* The archive takes its final name, and the index its row. */
+static int record_generation(struct preserve_plan *p, struct sk_err *err)
+{
+	struct ws_backup *b = p->b;
+	struct backup_row row = { 0 };
+
+	if (fs_commit_tmp(p->fd, p->tmp, b->file, err) < 0)
+		return -1;
+	p->tmp[0] = '\0';
+	fault_point("preserve-renamed");
+	if (hash_file(b->file, b->sha256, &b->size, err) < 0)
+		return -1;
+	snprintf(b->bot, sizeof(b->bot), "%s", p->c->bot);
+	snprintf(b->codec, sizeof(b->codec), "%s", codec_name(p->cs.codec));
+	b->entries = p->res.ts.entries;
+	b->created = (int64_t)time(NULL);
+
+	snprintf(row.bot, sizeof(row.bot), "%s", b->bot);
+	row.generation = b->generation;
+	snprintf(row.file, sizeof(row.file), "%s", strrchr(b->file, '/') + 1);
+	snprintf(row.codec, sizeof(row.codec), "%s", b->codec);
+	row.size = b->size;
+	snprintf(row.sha256, sizeof(row.sha256), "%s", b->sha256);
+	row.entries = b->entries;
+	row.created = b->created;
+	return idx_backup_add(p->c->ix, &row, err);
+}
+
+int ws_preserve(const struct ws_opts *o, struct ws_backup *b, struct sk_err *err)
+{
+	struct preserve_plan p = { .rootfd = -1, .fd = -1, .b = b };
+	int ret = -1;
+
+	memset(b, 0, sizeof(*b));
+	if (wsint_open(&p.c, o, 1, err) < 0)
+		return wsint_fail(err, "preserve", o->bot);
+	if (preserve_prepare(&p, o, err) < 0)
+		goto out;
+	if (wsint_begin(p.c, &p.jr, "preserve", "write", p.tmp, err) < 0 ||
+	    wsint_quiesce(p.c, &p.jr, err) < 0)
+		goto out;
+	fault_point("preserve-stopped");
+	if (write_generation(&p, o->progress, err) < 0)
+		goto out;
+	/* The bot need not wait for the hash and the bookkeeping. */
+	if (wsint_release(p.c, &p.jr, err) < 0)
+		goto out;
+	if (record_generation(&p, err) < 0)
+		goto out;
+	ret = prune_locked(p.c, o->keep > 0 ? o->keep : p.c->cfg.keep, err);
+	if (ret == 0)
+		log_info("preserved bot '%s' as generation %lld (%llu entries)", p.c->bot,
+			 (long long)b->generation, (unsigned long long)b->entries);
+out:
+	if (p.rootfd >= 0)
+		close(p.rootfd);
+	if (p.tmp[0])
+		unlink(p.tmp);
+	ret = wsint_resume(p.c, &p.jr, ret, WSINT_END_ROW, err);
+	if (p.fd >= 0)
+		close(p.fd);
+	wsint_close(p.c);
+	if (ret < 0)
+		wsint_fail(err, "preserve", o->bot);
+	return ret;
+}
+
+struct legacy_feed {
+	const struct sk_config *cfg;
+	int rootfd, out_fd;
+	struct sk_err err;
+	int ret;
+};
+
+static void *legacy_writer(void *arg)
+{
+	static const struct wsint_codec plain = { CODEC_NONE, 0, 1 };
+	struct legacy_feed *f = arg;
+	struct wsint_export_res res;
+
+	f->ret = wsint_write_archive(f->cfg, f->rootfd, f->out_fd, &plain, 0, &res, &f->err);
+	close(f->out_fd);
+	return NULL;
+}
+
+/* Stream the directory open at f->rootfd through a pipe, from a thread,
+ * into the importer. */
+static int import_through_pipe(struct wsint_ctx *c, struct legacy_feed *f, int show_progress,
+			       struct ws_import_result *res, struct sk_err *err)
+{
+	pthread_t th;
+	int pfd[2], ret;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "pipe");
+	f->out_fd = pfd[1];
+	if (pthread_create(&th, NULL, legacy_writer, f) != 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return sk_err_set(err, SK_EFAIL, "cannot start a thread");
+	}
+	ret = wsint_import_locked(c, pfd[0], 0, show_progress, 0, res, err);
+	close(pfd[0]);
+	pthread_join(th, NULL);
+	if (ret == 0 && f->ret < 0) {
+		*err = f->err;
+		return -1;
+	}
+	return ret;
+}
+
+/* The legacy directory, restored, is kept as <dir>.migrated (or .migrated.<time>). */
+static int retire_legacy(struct wsint_ctx *c, const char *dir, struct sk_err *err)
+{
+	char done[PATH_MAX];
+
+	if (fs_pathf(done, sizeof(done), err, "%s.migrated", dir) < 0)
+		return -1;
+	if (fs_exists(done) &&
+	    fs_pathf(done, sizeof(done), err, "%s.migrated.%lld", dir, (long long)time(NULL)) < 0)
+		return -1;
+	if (rename(dir, done) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "restored, but cannot rename '%s' to '%s'",
+				  dir, done);
+	if (fs_fsync_parent(dir, err) < 0)
+		return -1;
+	log_info("restored bot '%s' from legacy directory '%s' (now '%s')", c->bot, dir, done);
+	return 0;
+}
+
+/*
+ * A legacy bind-mount directory is bot data like any other: rather than
+ * copy it by hand, stream it through the same archive writer and importer,
+ * so it gets every check and the same all-or-nothing swap.
+ */
+static int restore_legacy(struct wsint_ctx *c, const char *dir, const struct ws_opts *o,
+			  struct ws_import_result *res, struct sk_err *err)
+{
+	struct legacy_feed f = { .cfg = &c->cfg, .rootfd = -1, .out_fd = -1 };
+	int ret;
+
+	/* Before the thread starts: the containerd backend moves this
+	 * process into a mount namespace of its own, which a threaded
+	 * process cannot do. */
+	if (c->be->ops->probe(c->be, err) < 0)
+		return -1;
+	f.rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f.rootfd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", dir);
+	ret = import_through_pipe(c, &f, o->progress, res, err);
+	close(f.rootfd);
+	if (ret < 0)
+		return -1;
+	return retire_legacy(c, dir, err);
+}
+
+static int legacy_dir(const struct wsint_ctx *c, char *out, size_t size)
+{
+	struct stat s;
+
+	if ((size_t)snprintf(out, size, "%s/%s", c->cfg.legacy_dir, c->bot) >= size)
+		return 0;
+	return stat(out, &s) == 0 && S_ISDIR(s.st_mode);
+}
+
+/* Rule 6: the backup's sha256 is checked before a byte of it is used. */
+static int check_generation(const struct backup_row *row, const char *file, struct sk_err *err)
+{
+	char sum[HASH_HEX_LEN + 1];
+	uint64_t size;
+
+	if (hash_file(file, sum, &size, err) < 0) {
+		if (err->code == SK_ENOENT)
+			sk_err_set(err, SK_EDAMAGED, "generation %lld is missing: '%s' is gone",
+				   (long long)row->generation, file);
+		return -1;
+	}
+	if (strcmp(sum, row->sha256) != 0 || size != row->size)
+		return sk_err_set(err, SK_EDAMAGED,
+				  "generation %lld is damaged: '%s' has sha256 %s, expected %s",
+				  (long long)row->generation, file, sum, row->sha256);
+	return 0;
+}
+
+static int restore_generation(struct wsint_ctx *c, const struct backup_row *row,
+			      const struct ws_opts *o, struct ws_import_result *res,
+			      struct sk_err *err)
+{
+	char file[PATH_MAX];
+	int fd, ret;
+
+	if (backup_file(&c->cfg, row, file, sizeof(file), err) < 0 ||
+	    check_generation(row, file, err) < 0)
+		return -1;
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", file);
+	ret = wsint_import_locked(c, fd, 0, o->progress, row->size, res, err);
+	close(fd);
+	if (ret < 0)
+		return -1;
+	if (idx_backup_mark_restored(c->ix, c->bot, row->generation, (int64_t)time(NULL), err) < 0)
+		return -1;
+	log_info("restored bot '%s' from generation %lld (%llu entries)", c->bot,
+		 (long long)row->generation, (unsigned long long)res->entries);
+	return 0;
+}
+
+int ws_restore(const struct ws_opts *o, struct ws_restore_result *res, struct sk_err *err)
+{
+	struct wsint_ctx *c = NULL;
+	struct backup_row row;
+	char legacy[PATH_MAX];
+	int ret = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (wsint_open(&c, o, 1, err) < 0)
+		return wsint_fail(err, "restore", o->bot);
+	snprintf(res->import.bot, sizeof(res->import.bot), "%s", c->bot);
+	if (idx_backup_get(c->ix, c->bot, o->generation, &row, err) == 0) {
+		res->generation = row.generation;
+		ret = restore_generation(c, &row, o, &res->import, err);
+	} else if (err->code != SK_ENOENT || o->generation) {
+		/* the error stands */
+	} else if (!legacy_dir(c, legacy, sizeof(legacy))) {
+		sk_err_set(err, SK_ENOENT, "bot '%s' has no backup and no legacy directory", c->bot);
+	} else {
+		ret = restore_legacy(c, legacy, o, &res->import, err);
+	}
+	wsint_close(c);
+	if (ret < 0)
+		wsint_fail(err, "restore", o->bot);
+	return ret;
+}
+
+int ws_check(const struct ws_opts *o, int *waiting, struct sk_err *err)
+{
+	struct wsint_ctx *c = NULL;
+	struct backup_row row;
+	char legacy[PATH_MAX];
+
+	*waiting = 0;
+	if (wsint_open(&c, o, 0, err) < 0)
+		return -1;
+	if (idx_backup_get(c->ix, c->bot, 0, &row, err) == 0) {
+		*waiting = !row.restored;
+	} else if (err->code != SK_ENOENT) {
+		wsint_close(c);
+		return -1;
+	}
+	sk_err_clear(err);
+	if (!*waiting && legacy_dir(c, legacy, sizeof(legacy)))
+		*waiting = 1;
+	log_info("bot '%s' has %spreserved data waiting to be restored", c->bot,
+		 *waiting ? "" : "no ");
+	wsint_close(c);
+	return 0;
+}
+
+int ws_prune(const struct ws_opts *o, struct sk_err *err)
+{
+	struct wsint_ctx *c = NULL;
+	int ret;
+
+	if (wsint_open(&c, o, 1, err) < 0)
+		return wsint_fail(err, "prune", o->bot);
+	ret = prune_locked(c, o->keep > 0 ? o->keep : c->cfg.keep, err);
+	if (ret == 0)
+		ret = sweep_orphans(c, err);
+	wsint_close(c);
+	return ret < 0 ? wsint_fail(err, "prune", o->bot) : 0;
+}
+
+/* A backup row as the caller sees it: with the archive's absolute name. */
+static void backup_of(const struct sk_config *cfg, const struct backup_row *r,
+		      struct ws_backup *b)
+{
+	struct sk_err e = SK_ERR_INIT;
+
+	snprintf(b->bot, sizeof(b->bot), "%s", r->bot);
+	b->generation = r->generation;
+	if (backup_file(cfg, r, b->file, sizeof(b->file), &e) < 0)
+		b->file[0] = '\0';
+	snprintf(b->codec, sizeof(b->codec), "%s", r->codec);
+	b->size = r->size;
+	snprintf(b->sha256, sizeof(b->sha256), "%s", r->sha256);
+	b->entries = r->entries;
+	b->created = r->created;
+	b->restored = r->restored;
+}
+
+int ws_list(const struct ws_opts *o, struct ws_backup **list, size_t *n, struct sk_err *err)
+{
+	struct wsint_ctx *c = NULL;
+	struct backup_row *rows = NULL;
+	size_t i;
+	int ret = -1;
+
+	*list = NULL;
+	*n = 0;
+	if (wsint_open(&c, o, 0, err) < 0)
+		return -1;
+	if (idx_backup_list(c->ix, o->bot, &rows, n, err) < 0)
+		goto out;
+	*list = calloc(*n ? *n : 1, sizeof(**list));
+	if (!*list) {
+		*n = 0;
+		sk_err_sys(err, SK_EFAIL, ENOMEM, "cannot list backups");
+		goto out;
+	}
+	for (i = 0; i < *n; i++)
+		backup_of(&c->cfg, &rows[i], &(*list)[i]);
+	ret = 0;
+out:
+	free(rows);
+	wsint_close(c);
+	return ret;
+}
+
+static void ids_add(struct ws_ids *l, size_t *cap, const char *id)
+{
+	if (l->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		char **v = realloc(l->v, ncap * sizeof(*v));
+
+		if (!v)
+			return;
+		l->v = v;
+		*cap = ncap;
+	}
+	l->v[l->n] = strdup(id);
+	if (l->v[l->n])
+		l->n++;
+}
+
+struct idlist {
+	struct ws_ids *ids;
+	size_t cap;
+};
+
+static void ids_add_cb(void *arg, const char *id)
+{
+	struct idlist *l = arg;
+
+	ids_add(l->ids, &l->cap, id);
+}
+
+static void ids_from_dir(struct idlist *l, const char *dir)
+{
+	struct sk_err e = SK_ERR_INIT;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	/* A valid id has no '.', so "<bot>.migrated" never passes the check. */
+	while ((de = readdir(d)) != NULL)
+		if (config_check_id("bot", de->d_name, &e) == 0)
+			ids_add_cb(l, de->d_name);
+	closedir(d);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sort, and keep each id once. */
+static void ids_unique(struct ws_ids *ids)
+{
+	size_t i, k = 0;
+
+	if (ids->n)
+		qsort(ids->v, ids->n, sizeof(*ids->v), cmp_str);
+	for (i = 0; i < ids->n; i++) {
+		if (k && strcmp(ids->v[i], ids->v[k - 1]) == 0)
+			free(ids->v[i]);
+		else
+			ids->v[k++] = ids->v[i];
+	}
+	ids->n = k;
+}
+
+/* Workspaces: only when the template's last component is exactly %s. */
+static void ids_from_workspaces(struct idlist *l, const char *ws_path)
+{
+	const char *tail = strrchr(ws_path, '/');
+	char dir[PATH_MAX];
+
+	if (!tail || strcmp(tail, "/%s") != 0 || strstr(ws_path, "%s/"))
+		return;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(tail - ws_path), ws_path);
+	ids_from_dir(l, dir);
+}
+
+int ws_list_ids(const struct ws_opts *o, struct ws_ids *ids, struct sk_err *err)
+{
+	struct idlist l = { .ids = ids };
+	struct wsint_ctx *c = NULL;
+	struct backup_row *rows = NULL;
+	size_t n, i;
+
+	ids->v = NULL;
+	ids->n = 0;
+	if (wsint_open(&c, o, 0, err) < 0)
+		return -1;
+	ids_from_workspaces(&l, c->cfg.ws_path);
+	ids_from_dir(&l, c->cfg.legacy_dir);
+	/* Containers: a containerd that cannot be asked just adds none. */
+	if (backend_bot_ids(&c->cfg, ids_add_cb, &l, err) < 0) {
+		log_info("%s", err->msg);
+		sk_err_clear(err);
+	}
+	if (idx_backup_list(c->ix, NULL, &rows, &n, err) == 0)
+		for (i = 0; i < n; i++)
+			ids_add_cb(&l, rows[i].bot);
+	free(rows);
+	ids_unique(ids);
+	wsint_close(c);
+	return 0;
+}
+
+void ws_ids_free(struct ws_ids *ids)
+{
+	size_t i;
+
+	for (i = 0; i < ids->n; i++)
+		free(ids->v[i]);
+	free(ids->v);
+	ids->v = NULL;
+	ids->n = 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * wsout: how the ws commands print their results on stdout: the backup
+ * table, the --json documents of ws-import and ws-preserve, and the list of
+ * bot ids. Used only by cmd/; the library itself never prints.
+ */
+#ifndef SK_WSOUT_H
+#define SK_WSOUT_H
+
+#include <stddef.h>
+
+#include "ws.h"
+
+/* {"bot":...,"entries":...,"bytes":...,"codec":...} and a newline. */
+void wsout_import_json(const struct ws_import_result *r);
+/* The new generation of ws-preserve --json, one line. */
+void wsout_backup_json(const struct ws_backup *b);
+/* ws-preserve --list: a header line and one line per backup. */
+void wsout_list_table(const struct ws_backup *v, size_t n);
+/* ws-preserve --list --json: an array, one backup per line. */
+void wsout_list_json(const struct ws_backup *v, size_t n);
+/* ws-preserve --list-ids: one id per line. */
+void wsout_ids(const struct ws_ids *ids);
+
+#endif

@@ -49,7 +49,9 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 
+# Made afresh: ar would keep the object of a source file that is gone.
 $(B)/libstatekit.a: $(LIB_OBJ)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(B)/bin/%: $(B)/cmd/%.o $(B)/libstatekit.a

@@ -186,15 +186,19 @@ static int child_stdio(int want, int target, int null)
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static _Noreturn void spawn_child(const struct proc_spawn *s, int gate_fd, int status_fd)
 {
-	static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
 	sigset_t none;
-	size_t i;
-	int null;
+	int null, sig;
 	char go;
 
-	/* What statekit catches or ignores, the child gets as the default. */
-	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
-		signal(caught[i], SIG_DFL);
+	/*
+	 * Every disposition back to the default. A handler would be reset by
+	 * the exec anyway, but an ignored signal is inherited: ours (SIGPIPE)
+	 * and whatever statekit itself was started with (a shell's background
+	 * job ignores SIGINT and SIGQUIT) must not reach the bot or the VMM.
+	 */
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (s->group == PROC_NEW_SESSION)

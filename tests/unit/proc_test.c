@@ -55,6 +55,7 @@ int main(void)
 	 * caught, a signal blocked, a descriptor without close-on-exec. */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);	/* as if statekit had been started ignoring it */
 	sigemptyset(&block);
 	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &block, NULL);

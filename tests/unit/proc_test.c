@@ -66,7 +66,10 @@ int main(void)
 
 		rc = run(argv, buf, sizeof(buf), &err);
 		ok(rc == 0, "a child runs and its stdout is ours to read (%d: %s)", rc, err.msg);
-		ok(mask(buf, "SigIgn:\t") == 0, "no signal ignored in the child");
+		/* 32 and 33 are glibc's own (thread cancellation, setxid): its
+		 * signal() will not touch them, and every glibc program sets
+		 * them up afresh at start. A make's /bin/sh may ignore them. */
+		ok((mask(buf, "SigIgn:\t") & ~0x180000000ULL) == 0, "no signal ignored in the child");
 		ok(mask(buf, "SigBlk:\t") == 0, "an empty signal mask in the child");
 	}
 	{

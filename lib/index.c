@@ -283,11 +283,11 @@ int idx_journal_begin(struct idx *ix, struct journal_row *row, struct sk_err *er
 	sqlite3_bind_int64(st, 4, row->started);
 	sqlite3_bind_text(st, 5, row->step, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 6, row->stopped);
-	sqlite3_bind_text(st, 7, row->path, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, row->path2, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, row->staging, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, row->target, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, row->ino);
 	sqlite3_bind_int64(st, 10, row->dev);
-	sqlite3_bind_text(st, 11, row->path3, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 11, row->jail_side, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 12, row->child);
 	sqlite3_bind_int64(st, 13, row->child_start);
 	if (run(ix, st, err, "add journal row") < 0)
@@ -307,11 +307,11 @@ int idx_journal_update(struct idx *ix, const struct journal_row *row, struct sk_
 		return -1;
 	sqlite3_bind_text(st, 1, row->step, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, row->stopped);
-	sqlite3_bind_text(st, 3, row->path, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, row->path2, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, row->staging, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, row->target, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, row->ino);
 	sqlite3_bind_int64(st, 6, row->dev);
-	sqlite3_bind_text(st, 7, row->path3, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, row->jail_side, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, row->child);
 	sqlite3_bind_int64(st, 9, row->child_start);
 	sqlite3_bind_int64(st, 10, row->id);
@@ -341,11 +341,11 @@ static void read_journal(sqlite3_stmt *st, struct journal_row *r)
 	r->started = sqlite3_column_int64(st, 4);
 	col_text(st, 5, r->step, sizeof(r->step));
 	r->stopped = sqlite3_column_int(st, 6);
-	col_text(st, 7, r->path, sizeof(r->path));
-	col_text(st, 8, r->path2, sizeof(r->path2));
+	col_text(st, 7, r->staging, sizeof(r->staging));
+	col_text(st, 8, r->target, sizeof(r->target));
 	r->ino = sqlite3_column_int64(st, 9);
 	r->dev = sqlite3_column_int64(st, 10);
-	col_text(st, 11, r->path3, sizeof(r->path3));
+	col_text(st, 11, r->jail_side, sizeof(r->jail_side));
 	r->child = (long)sqlite3_column_int64(st, 12);
 	r->child_start = sqlite3_column_int64(st, 13);
 }

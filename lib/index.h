@@ -29,18 +29,33 @@ int idx_schema_version(void);
  * and has reached step". A row found by a command that holds the object's
  * lock belongs to a process that died; the finder repairs and ends it.
  */
+/*
+ * One operation in progress: what the next command must finish or undo if
+ * this one dies. The columns are shared by every kind; the field names say
+ * what each holds for the kinds that use it.
+ */
 struct journal_row {
 	int64_t id;
-	char object[80];	/* "bot.<id>" */
-	char kind[16];		/* "export", "import", "preserve", ... */
+	char object[80];	/* "bot.<id>", "machine.<id>", "snapshot.<id>" */
+	char kind[16];		/* "export", "import", "preserve", "fccreate", ... */
 	long pid;
 	int64_t started;
 	char step[32];
-	int stopped;		/* the workload was stopped and must be started */
-	char path[PATH_MAX];	/* staging or temp file, "" if none */
-	char path2[PATH_MAX];	/* the final name it is to replace, "" if none */
+	union {			/* column "stopped" */
+		int stopped;	/* ws-*: we stopped the bot; it must be started */
+		int paused;	/* fcsnap-create: we paused the machine; it must be resumed */
+	};
+	char staging[PATH_MAX];	/* column "path": what this operation writes first (a
+				 * staged tree, a temp file, a snapshot being made or
+				 * deleted, a new machine's directory); "" if none */
+	union {			/* column "path2"; "" if none */
+		char target[PATH_MAX];	/* ws-import, fcsnap-import: the name staging
+					 * becomes (the workspace, the snapshot) */
+		char socket[PATH_MAX];	/* fcsnap-create: the paused machine's API socket */
+	};
 	int64_t ino, dev;	/* identity of the staged tree, 0 if not yet known */
-	char path3[PATH_MAX];	/* a third path (a jail-side directory), "" if none */
+	char jail_side[PATH_MAX];	/* column "path3", fcsnap-create: the snapshot's
+					 * files inside the machine's jail; "" if none */
 	long child;		/* a process the operation started, 0 if none */
 	int64_t child_start;	/* its start time (proc_start_time), against pid reuse */
 };

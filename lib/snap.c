@@ -47,7 +47,7 @@ void snap_repair_delete(struct sctx *c, const struct journal_row *r, const char 
 	struct snapshot_row row;
 
 	if (idx_snap_get(c->ix, sid, &row, NULL, &e) < 0 && e.code == SK_ENOENT)
-		snapint_rmtree(r->path);
+		snapint_rmtree(r->staging);
 	sk_err_clear(&e);
 	if (idx_journal_end(c->ix, r->id, &e) < 0)
 		log_warn("%s", e.msg);
@@ -79,14 +79,14 @@ int snap_delete(const struct snap_opts *o, struct sk_err *err)
 	snprintf(jr.object, sizeof(jr.object), "snapshot.%s", o->snapshot);
 	snprintf(jr.kind, sizeof(jr.kind), "fcsnap-delete");
 	snprintf(jr.step, sizeof(jr.step), "unlisting");
-	if (fs_pathf(jr.path, sizeof(jr.path), err, "%s/%s", c->snaps, o->snapshot) < 0 ||
+	if (fs_pathf(jr.staging, sizeof(jr.staging), err, "%s/%s", c->snaps, o->snapshot) < 0 ||
 	    idx_journal_begin(c->ix, &jr, err) < 0)
 		goto out;
 	/* Row first: a crash after it leaves a directory that repair removes. */
 	if (idx_snap_delete(c->ix, o->snapshot, err) < 0)
 		goto out;
 	fault_point("delete-unlisted");
-	if (fs_rmtree(jr.path, err) < 0 || fs_fsync_path(c->snaps, err) < 0)
+	if (fs_rmtree(jr.staging, err) < 0 || fs_fsync_path(c->snaps, err) < 0)
 		goto out;
 	if (idx_journal_end(c->ix, jr.id, err) < 0)
 		goto out;

@@ -302,12 +302,12 @@ static int begin_stage(struct create_plan *p, struct sk_err *err)
 	snprintf(jr->object, sizeof(jr->object), "machine.%s", p->o->machine);
 	snprintf(jr->kind, sizeof(jr->kind), "fcsnap-create");
 	snprintf(jr->step, sizeof(jr->step), "started");
-	snprintf(jr->path, sizeof(jr->path), "%s", p->stage);
-	snprintf(jr->path2, sizeof(jr->path2), "%s", p->sock);
+	snprintf(jr->staging, sizeof(jr->staging), "%s", p->stage);
+	snprintf(jr->socket, sizeof(jr->socket), "%s", p->sock);
 	if (p->chroot[0] && fs_pathf(p->jside, sizeof(p->jside), err, "%s/.statekit-%s",
 				     p->chroot, p->o->snapshot) < 0)
 		return -1;
-	snprintf(jr->path3, sizeof(jr->path3), "%s", p->jside);
+	snprintf(jr->jail_side, sizeof(jr->jail_side), "%s", p->jside);
 	if (idx_journal_begin(p->c->ix, jr, err) < 0)
 		return -1;
 	p->journaled = 1;
@@ -364,7 +364,7 @@ static int stage(struct create_plan *p, struct sk_err *err)
 static int pause_machine(struct create_plan *p, struct sk_err *err)
 {
 	if (!strcmp(p->inst.state, "Running")) {
-		p->jr.stopped = 1;
+		p->jr.paused = 1;
 		snprintf(p->jr.step, sizeof(p->jr.step), "pausing");
 		if (idx_journal_update(p->c->ix, &p->jr, err) < 0)
 			return -1;
@@ -485,7 +485,7 @@ static int resume(struct create_plan *p, struct sk_err *err)
 			sk_err_wrap(err, "resume machine '%s'", p->o->machine);
 			return -1;
 		}
-		p->jr.stopped = 0;
+		p->jr.paused = 0;
 		snprintf(p->jr.step, sizeof(p->jr.step), "resumed");
 		if (idx_journal_update(p->c->ix, &p->jr, err) < 0)
 			return -1;
@@ -723,10 +723,10 @@ void snapcreate_repair(struct sctx *c, const struct journal_row *r, const char *
 	struct sk_err e = SK_ERR_INIT;
 	struct snapshot_row row;
 	struct lock *slk = NULL;
-	const char *sid = staged_id(r->path);
+	const char *sid = staged_id(r->staging);
 	char final[PATH_MAX];
 
-	if (r->stopped && resume_socket(r->path2, machine) < 0)
+	if (r->paused && resume_socket(r->socket, machine) < 0)
 		return;
 	if (!sid || lock_acquire(&slk, c->locks, "snapshot", sid, 0, &e) < 0)
 		return;
@@ -735,8 +735,8 @@ void snapcreate_repair(struct sctx *c, const struct journal_row *r, const char *
 	    idx_snap_get(c->ix, sid, &row, NULL, &e) < 0 && e.code == SK_ENOENT &&
 	    fs_pathf(final, sizeof(final), &e, "%s/%s", c->snaps, sid) == 0)
 		snapint_rmtree(final);
-	snapint_rmtree(r->path);
-	snapint_rmtree(r->path3);
+	snapint_rmtree(r->staging);
+	snapint_rmtree(r->jail_side);
 	if (idx_journal_end(c->ix, r->id, &e) < 0)
 		log_warn("%s", e.msg);
 	lock_release(slk);

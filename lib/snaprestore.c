@@ -467,7 +467,7 @@ static int make_root(struct restore_plan *p, struct sk_err *err)
 	snprintf(jr->object, sizeof(jr->object), "machine.%s", p->o->machine);
 	snprintf(jr->kind, sizeof(jr->kind), "fcsnap-restore");
 	snprintf(jr->step, sizeof(jr->step), "preparing");
-	snprintf(jr->path, sizeof(jr->path), "%s", p->jailed ? p->jaildir : p->root);
+	snprintf(jr->staging, sizeof(jr->staging), "%s", p->jailed ? p->jaildir : p->root);
 	if (idx_journal_begin(p->c->ix, jr, err) < 0)
 		return -1;
 	p->journaled = 1;
@@ -724,7 +724,7 @@ static void restore_close(struct restore_plan *p, int ret)
 
 		if (p->child > 0)
 			proc_kill_wait(p->child, p->child_start);
-		snapint_rmtree(p->jr.path);
+		snapint_rmtree(p->jr.staging);
 		idx_journal_end(p->c->ix, p->jr.id, &re);
 	}
 	free(p->arts);
@@ -776,7 +776,7 @@ void snaprestore_repair(struct sctx *c, const struct journal_row *r, const char 
 			 r->child);
 		proc_kill_wait((pid_t)r->child, r->child_start);
 	}
-	snapint_rmtree(r->path);
+	snapint_rmtree(r->staging);
 	if (idx_journal_end(c->ix, r->id, &e) < 0)
 		log_warn("%s", e.msg);
 }

@@ -457,7 +457,7 @@ struct import_plan {
 	struct manifest man;
 	uint64_t total;			/* the artifacts' sizes added up */
 	const char *id;			/* the id it is stored as */
-	struct journal_row jr;		/* path: the staging; path2: the final directory */
+	struct journal_row jr;		/* staging, and target: the final directory */
 	int journaled, recorded;
 	int dirfd;			/* the staging, -1 if not open */
 	struct progress prog;
@@ -537,10 +537,10 @@ static int claim_id(struct import_plan *p, struct sk_err *err)
 		return -1;
 	if (p->o->as)
 		snprintf(p->man.snapshot, sizeof(p->man.snapshot), "%s", p->o->as);
-	if (fs_pathf(p->jr.path, sizeof(p->jr.path), err, "%s/import.%s", c->tmp, p->id) < 0 ||
-	    fs_pathf(p->jr.path2, sizeof(p->jr.path2), err, "%s/%s", c->snaps, p->id) < 0)
+	if (fs_pathf(p->jr.staging, sizeof(p->jr.staging), err, "%s/import.%s", c->tmp, p->id) < 0 ||
+	    fs_pathf(p->jr.target, sizeof(p->jr.target), err, "%s/%s", c->snaps, p->id) < 0)
 		return -1;
-	if (idx_snap_get(c->ix, p->id, &old, NULL, &e) == 0 || fs_exists(p->jr.path2))
+	if (idx_snap_get(c->ix, p->id, &old, NULL, &e) == 0 || fs_exists(p->jr.target))
 		return sk_err_set(err, SK_EBUSY, "snapshot '%s' already exists; import it under "
 				  "another id with --as NEWID", p->id);
 	if (e.code != SK_ENOENT) {
@@ -563,11 +563,11 @@ static int begin_staging(struct import_plan *p, struct sk_err *err)
 	if (idx_journal_begin(p->c->ix, jr, err) < 0)
 		return -1;
 	p->journaled = 1;
-	if (fs_rmtree(jr->path, err) < 0)
+	if (fs_rmtree(jr->staging, err) < 0)
 		return -1;
-	if (mkdir(jr->path, 0700) < 0 ||
-	    (p->dirfd = open(jr->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", jr->path);
+	if (mkdir(jr->staging, 0700) < 0 ||
+	    (p->dirfd = open(jr->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", jr->staging);
 	return 0;
 }
 
@@ -591,8 +591,8 @@ static int receive_artifacts(struct import_plan *p, struct sk_err *err)
 	if (rd_end(&p->r, err) < 0)
 		return -1;
 	progress_end(&p->prog, 1);
-	if (snapint_write_manifest(p->jr.path, &p->man, err) < 0 ||
-	    fs_fsync_path(p->jr.path, err) < 0)
+	if (snapint_write_manifest(p->jr.staging, &p->man, err) < 0 ||
+	    fs_fsync_path(p->jr.staging, err) < 0)
 		return -1;
 	fault_point("fcimport-staged");
 	return 0;
@@ -609,9 +609,9 @@ static int record_import(struct import_plan *p, struct sk_err *err)
 	snprintf(p->jr.step, sizeof(p->jr.step), "committing");
 	if (idx_journal_update(p->c->ix, &p->jr, err) < 0)
 		return -1;
-	if (rename(p->jr.path, p->jr.path2) < 0)
-		return sk_err_sys(err, SK_EFAIL, errno, "rename '%s' to '%s'", p->jr.path,
-				  p->jr.path2);
+	if (rename(p->jr.staging, p->jr.target) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "rename '%s' to '%s'", p->jr.staging,
+				  p->jr.target);
 	if (fs_fsync_path(p->c->snaps, err) < 0)
 		return -1;
 	fault_point("fcimport-committing");
@@ -644,9 +644,9 @@ static void import_close(struct import_plan *p, int ret)
 	if (ret < 0 && p->journaled) {
 		struct sk_err re = SK_ERR_INIT;
 
-		snapint_rmtree(p->jr.path);
+		snapint_rmtree(p->jr.staging);
 		if (!p->recorded && !strcmp(p->jr.step, "committing"))
-			snapint_rmtree(p->jr.path2);
+			snapint_rmtree(p->jr.target);
 		idx_journal_end(p->c->ix, p->jr.id, &re);
 	}
 	dec_free(p->d);
@@ -681,11 +681,11 @@ void snapxfer_repair_import(struct sctx *c, const struct journal_row *r, const c
 	struct sk_err e = SK_ERR_INIT;
 	struct snapshot_row row;
 
-	snapint_rmtree(r->path);
+	snapint_rmtree(r->staging);
 	/* Moved into place but never recorded: not a snapshot. */
 	if (!strcmp(r->step, "committing") && idx_snap_get(c->ix, sid, &row, NULL, &e) < 0 &&
 	    e.code == SK_ENOENT)
-		snapint_rmtree(r->path2);
+		snapint_rmtree(r->target);
 	sk_err_clear(&e);
 	if (idx_journal_end(c->ix, r->id, &e) < 0)
 		log_warn("%s", e.msg);

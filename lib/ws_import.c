@@ -285,14 +285,14 @@ static int roll_forward(struct wsint_ctx *c, struct journal_row *jr, const struc
 			if (idx_journal_update(c->ix, jr, err) < 0)
 				return -1;
 		}
-		if (rf_clear(jr->path2, err) < 0)
+		if (rf_clear(jr->target, err) < 0)
 			return -1;
 		fault_point("import-rf-cleared");
 		snprintf(jr->step, sizeof(jr->step), "rf-fill");
 		if (idx_journal_update(c->ix, jr, err) < 0)
 			return -1;
 	}
-	if (rf_fill(sn->newp, jr->path2, err) < 0)
+	if (rf_fill(sn->newp, jr->target, err) < 0)
 		return -1;
 	fault_point("import-rf-filled");
 	return 0;
@@ -305,11 +305,11 @@ static int roll_forward(struct wsint_ctx *c, struct journal_row *jr, const struc
  */
 static int repair_attach(struct wsint_ctx *c, struct journal_row *r, struct sk_err *err)
 {
-	if (strcmp(r->path2, c->be->root) != 0)
+	if (strcmp(r->target, c->be->root) != 0)
 		return sk_err_set(err, SK_EFAIL,
 				  "an interrupted import left '%s', but the workspace is now "
 				  "'%s': set data_path back to finish it",
-				  r->path2, c->be->root);
+				  r->target, c->be->root);
 	if (c->be->ops->probe(c->be, err) < 0) {
 		if (err->code != SK_ENOENT)
 			return -1;
@@ -339,7 +339,7 @@ int wsint_import_repair(struct wsint_ctx *c, struct journal_row *r, struct sk_er
 	int rolling = strncmp(r->step, "rf-", 3) == 0;
 	int swapped, rc, ret = -1;
 
-	if (!r->path2[0])
+	if (!r->target[0])
 		return 0;
 	if (c->be->offline) {
 		rc = repair_attach(c, r, err);
@@ -348,15 +348,15 @@ int wsint_import_repair(struct wsint_ctx *c, struct journal_row *r, struct sk_er
 			goto out;
 		}
 	}
-	if (swap_names(r->path2, &sn, err) < 0)
+	if (swap_names(r->target, &sn, err) < 0)
 		goto out;
 	swapped = rolling || strcmp(r->step, "cleanup") == 0 ||
-		  (r->ino && same_ino(r->path2, r->dev, r->ino));
+		  (r->ino && same_ino(r->target, r->dev, r->ino));
 	log_warn("%s an interrupted import of bot '%s' (pid %ld)",
 		 swapped ? "finishing" : "undoing", c->bot, r->pid);
 	if (rolling && roll_forward(c, r, &sn, err) < 0)
 		goto out;
-	ret = settle(&sn, r->path2, swapped, err);
+	ret = settle(&sn, r->target, swapped, err);
 out:
 	if (c->be->ops->detach(c->be, ret < 0 ? &(struct sk_err)SK_ERR_INIT : err) < 0)
 		ret = -1;
@@ -393,7 +393,7 @@ static int import_prepare(struct import_plan *p, int show_progress, uint64_t in_
 	p->root = c->be->root;
 	if (swap_names(p->root, &p->sn, err) < 0)
 		return -1;
-	snprintf(p->jr.path2, sizeof(p->jr.path2), "%s", p->root);
+	snprintf(p->jr.target, sizeof(p->jr.target), "%s", p->root);
 	return 0;
 }
 

@@ -28,11 +28,11 @@ int wsint_fail(struct sk_err *err, const char *op, const char *bot)
 static int repair_tmpfile(struct wsint_ctx *c, struct journal_row *r, struct sk_err *err)
 {
 	(void)c;
-	if (!r->path[0])
+	if (!r->staging[0])
 		return 0;
-	log_warn("removing '%s' left by an interrupted %s (pid %ld)", r->path, r->kind, r->pid);
-	if (unlink(r->path) < 0 && errno != ENOENT)
-		return sk_err_sys(err, SK_EFAIL, errno, "cannot remove '%s'", r->path);
+	log_warn("removing '%s' left by an interrupted %s (pid %ld)", r->staging, r->kind, r->pid);
+	if (unlink(r->staging) < 0 && errno != ENOENT)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot remove '%s'", r->staging);
 	return 0;
 }
 
@@ -161,7 +161,7 @@ int wsint_begin(struct wsint_ctx *c, struct journal_row *jr, const char *kind, c
 	snprintf(jr->object, sizeof(jr->object), "%s", c->object);
 	snprintf(jr->kind, sizeof(jr->kind), "%s", kind);
 	snprintf(jr->step, sizeof(jr->step), "%s", step);
-	snprintf(jr->path, sizeof(jr->path), "%s", path);
+	snprintf(jr->staging, sizeof(jr->staging), "%s", path);
 	return idx_journal_begin(c->ix, jr, err);
 }
 

@@ -229,19 +229,19 @@ static void test_from_1(void)
 	   err.msg);
 	ok(n == 1 && strcmp(j[0].kind, "import") == 0 && j[0].pid == 4242 &&
 	   j[0].started == 1700000000 && strcmp(j[0].step, "swapped") == 0 && j[0].stopped == 1 &&
-	   strcmp(j[0].path, "/s/tmp/import.b1.x") == 0 &&
-	   strcmp(j[0].path2, "/s/workspaces/b1") == 0 && j[0].ino == 77 && j[0].dev == 2049,
+	   strcmp(j[0].staging, "/s/tmp/import.b1.x") == 0 &&
+	   strcmp(j[0].target, "/s/workspaces/b1") == 0 && j[0].ino == 77 && j[0].dev == 2049,
 	   "index: every schema 1 journal field reads back unchanged");
-	ok(n == 1 && j[0].path3[0] == '\0' && j[0].child == 0 && j[0].child_start == 0,
+	ok(n == 1 && j[0].jail_side[0] == '\0' && j[0].child == 0 && j[0].child_start == 0,
 	   "index: the journal columns schema 2 added read as their defaults");
 	if (n == 1) {
-		snprintf(j[0].path3, sizeof(j[0].path3), "/jail/x");
+		snprintf(j[0].jail_side, sizeof(j[0].jail_side), "/jail/x");
 		j[0].child = 99;
 		rc = idx_journal_update(ix, &j[0], &err);
 		n = 0;
 		if (rc == 0)
 			rc = idx_journal_find(ix, "bot.b1", j, 4, &n, &err);
-		ok(rc == 0 && n == 1 && strcmp(j[0].path3, "/jail/x") == 0 && j[0].child == 99,
+		ok(rc == 0 && n == 1 && strcmp(j[0].jail_side, "/jail/x") == 0 && j[0].child == 99,
 		   "index: a migrated journal row takes the new columns (%s)", err.msg);
 	}
 

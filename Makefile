@@ -87,8 +87,8 @@ lint:
 	mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7)
 	bash -n $(wildcard completions/bash/*) tests/run.sh $(wildcard bench/*.sh)
 
-demo: all
-	tests/demo.sh
+demo:
+	scripts/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \

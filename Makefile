@@ -85,7 +85,8 @@ check: all
 
 lint:
 	mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7)
-	bash -n $(wildcard completions/bash/*) tests/run.sh $(wildcard bench/*.sh)
+	bash -n $(wildcard completions/bash/*) tests/run.sh $(wildcard bench/*.sh) scripts/fuzz.sh \
+		tests/fuzz/seeds.sh
 
 demo:
 	scripts/demo.sh

@@ -34,7 +34,7 @@ mkdir -p "$work/tmp" "$fb/findings"
 
 bash tests/fuzz/seeds.sh "$work/seeds" || { echo "fuzz: cannot make the seeds" >&2; exit 2; }
 
-targets=${SK_FUZZ_TARGETS:-$(cd tests/fuzz && ls -- *_fuzz.c | sed 's/_fuzz\.c$//')}
+targets=${SK_FUZZ_TARGETS:-$(for f in tests/fuzz/*_fuzz.c; do f=${f##*/}; echo "${f%_fuzz.c}"; done)}
 found=0 total_execs=0
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -24,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text, *text2;
 	int lowest_fd = fz_lowest_fd();
 
+	memset(&m, 0, sizeof(m));
 	fz_write_file(file, data, size);
 	if (snapint_read_manifest(dir, &m, &err) < 0) {
 		fz_verdict("refused: %s", err.msg);

@@ -1,5 +1,7 @@
 # statekit: make, make check, make install. DEVELOPER=1 adds -Werror;
-# SANITIZE=address,undefined builds sanitized binaries.
+# SANITIZE=address,undefined builds sanitized binaries. make fuzz builds the
+# libFuzzer targets of tests/fuzz with clang into build-fuzz (see
+# scripts/fuzz.sh, which runs them).
 
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
@@ -41,7 +43,16 @@ MAN1       := $(wildcard man/man1/*.1)
 MAN5       := $(wildcard man/man5/*.5)
 MAN7       := $(wildcard man/man7/*.7)
 
-.PHONY: all check lint install uninstall clean demo
+.PHONY: all check lint install uninstall clean demo fuzz fuzz-targets
+
+# The fuzz build: the library and the targets built by clang with coverage
+# and sanitizers, in a build directory of its own.
+FUZZ_CC     ?= clang
+FUZZ_B      ?= build-fuzz
+FUZZ_CFLAGS ?= -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+               -fno-sanitize-recover=all
+FUZZ_SRC    := $(wildcard tests/fuzz/*.c)
+FUZZERS     := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 
 all: $(BINS) $(UNITS)
 
@@ -62,15 +73,25 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libstatekit.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEPLIBS)
 
+$(B)/fuzz/%: $(B)/tests/fuzz/%.o $(B)/libstatekit.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(DEPLIBS)
+
+fuzz:
+	$(MAKE) B=$(FUZZ_B) CC=$(FUZZ_CC) CFLAGS='$(FUZZ_CFLAGS)' DEVELOPER=0 fuzz-targets
+
+fuzz-targets: $(FUZZERS)
+
 check: all
 	SK_BUILD=$(B) tests/run.sh
 
 lint:
 	mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7)
-	bash -n $(wildcard completions/bash/*) tests/run.sh $(wildcard bench/*.sh)
+	bash -n $(wildcard completions/bash/*) tests/run.sh $(wildcard bench/*.sh) scripts/fuzz.sh \
+		tests/fuzz/seeds.sh
 
-demo: all
-	tests/demo.sh
+demo:
+	scripts/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
@@ -91,6 +112,6 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(ZSHCOMPDIR)/,$(notdir $(wildcard completions/zsh/_*)))
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) $(FUZZ_B)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages statekit builds and tests with, if missing.
 # Safe to run again: it installs only what dpkg does not already have.
+# Usage: scripts/deps.sh [--fuzz]
+#   --fuzz  also the optional fuzzing group: clang 14 and its libFuzzer and
+#           sanitizer runtimes, for make fuzz and scripts/fuzz.sh
 set -eu
 
 pkgs=(
@@ -12,6 +15,14 @@ pkgs=(
 	containerd runc busybox-static
 	jq less procps
 )
+# Optional group "fuzz": only with --fuzz (.ci/run asks for it).
+fuzz_pkgs=(clang libclang-rt-14-dev)
+
+case ${1:-} in
+--fuzz) pkgs+=("${fuzz_pkgs[@]}") ;;
+'') ;;
+*) echo "usage: scripts/deps.sh [--fuzz]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -38,6 +38,8 @@ const char *log_prog(void)
 	return prog;
 }
 
+static void vlog(const char *tag, const char *fmt, va_list ap) SK_PRINTF(2, 0);
+
 static void vlog(const char *tag, const char *fmt, va_list ap)
 {
 	char line[1024];

@@ -1018,22 +1018,48 @@ static int finish(struct ex *x, struct sk_err *err)
 	return 0;
 }
 
+/* Release what the extraction holds; the stage itself stays for the caller. */
+static void ex_free(struct ex *x)
+{
+	size_t i;
+
+	if (!x)
+		return;
+	while (x->dc.n > 0)
+		dc_pop(&x->dc);
+	for (i = 0; i < x->ndirs; i++)
+		free(x->dirs[i].path);
+	free(x->dirs);
+	for (i = 0; i < x->nlinks; i++) {
+		free(x->links[i].path);
+		free(x->links[i].target);
+	}
+	free(x->links);
+	for (i = 0; i < x->capfiles; i++)
+		free(x->files[i]);
+	free(x->files);
+	free(x);
+}
+
 int extract_archive(struct areader *r, int stagefd, const struct extract_limits *lim,
 		    struct progress *prog, struct extract_stats *st, struct sk_err *err)
 {
-	struct ex x = { 0 };
+	struct ex *x;
 	struct sk_entry e;
-	size_t i;
 	int rc, ret = -1;
 
 	memset(st, 0, sizeof(*st));
-	x.stagefd = stagefd;
+	/* On the heap: the directory cache alone is 12 KB. */
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	x->stagefd = stagefd;
 	/* Root keeps numeric owners; anyone else owns what it creates. */
-	x.as_root = geteuid() == 0;
-	x.lim = lim;
-	x.st = st;
-	x.prog = prog;
-	x.r = r;
+	x->as_root = geteuid() == 0;
+	x->lim = lim;
+	x->st = st;
+	x->prog = prog;
+	x->r = r;
 	while ((rc = areader_next(r, &e, err)) > 0) {
 		/* Ctrl-C between entries: the caller removes the stage. */
 		if (sig_interrupted()) {
@@ -1047,30 +1073,18 @@ int extract_archive(struct areader *r, int stagefd, const struct extract_limits 
 				   (unsigned long long)lim->max_entries);
 			goto out;
 		}
-		if (put_entry(&x, &e, err) < 0)
+		if (put_entry(x, &e, err) < 0)
 			goto out;
 		st->entries++;
-		note_progress(&x);
+		note_progress(x);
 	}
 	if (rc < 0)
 		goto out;
 	/* The stream is whole and verified (codec checksums, trailer, no
 	 * trailing garbage); now the tree-wide checks. A truncated archive
 	 * never gets this far, so it is never judged on half its links. */
-	ret = finish(&x, err);
+	ret = finish(x, err);
 out:
-	while (x.dc.n > 0)
-		dc_pop(&x.dc);
-	for (i = 0; i < x.ndirs; i++)
-		free(x.dirs[i].path);
-	free(x.dirs);
-	for (i = 0; i < x.nlinks; i++) {
-		free(x.links[i].path);
-		free(x.links[i].target);
-	}
-	free(x.links);
-	for (i = 0; i < x.capfiles; i++)
-		free(x.files[i]);
-	free(x.files);
+	ex_free(x);
 	return ret;
 }

@@ -409,14 +409,14 @@ static void key_for_msg(char *out, size_t outsz, const char *key, size_t klen)
 
 /* One pax record as pax_parse found it, and what its keyword is. */
 struct pax_rec {
-	bool global;	   /* in a 'g' header */
+	bool global; /* in a 'g' header */
 	const char *key, *val;
 	size_t klen, vlen;
-	uint64_t at;	   /* stream offset of the record, for messages */
-	unsigned bit;	   /* K_* for a keyword that may appear once, else 0 */
-	bool is_path;	   /* a name: path, linkpath, GNU.sparse.name */
-	bool binary;	   /* SCHILY.xattr.*: any bytes allowed */
-	char kq[64];	   /* the keyword, quoted for messages */
+	uint64_t at;  /* stream offset of the record, for messages */
+	unsigned bit; /* K_* for a keyword that may appear once, else 0 */
+	bool is_path; /* a name: path, linkpath, GNU.sparse.name */
+	bool binary;  /* SCHILY.xattr.*: any bytes allowed */
+	char kq[64];  /* the keyword, quoted for messages */
 };
 
 /* The keywords that may appear once per header. */
@@ -425,23 +425,23 @@ static const struct {
 	unsigned bit;
 	bool is_path;
 } pax_once[] = {
-	{ "path", K_PATH, true },
-	{ "linkpath", K_LINKPATH, true },
-	{ "GNU.sparse.name", K_SP_NAME, true },
-	{ "size", K_SIZE, false },
-	{ "uid", K_UID, false },
-	{ "gid", K_GID, false },
-	{ "uname", K_UNAME, false },
-	{ "gname", K_GNAME, false },
-	{ "mtime", K_MTIME, false },
-	{ "atime", K_ATIME, false },
-	{ "ctime", K_CTIME, false },
-	{ "GNU.sparse.size", K_SP_SIZE, false },
-	{ "GNU.sparse.realsize", K_SP_REALSIZE, false },
-	{ "GNU.sparse.numblocks", K_SP_NUMBLOCKS, false },
-	{ "GNU.sparse.map", K_SP_MAP, false },
-	{ "GNU.sparse.major", K_SP_MAJOR, false },
-	{ "GNU.sparse.minor", K_SP_MINOR, false },
+    {"path", K_PATH, true},
+    {"linkpath", K_LINKPATH, true},
+    {"GNU.sparse.name", K_SP_NAME, true},
+    {"size", K_SIZE, false},
+    {"uid", K_UID, false},
+    {"gid", K_GID, false},
+    {"uname", K_UNAME, false},
+    {"gname", K_GNAME, false},
+    {"mtime", K_MTIME, false},
+    {"atime", K_ATIME, false},
+    {"ctime", K_CTIME, false},
+    {"GNU.sparse.size", K_SP_SIZE, false},
+    {"GNU.sparse.realsize", K_SP_REALSIZE, false},
+    {"GNU.sparse.numblocks", K_SP_NUMBLOCKS, false},
+    {"GNU.sparse.map", K_SP_MAP, false},
+    {"GNU.sparse.major", K_SP_MAJOR, false},
+    {"GNU.sparse.minor", K_SP_MINOR, false},
 };
 
 /* Name the record's keyword: r->bit, r->is_path, r->binary, r->kq. */
@@ -568,7 +568,8 @@ static int pax_vendor(struct targuard *g, const struct pax_rec *r, struct sk_err
 	if (key_is(key, klen, "SCHILY.realsize"))
 		return reject(
 		    g, err,
-		    "pax record 'SCHILY.realsize' overrides the entry size at offset %" PRIu64, r->at);
+		    "pax record 'SCHILY.realsize' overrides the entry size at offset %" PRIu64,
+		    r->at);
 	if (key_is(key, klen, "SCHILY.devmajor") || key_is(key, klen, "SCHILY.devminor") ||
 	    key_is(key, klen, "SCHILY.dev") || key_is(key, klen, "SCHILY.ino") ||
 	    key_is(key, klen, "SCHILY.nlink")) {
@@ -647,8 +648,8 @@ static int pax_gnu_sparse(struct targuard *g, const struct pax_rec *r, struct sk
 static int pax_record(struct targuard *g, bool global, const char *key, size_t klen,
 		      const char *val, size_t vlen, uint64_t at, struct sk_err *err)
 {
-	struct pax_rec r = { .global = global, .key = key, .klen = klen, .val = val,
-			     .vlen = vlen, .at = at };
+	struct pax_rec r = {
+	    .global = global, .key = key, .klen = klen, .val = val, .vlen = vlen, .at = at};
 	int rc;
 
 	if (pax_classify(g, &r, err) < 0 || pax_common(g, &r, err) < 0)
@@ -664,6 +665,59 @@ static int pax_record(struct targuard *g, bool global, const char *key, size_t k
 }
 
 /*
+ * The length that opens the record at rec (avail bytes left in the body):
+ * *len, the whole record's, and *keyat, where its keyword starts.
+ */
+static int pax_rec_len(struct targuard *g, const char *rec, size_t avail, uint64_t at, size_t *len,
+		       size_t *keyat, struct sk_err *err)
+{
+	size_t i = 0, n = 0;
+
+	while (i < avail && is_digit(rec[i])) {
+		if (i == 0 && rec[0] == '0')
+			return reject(g, err, "bad pax record length at offset %" PRIu64, at);
+		n = n * 10 + (size_t)(rec[i] - '0');
+		if (n > TG_PAX_RECORD_MAX)
+			return reject(g, err, "pax record too long at offset %" PRIu64, at);
+		i++;
+	}
+	/* digits, space, a key of one byte or more, '=', newline */
+	if (i == 0 || i >= avail || rec[i] != ' ' || n < i + 4)
+		return reject(g, err, "bad pax record length at offset %" PRIu64, at);
+	if (n > avail)
+		return reject(g, err, "pax record overruns its header at offset %" PRIu64, at);
+	if (rec[n - 1] != '\n')
+		return reject(g, err, "pax record does not end in a newline at offset %" PRIu64,
+			      at);
+	*len = n;
+	*keyat = i + 1;
+	return 0;
+}
+
+/* The keyword at key, up to the '=' before end: *klen bytes, all printable. */
+static int pax_rec_key(struct targuard *g, const char *key, const char *end, uint64_t at,
+		       size_t *klen, struct sk_err *err)
+{
+	const char *eq = memchr(key, '=', (size_t)(end - key));
+	size_t k;
+
+	if (!eq)
+		return reject(g, err, "pax record without '=' at offset %" PRIu64, at);
+	*klen = (size_t)(eq - key);
+	if (*klen == 0)
+		return reject(g, err, "empty pax keyword at offset %" PRIu64, at);
+	for (k = 0; k < *klen; k++) {
+		if (key[k] == '\0')
+			return reject(g, err, "pax keyword contains NUL at offset %" PRIu64, at);
+		if ((unsigned char)key[k] < 0x20 || key[k] == 0x7f)
+			return reject(g, err,
+				      "pax keyword contains a control character at offset %" PRIu64,
+				      at);
+	}
+	return 0;
+}
+
+/*
  * A pax body is a sequence of "<len> <key>=<value>\n" records that covers
  * it exactly. The length is decimal without leading zeros and counts the
  * whole record; "0 X=" made CPython loop forever, and libarchive abandons the
@@ -672,53 +726,22 @@ static int pax_record(struct targuard *g, bool global, const char *key, size_t k
  */
 static int pax_parse(struct targuard *g, bool global, struct sk_err *err)
 {
-	const char *b = g->body;
 	size_t n = g->body_size, pos = 0;
 
 	g->gseen = 0;
 	while (pos < n) {
-		const char *rec = b + pos, *key, *eq, *val;
-		size_t avail = n - pos, i = 0, len = 0, klen, k;
+		const char *rec = g->body + pos, *key, *val, *end;
+		size_t len = 0, keyat = 0, klen = 0;
 		uint64_t at = g->body_off + pos;
 
-		while (i < avail && is_digit(rec[i])) {
-			if (i == 0 && rec[0] == '0')
-				return reject(g, err, "bad pax record length at offset %" PRIu64,
-					      at);
-			len = len * 10 + (size_t)(rec[i] - '0');
-			if (len > TG_PAX_RECORD_MAX)
-				return reject(g, err, "pax record too long at offset %" PRIu64, at);
-			i++;
-		}
-		/* digits, space, a key of one byte or more, '=', newline */
-		if (i == 0 || i >= avail || rec[i] != ' ' || len < i + 4)
-			return reject(g, err, "bad pax record length at offset %" PRIu64, at);
-		if (len > avail)
-			return reject(g, err, "pax record overruns its header at offset %" PRIu64,
-				      at);
-		if (rec[len - 1] != '\n')
-			return reject(
-			    g, err, "pax record does not end in a newline at offset %" PRIu64, at);
-		key = rec + i + 1;
-		eq = memchr(key, '=', (size_t)(rec + len - 1 - key));
-		if (!eq)
-			return reject(g, err, "pax record without '=' at offset %" PRIu64, at);
-		klen = (size_t)(eq - key);
-		if (klen == 0)
-			return reject(g, err, "empty pax keyword at offset %" PRIu64, at);
-		for (k = 0; k < klen; k++) {
-			if (key[k] == '\0')
-				return reject(g, err, "pax keyword contains NUL at offset %" PRIu64,
-					      at);
-			if ((unsigned char)key[k] < 0x20 || key[k] == 0x7f)
-				return reject(
-				    g, err,
-				    "pax keyword contains a control character at offset %" PRIu64,
-				    at);
-		}
-		val = eq + 1;
-		if (pax_record(g, global, key, klen, val, (size_t)(rec + len - 1 - val), at, err) <
-		    0)
+		if (pax_rec_len(g, rec, n - pos, at, &len, &keyat, err) < 0)
+			return -1;
+		key = rec + keyat;
+		end = rec + len - 1; /* the newline */
+		if (pax_rec_key(g, key, end, at, &klen, err) < 0)
+			return -1;
+		val = key + klen + 1;
+		if (pax_record(g, global, key, klen, val, (size_t)(end - val), at, err) < 0)
 			return -1;
 		pos += len;
 	}

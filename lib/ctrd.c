@@ -131,72 +131,84 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/*
- * Run ctr with the global options and args; its stdout into *out (NUL
- * terminated, malloc'd; may be NULL to discard), the tail of its stderr
- * into errtail. what names the call in errors ("ctr tasks kill").
- */
-static int run_ctr(const struct ctrd *c, const char *what, const char *const *args,
-		   struct buf *out, struct sk_err *err)
-{
-	char addr[PATH_MAX + 16], ns[160], errtail[CTRD_MAX_ERR] = "";
+/* One run of ctr: its argv, its child, and what came back. */
+struct ctr_run {
+	const struct ctrd *c;
+	const char *what;
+	char addr[PATH_MAX + 16], ns[160], who[PATH_MAX + 2];
 	const char *argv[CTRD_MAX_ARGS];
-	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	struct proc_spawn sp = PROC_SPAWN_INIT((char *const *)argv);
-	char who[PATH_MAX + 2];
-	size_t errlen = 0, n = 0;
-	struct buf discard = { 0 };
-	double deadline;
-	int i;
-	int status, e = 0, timed_out = 0, overflow = 0, ret = -1;
+	struct proc_spawn sp;
+	int outp[2], errp[2];
+	char errtail[CTRD_MAX_ERR];
+	size_t errlen;
+	int e, timed_out, overflow;
+};
 
-	if (!out)
-		out = &discard;
-	snprintf(addr, sizeof(addr), "--address=%s", c->address);
-	snprintf(ns, sizeof(ns), "--namespace=%s", c->ns);
-	argv[n++] = c->ctr;
-	argv[n++] = addr;
-	argv[n++] = ns;
+/* The global options, then args. */
+static void ctr_argv(struct ctr_run *r, const char *const *args)
+{
+	const struct ctrd *c = r->c;
+	size_t n = 0;
+
+	snprintf(r->addr, sizeof(r->addr), "--address=%s", c->address);
+	snprintf(r->ns, sizeof(r->ns), "--namespace=%s", c->ns);
+	r->argv[n++] = c->ctr;
+	r->argv[n++] = r->addr;
+	r->argv[n++] = r->ns;
 	/* Without it a socket nobody listens on costs ctr ten seconds. */
-	argv[n++] = "--connect-timeout=5s";
+	r->argv[n++] = "--connect-timeout=5s";
 	while (*args && n < CTRD_MAX_ARGS - 1)
-		argv[n++] = *args++;
-	argv[n] = NULL;
+		r->argv[n++] = *args++;
+	r->argv[n] = NULL;
+}
 
-	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-		sk_err_sys(err, SK_EFAIL, errno, "%s: pipe", what);
-		goto out;
-	}
-	snprintf(who, sizeof(who), "'%s'", c->ctr);
-	sp.out_fd = outp[1];
-	sp.err_fd = errp[1];
+/* Start ctr with its stdout and stderr on pipes we read. */
+static int ctr_start(struct ctr_run *r, struct sk_err *err)
+{
+	struct proc_spawn *sp = &r->sp;
+
+	if (pipe2(r->outp, O_CLOEXEC) < 0 || pipe2(r->errp, O_CLOEXEC) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "%s: pipe", r->what);
+	snprintf(r->who, sizeof(r->who), "'%s'", r->c->ctr);
+	sp->out_fd = r->outp[1];
+	sp->err_fd = r->errp[1];
 	/* Not in the terminal's process group: a Ctrl-C meant for statekit
 	 * must not kill the ctr that starts the bot again. */
-	sp.group = PROC_NEW_GROUP;
-	if (proc_spawn(&sp, who, err) < 0)
-		goto out;
-	close(outp[1]);
-	close(errp[1]);
-	outp[1] = errp[1] = -1;
+	sp->group = PROC_NEW_GROUP;
+	if (proc_spawn(sp, r->who, err) < 0)
+		return -1;
+	close(r->outp[1]);
+	close(r->errp[1]);
+	r->outp[1] = r->errp[1] = -1;
+	return 0;
+}
 
-	deadline = now() + c->timeout_s;
-	while (outp[0] >= 0 || errp[0] >= 0) {
-		struct pollfd pf[2] = { { outp[0], POLLIN, 0 }, { errp[0], POLLIN, 0 } };
+/*
+ * Read both pipes until ctr closes them, the time limit passes (timed_out),
+ * stdout grows past CTRD_MAX_OUT (overflow) or poll fails (e).
+ */
+static void ctr_collect(struct ctr_run *r, struct buf *out)
+{
+	double deadline = now() + r->c->timeout_s;
+	int i;
+
+	while (r->outp[0] >= 0 || r->errp[0] >= 0) {
+		struct pollfd pf[2] = { { r->outp[0], POLLIN, 0 }, { r->errp[0], POLLIN, 0 } };
 		double left = deadline - now();
 		char chunk[8192];
 		int rc;
 
 		if (left <= 0) {
-			timed_out = 1;
+			r->timed_out = 1;
 			break;
 		}
 		rc = poll(pf, 2, (int)(left * 1000) + 1);
 		if (rc < 0 && errno != EINTR) {
-			e = errno;
+			r->e = errno;
 			break;
 		}
 		for (i = 0; rc > 0 && i < 2; i++) {
-			int *fd = i == 0 ? &outp[0] : &errp[0];
+			int *fd = i == 0 ? &r->outp[0] : &r->errp[0];
 			ssize_t got;
 
 			if (*fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -208,44 +220,80 @@ static int run_ctr(const struct ctrd *c, const char *what, const char *const *ar
 				close(*fd);
 				*fd = -1;
 			} else if (i == 1) {
-				tail_add(errtail, &errlen, chunk, (size_t)got);
+				tail_add(r->errtail, &r->errlen, chunk, (size_t)got);
 			} else if (buf_add(out, chunk, (size_t)got, CTRD_MAX_OUT) < 0) {
-				overflow = 1;
+				r->overflow = 1;
 			}
 		}
-		if (overflow)
+		if (r->overflow)
 			break;
 	}
-	if (timed_out || overflow || e)
-		kill(sp.pid, SIGKILL);
-	if (proc_wait(sp.pid, &status, who, err) < 0)
-		goto out;
-	if (timed_out) {
-		sk_err_set(err, SK_EFAIL, "%s: no answer from containerd at '%s' within %d s", what,
-			   c->address, c->timeout_s);
-		goto out;
-	}
-	if (overflow) {
-		sk_err_set(err, SK_EFAIL, "%s: more output than %u bytes", what, CTRD_MAX_OUT);
-		goto out;
-	}
-	if (e) {
-		sk_err_sys(err, SK_EFAIL, e, "%s: poll", what);
-		goto out;
-	}
+}
+
+/* Reap ctr (killed first if we gave up on it) and judge how it ended. */
+static int ctr_reap(struct ctr_run *r, struct sk_err *err)
+{
+	const struct ctrd *c = r->c;
+	const char *what = r->what;
+	int status;
+
+	if (r->timed_out || r->overflow || r->e)
+		kill(r->sp.pid, SIGKILL);
+	if (proc_wait(r->sp.pid, &status, r->who, err) < 0)
+		return -1;
+	if (r->timed_out)
+		return sk_err_set(err, SK_EFAIL,
+				  "%s: no answer from containerd at '%s' within %d s", what,
+				  c->address, c->timeout_s);
+	if (r->overflow)
+		return sk_err_set(err, SK_EFAIL, "%s: more output than %u bytes", what,
+				  CTRD_MAX_OUT);
+	if (r->e)
+		return sk_err_sys(err, SK_EFAIL, r->e, "%s: poll", what);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		const char *line = last_line(errtail);
+		const char *line = last_line(r->errtail);
 
 		if (strstr(line, "failed to dial"))
-			sk_err_set(err, SK_EFAIL, "cannot reach containerd at '%s': %s",
-				   c->address, line);
-		else if (WIFEXITED(status))
-			sk_err_set(err, SK_EFAIL, "%s: %s", what, line);
-		else
-			sk_err_set(err, SK_EFAIL, "%s: ctr killed by signal %d", what,
-				   WTERMSIG(status));
+			return sk_err_set(err, SK_EFAIL, "cannot reach containerd at '%s': %s",
+					  c->address, line);
+		if (WIFEXITED(status))
+			return sk_err_set(err, SK_EFAIL, "%s: %s", what, line);
+		return sk_err_set(err, SK_EFAIL, "%s: ctr killed by signal %d", what,
+				  WTERMSIG(status));
+	}
+	return 0;
+}
+
+/*
+ * Run ctr with the global options and args; its stdout into *out (NUL
+ * terminated, malloc'd; may be NULL to discard), the tail of its stderr
+ * into errtail. what names the call in errors ("ctr tasks kill").
+ */
+static int run_ctr(const struct ctrd *c, const char *what, const char *const *args,
+		   struct buf *out, struct sk_err *err)
+{
+	struct ctr_run *r;
+	struct buf discard = { 0 };
+	int i, ret = -1;
+
+	if (!out)
+		out = &discard;
+	/* Its buffers are some 20 KB: on the heap, not on the caller's stack. */
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		sk_err_set(err, SK_EFAIL, "out of memory");
 		goto out;
 	}
+	r->c = c;
+	r->what = what;
+	r->sp = (struct proc_spawn)PROC_SPAWN_INIT((char *const *)r->argv);
+	r->outp[0] = r->outp[1] = r->errp[0] = r->errp[1] = -1;
+	ctr_argv(r, args);
+	if (ctr_start(r, err) < 0)
+		goto out;
+	ctr_collect(r, out);
+	if (ctr_reap(r, err) < 0)
+		goto out;
 	ret = 0;
 out:
 	/* Callers always get a string on success, never one on failure. */
@@ -255,12 +303,13 @@ out:
 		free(out->p);
 		memset(out, 0, sizeof(*out));
 	}
-	for (i = 0; i < 2; i++) {
-		if (outp[i] >= 0)
-			close(outp[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
+	for (i = 0; r && i < 2; i++) {
+		if (r->outp[i] >= 0)
+			close(r->outp[i]);
+		if (r->errp[i] >= 0)
+			close(r->errp[i]);
 	}
+	free(r);
 	return ret;
 }
 

@@ -791,6 +791,122 @@ static int walk_up(struct walk *w)
 }
 
 /*
+ * The resolver's state: where the walk stands, and the part of the target
+ * still to resolve.
+ */
+struct resolve {
+	struct walk w;
+	char *rest; /* malloc'd: the target, later a link's target joined with what was left */
+	char *cur;  /* the next component, inside rest */
+	int hops;   /* links expanded so far */
+};
+
+/* What a step returns when the target is not yet decided. */
+#define LINK_GO_ON (-2)
+
+/* The link's own directory, component by component. Its components
+ * are real directories (open_parents on import, the walk on export
+ * made sure), so they are entered, not expanded: a relative target
+ * starts there. */
+static int walk_link_dir(struct walk *w, const char *lpath)
+{
+	const char *dir_end = strrchr(lpath, '/');
+	char *d, *p, *slash;
+
+	if (!dir_end)
+		return 0;
+	d = strndup(lpath, (size_t)(dir_end - lpath));
+	if (!d)
+		return -1;
+	p = d;
+	while (p) {
+		slash = strchr(p, '/');
+		if (slash)
+			*slash = '\0';
+		if (*p && walk_into(w, p) < 0) {
+			free(d);
+			return -1;
+		}
+		p = slash ? slash + 1 : NULL;
+	}
+	free(d);
+	return 0;
+}
+
+/* The next component of the target (NUL terminated in place), or NULL at its end. */
+static char *next_comp(struct resolve *rs)
+{
+	char *comp, *slash;
+
+	while (*rs->cur == '/')
+		rs->cur++;
+	if (!*rs->cur)
+		return NULL;
+	comp = rs->cur;
+	slash = strchr(comp, '/');
+	if (slash) {
+		*slash = '\0';
+		rs->cur = slash + 1;
+	} else {
+		rs->cur += strlen(rs->cur);
+	}
+	return comp;
+}
+
+/* comp is a symlink of the tree: go on with its target, then what was left. */
+static int expand_link(struct resolve *rs, const char *comp)
+{
+	char tbuf[PATH_MAX];
+	char *joined;
+	ssize_t tl;
+
+	/* A loop, or a chain past MAXSYMLINKS: not inside,
+	 * and named as such in the message. */
+	if (++rs->hops > MAX_LINK_HOPS)
+		return EXTRACT_LINK_LOOP;
+	/* Linux keeps a link target below PATH_MAX: it fits. */
+	tl = readlinkat(rs->w.dfd, comp, tbuf, sizeof(tbuf) - 1);
+	if (tl < 0)
+		return -1;
+	tbuf[tl] = '\0';
+	if (tbuf[0] == '/')
+		return 0;
+	/* Continue with the link's target, then what was left.
+	 * The walker stays in the link's directory, which is
+	 * where a relative target starts: a leading ".." of
+	 * the target climbs from there. */
+	if (asprintf(&joined, "%s/%s", tbuf, rs->cur) < 0)
+		return -1;
+	free(rs->rest);
+	rs->rest = rs->cur = joined;
+	return LINK_GO_ON;
+}
+
+/* One component of the target: ".", "..", a symlink of the tree, or a name. */
+static int resolve_comp(struct resolve *rs, const char *comp)
+{
+	struct walk *w = &rs->w;
+	struct stat s;
+
+	if (strcmp(comp, ".") == 0)
+		return LINK_GO_ON;
+	if (strcmp(comp, "..") == 0) {
+		/* Leaving the root is an escape even when the rest
+		 * of the target would come back in. */
+		if (w->depth == 0)
+			return 0;
+		return walk_up(w) < 0 ? -1 : LINK_GO_ON;
+	}
+	/* A symlink of the tree: expand it as the kernel would. Only
+	 * on the real part of the walk; below a missing component
+	 * there is nothing to expand. */
+	if (w->nreal == w->depth && fstatat(w->dfd, comp, &s, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(s.st_mode))
+		return expand_link(rs, comp);
+	return walk_into(w, comp) < 0 ? -1 : LINK_GO_ON;
+}
+
+/*
  * Resolve a symlink the way the kernel would, but inside the staging tree
  * and without following anything for real: walk the target component by
  * component from the link's directory, expanding the links the tree holds
@@ -806,115 +922,29 @@ static int walk_up(struct walk *w)
  */
 int extract_link_inside(int stagefd, const char *lpath, const char *ltarget)
 {
-	struct walk w = { -1, 0, 0 };
-	char *rest = NULL, *cur, *slash;
-	char tbuf[PATH_MAX];
-	int hops = 0, result = -1;
-	const char *dir_end = strrchr(lpath, '/');
+	struct resolve rs = { .w = { -1, 0, 0 } };
+	const char *comp;
+	int result = -1;
 
 	/* See extract_link_lexical: an absolute target is never inside. */
 	if (!*ltarget || ltarget[0] == '/')
 		return 0;
-	w.dfd = openat(stagefd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (w.dfd < 0)
+	rs.w.dfd = openat(stagefd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rs.w.dfd < 0)
 		return -1;
-	/* The link's own directory, component by component. Its components
-	 * are real directories (open_parents on import, the walk on export
-	 * made sure), so they are entered, not expanded: a relative target
-	 * starts there. */
-	if (dir_end) {
-		char *d = strndup(lpath, (size_t)(dir_end - lpath));
-		char *p = d;
-
-		if (!d)
-			goto out;
-		while (p) {
-			slash = strchr(p, '/');
-			if (slash)
-				*slash = '\0';
-			if (*p && walk_into(&w, p) < 0) {
-				free(d);
-				goto out;
-			}
-			p = slash ? slash + 1 : NULL;
-		}
-		free(d);
-	}
-	rest = strdup(ltarget);
-	if (!rest)
+	if (walk_link_dir(&rs.w, lpath) < 0)
 		goto out;
-	cur = rest;
-	for (;;) {
-		char *comp;
-		struct stat s;
-
-		while (*cur == '/')
-			cur++;
-		if (!*cur) {
-			result = 1;
-			break;
-		}
-		comp = cur;
-		slash = strchr(cur, '/');
-		if (slash) {
-			*slash = '\0';
-			cur = slash + 1;
-		} else {
-			cur += strlen(cur);
-		}
-		if (strcmp(comp, ".") == 0)
-			continue;
-		if (strcmp(comp, "..") == 0) {
-			/* Leaving the root is an escape even when the rest
-			 * of the target would come back in. */
-			if (w.depth == 0) {
-				result = 0;
-				break;
-			}
-			if (walk_up(&w) < 0)
-				break;
-			continue;
-		}
-		/* A symlink of the tree: expand it as the kernel would. Only
-		 * on the real part of the walk; below a missing component
-		 * there is nothing to expand. */
-		if (w.nreal == w.depth &&
-		    fstatat(w.dfd, comp, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(s.st_mode)) {
-			ssize_t tl;
-			char *joined;
-
-			/* A loop, or a chain past MAXSYMLINKS: not inside,
-			 * and named as such in the message. */
-			if (++hops > MAX_LINK_HOPS) {
-				result = EXTRACT_LINK_LOOP;
-				break;
-			}
-			/* Linux keeps a link target below PATH_MAX: it fits. */
-			tl = readlinkat(w.dfd, comp, tbuf, sizeof(tbuf) - 1);
-			if (tl < 0)
-				break;
-			tbuf[tl] = '\0';
-			if (tbuf[0] == '/') {
-				result = 0;
-				break;
-			}
-			/* Continue with the link's target, then what was left.
-			 * The walker stays in the link's directory, which is
-			 * where a relative target starts: a leading ".." of
-			 * the target climbs from there. */
-			if (asprintf(&joined, "%s/%s", tbuf, cur) < 0)
-				break;
-			free(rest);
-			rest = cur = joined;
-			continue;
-		}
-		if (walk_into(&w, comp) < 0)
-			break;
-	}
+	rs.rest = rs.cur = strdup(ltarget);
+	if (!rs.rest)
+		goto out;
+	do {
+		comp = next_comp(&rs);
+		result = comp ? resolve_comp(&rs, comp) : 1;
+	} while (result == LINK_GO_ON);
 out:
-	if (w.dfd >= 0)
-		close(w.dfd);
-	free(rest);
+	if (rs.w.dfd >= 0)
+		close(rs.w.dfd);
+	free(rs.rest);
 	return result;
 }
 
@@ -988,22 +1018,48 @@ static int finish(struct ex *x, struct sk_err *err)
 	return 0;
 }
 
+/* Release what the extraction holds; the stage itself stays for the caller. */
+static void ex_free(struct ex *x)
+{
+	size_t i;
+
+	if (!x)
+		return;
+	while (x->dc.n > 0)
+		dc_pop(&x->dc);
+	for (i = 0; i < x->ndirs; i++)
+		free(x->dirs[i].path);
+	free(x->dirs);
+	for (i = 0; i < x->nlinks; i++) {
+		free(x->links[i].path);
+		free(x->links[i].target);
+	}
+	free(x->links);
+	for (i = 0; i < x->capfiles; i++)
+		free(x->files[i]);
+	free(x->files);
+	free(x);
+}
+
 int extract_archive(struct areader *r, int stagefd, const struct extract_limits *lim,
 		    struct progress *prog, struct extract_stats *st, struct sk_err *err)
 {
-	struct ex x = { 0 };
+	struct ex *x;
 	struct sk_entry e;
-	size_t i;
 	int rc, ret = -1;
 
 	memset(st, 0, sizeof(*st));
-	x.stagefd = stagefd;
+	/* On the heap: the directory cache alone is 12 KB. */
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	x->stagefd = stagefd;
 	/* Root keeps numeric owners; anyone else owns what it creates. */
-	x.as_root = geteuid() == 0;
-	x.lim = lim;
-	x.st = st;
-	x.prog = prog;
-	x.r = r;
+	x->as_root = geteuid() == 0;
+	x->lim = lim;
+	x->st = st;
+	x->prog = prog;
+	x->r = r;
 	while ((rc = areader_next(r, &e, err)) > 0) {
 		/* Ctrl-C between entries: the caller removes the stage. */
 		if (sig_interrupted()) {
@@ -1017,30 +1073,18 @@ int extract_archive(struct areader *r, int stagefd, const struct extract_limits 
 				   (unsigned long long)lim->max_entries);
 			goto out;
 		}
-		if (put_entry(&x, &e, err) < 0)
+		if (put_entry(x, &e, err) < 0)
 			goto out;
 		st->entries++;
-		note_progress(&x);
+		note_progress(x);
 	}
 	if (rc < 0)
 		goto out;
 	/* The stream is whole and verified (codec checksums, trailer, no
 	 * trailing garbage); now the tree-wide checks. A truncated archive
 	 * never gets this far, so it is never judged on half its links. */
-	ret = finish(&x, err);
+	ret = finish(x, err);
 out:
-	while (x.dc.n > 0)
-		dc_pop(&x.dc);
-	for (i = 0; i < x.ndirs; i++)
-		free(x.dirs[i].path);
-	free(x.dirs);
-	for (i = 0; i < x.nlinks; i++) {
-		free(x.links[i].path);
-		free(x.links[i].target);
-	}
-	free(x.links);
-	for (i = 0; i < x.capfiles; i++)
-		free(x.files[i]);
-	free(x.files);
+	ex_free(x);
 	return ret;
 }

@@ -407,70 +407,76 @@ static void key_for_msg(char *out, size_t outsz, const char *key, size_t klen)
 	out[n] = '\0';
 }
 
-/*
- * One pax record. Records that steer framing (size, the GNU sparse keys) or
- * naming (path, linkpath) must be well formed, appear once, and carry no
- * NUL: libarchive copies these values with strcpy, so an embedded NUL would
- * silently cut a path short. Only SCHILY.xattr.* values are binary by design.
- */
-static int pax_record(struct targuard *g, bool global, const char *key, size_t klen,
-		      const char *val, size_t vlen, uint64_t at, struct sk_err *err)
+/* One pax record as pax_parse found it, and what its keyword is. */
+struct pax_rec {
+	bool global; /* in a 'g' header */
+	const char *key, *val;
+	size_t klen, vlen;
+	uint64_t at;  /* stream offset of the record, for messages */
+	unsigned bit; /* K_* for a keyword that may appear once, else 0 */
+	bool is_path; /* a name: path, linkpath, GNU.sparse.name */
+	bool binary;  /* SCHILY.xattr.*: any bytes allowed */
+	char kq[64];  /* the keyword, quoted for messages */
+};
+
+/* The keywords that may appear once per header. */
+static const struct {
+	const char *name;
+	unsigned bit;
+	bool is_path;
+} pax_once[] = {
+    {"path", K_PATH, true},
+    {"linkpath", K_LINKPATH, true},
+    {"GNU.sparse.name", K_SP_NAME, true},
+    {"size", K_SIZE, false},
+    {"uid", K_UID, false},
+    {"gid", K_GID, false},
+    {"uname", K_UNAME, false},
+    {"gname", K_GNAME, false},
+    {"mtime", K_MTIME, false},
+    {"atime", K_ATIME, false},
+    {"ctime", K_CTIME, false},
+    {"GNU.sparse.size", K_SP_SIZE, false},
+    {"GNU.sparse.realsize", K_SP_REALSIZE, false},
+    {"GNU.sparse.numblocks", K_SP_NUMBLOCKS, false},
+    {"GNU.sparse.map", K_SP_MAP, false},
+    {"GNU.sparse.major", K_SP_MAJOR, false},
+    {"GNU.sparse.minor", K_SP_MINOR, false},
+};
+
+/* Name the record's keyword: r->bit, r->is_path, r->binary, r->kq. */
+static int pax_classify(struct targuard *g, struct pax_rec *r, struct sk_err *err)
 {
-	struct tg_ext *e = &g->ext;
-	char kq[64];
-	unsigned bit = 0;
-	uint64_t num;
-	bool is_path = false, binary = false;
+	size_t i;
 
-	key_for_msg(kq, sizeof(kq), key, klen);
-
-	if (key_is(key, klen, "path")) {
-		bit = K_PATH;
-		is_path = true;
-	} else if (key_is(key, klen, "linkpath")) {
-		bit = K_LINKPATH;
-		is_path = true;
-	} else if (key_is(key, klen, "GNU.sparse.name")) {
-		bit = K_SP_NAME;
-		is_path = true;
-	} else if (key_is(key, klen, "size")) {
-		bit = K_SIZE;
-	} else if (key_is(key, klen, "uid")) {
-		bit = K_UID;
-	} else if (key_is(key, klen, "gid")) {
-		bit = K_GID;
-	} else if (key_is(key, klen, "uname")) {
-		bit = K_UNAME;
-	} else if (key_is(key, klen, "gname")) {
-		bit = K_GNAME;
-	} else if (key_is(key, klen, "mtime")) {
-		bit = K_MTIME;
-	} else if (key_is(key, klen, "atime")) {
-		bit = K_ATIME;
-	} else if (key_is(key, klen, "ctime")) {
-		bit = K_CTIME;
-	} else if (key_is(key, klen, "GNU.sparse.size")) {
-		bit = K_SP_SIZE;
-	} else if (key_is(key, klen, "GNU.sparse.realsize")) {
-		bit = K_SP_REALSIZE;
-	} else if (key_is(key, klen, "GNU.sparse.numblocks")) {
-		bit = K_SP_NUMBLOCKS;
-	} else if (key_is(key, klen, "GNU.sparse.map")) {
-		bit = K_SP_MAP;
-	} else if (key_is(key, klen, "GNU.sparse.major")) {
-		bit = K_SP_MAJOR;
-	} else if (key_is(key, klen, "GNU.sparse.minor")) {
-		bit = K_SP_MINOR;
-	} else if (key_has_prefix(key, klen, "SCHILY.xattr.")) {
-		binary = true;
-	} else if (key_is(key, klen, "SCHILY.xattr.") || key_is(key, klen, "LIBARCHIVE.xattr.")) {
-		return reject(g, err, "pax xattr record without a name at offset %" PRIu64, at);
+	key_for_msg(r->kq, sizeof(r->kq), r->key, r->klen);
+	for (i = 0; i < sizeof(pax_once) / sizeof(pax_once[0]); i++) {
+		if (key_is(r->key, r->klen, pax_once[i].name)) {
+			r->bit = pax_once[i].bit;
+			r->is_path = pax_once[i].is_path;
+			return 0;
+		}
 	}
+	if (key_has_prefix(r->key, r->klen, "SCHILY.xattr."))
+		r->binary = true;
+	else if (key_is(r->key, r->klen, "SCHILY.xattr.") ||
+		 key_is(r->key, r->klen, "LIBARCHIVE.xattr."))
+		return reject(g, err, "pax xattr record without a name at offset %" PRIu64, r->at);
+	return 0;
+}
 
-	if (!binary && memchr(val, '\0', vlen)) {
-		if (is_path)
-			return reject(g, err, "pax path contains NUL at offset %" PRIu64, at);
-		return reject(g, err, "pax value of '%s' contains NUL at offset %" PRIu64, kq, at);
+/*
+ * The checks every record passes, whatever its keyword: no NUL unless the
+ * value is binary by design, nothing in a global header that steers naming
+ * or framing, and a once-only keyword only once.
+ */
+static int pax_common(struct targuard *g, const struct pax_rec *r, struct sk_err *err)
+{
+	if (!r->binary && memchr(r->val, '\0', r->vlen)) {
+		if (r->is_path)
+			return reject(g, err, "pax path contains NUL at offset %" PRIu64, r->at);
+		return reject(g, err, "pax value of '%s' contains NUL at offset %" PRIu64, r->kq,
+			      r->at);
 	}
 
 	/*
@@ -478,58 +484,79 @@ static int pax_record(struct targuard *g, bool global, const char *key, size_t k
 	 * every later entry: a global name, size or sparse map would mean one
 	 * thing to libarchive and another to any other reader.
 	 */
-	if (global && (is_path || bit == K_SIZE || key_is_gnu_sparse(key, klen)))
-		return reject(g, err, "pax global header sets '%s' at offset %" PRIu64, kq, at);
-	if (key_is_gnu_sparse(key, klen))
-		e->sparse_keys = true;
+	if (r->global && (r->is_path || r->bit == K_SIZE || key_is_gnu_sparse(r->key, r->klen)))
+		return reject(g, err, "pax global header sets '%s' at offset %" PRIu64, r->kq,
+			      r->at);
+	if (key_is_gnu_sparse(r->key, r->klen))
+		g->ext.sparse_keys = true;
 
-	if (bit) {
-		unsigned *seen = global ? &g->gseen : &e->seen;
+	if (r->bit) {
+		unsigned *seen = r->global ? &g->gseen : &g->ext.seen;
 
-		if (*seen & bit)
-			return reject(g, err, "duplicate pax record '%s' at offset %" PRIu64, kq,
-				      at);
-		*seen |= bit;
+		if (*seen & r->bit)
+			return reject(g, err, "duplicate pax record '%s' at offset %" PRIu64, r->kq,
+				      r->at);
+		*seen |= r->bit;
 	}
+	return 0;
+}
 
-	if (is_path) {
-		if (vlen > g->max_path)
-			return reject(g, err, "pax path too long at offset %" PRIu64, at);
-		if (bit == K_PATH)
-			e->path_last = vlen ? val[vlen - 1] : 0;
-		else if (bit == K_SP_NAME)
-			e->spname_last = vlen ? val[vlen - 1] : 0;
-		return 0;
-	}
-	switch (bit) {
+/* path, linkpath, GNU.sparse.name: bounded, and their last byte noted. */
+static int pax_name(struct targuard *g, const struct pax_rec *r, struct sk_err *err)
+{
+	struct tg_ext *e = &g->ext;
+
+	if (r->vlen > g->max_path)
+		return reject(g, err, "pax path too long at offset %" PRIu64, r->at);
+	if (r->bit == K_PATH)
+		e->path_last = r->vlen ? r->val[r->vlen - 1] : 0;
+	else if (r->bit == K_SP_NAME)
+		e->spname_last = r->vlen ? r->val[r->vlen - 1] : 0;
+	return 0;
+}
+
+/* size, uid, gid, the times, uname, gname. 1 when the keyword is not one of them. */
+static int pax_basic(struct targuard *g, const struct pax_rec *r, struct sk_err *err)
+{
+	uint64_t num;
+
+	switch (r->bit) {
 	case K_SIZE:
 		/* The one record that moves entry boundaries. */
-		if (!parse_dec(val, vlen, &num))
-			return reject(g, err, "bad pax size at offset %" PRIu64, at);
-		e->has_size = true;
-		e->size = num;
+		if (!parse_dec(r->val, r->vlen, &num))
+			return reject(g, err, "bad pax size at offset %" PRIu64, r->at);
+		g->ext.has_size = true;
+		g->ext.size = num;
 		return 0;
 	case K_UID:
 	case K_GID:
-		if (!parse_dec(val, vlen, &num))
-			return reject(g, err, "bad pax %s at offset %" PRIu64, kq, at);
+		if (!parse_dec(r->val, r->vlen, &num))
+			return reject(g, err, "bad pax %s at offset %" PRIu64, r->kq, r->at);
 		return 0;
 	case K_MTIME:
 	case K_ATIME:
 	case K_CTIME:
-		if (!parse_time(val, vlen))
-			return reject(g, err, "bad pax %s at offset %" PRIu64, kq, at);
+		if (!parse_time(r->val, r->vlen))
+			return reject(g, err, "bad pax %s at offset %" PRIu64, r->kq, r->at);
 		return 0;
 	case K_UNAME:
 	case K_GNAME:
 		return 0;
 	default:
-		break;
+		return 1;
 	}
+}
+
+/* The vendor keywords the guard knows; any other one is let through. */
+static int pax_vendor(struct targuard *g, const struct pax_rec *r, struct sk_err *err)
+{
+	const char *key = r->key;
+	size_t klen = r->klen;
+	uint64_t num;
 
 	if (key_is(key, klen, "LIBARCHIVE.creationtime")) {
-		if (!parse_time(val, vlen))
-			return reject(g, err, "bad pax %s at offset %" PRIu64, kq, at);
+		if (!parse_time(r->val, r->vlen))
+			return reject(g, err, "bad pax %s at offset %" PRIu64, r->kq, r->at);
 		return 0;
 	}
 	/*
@@ -541,30 +568,35 @@ static int pax_record(struct targuard *g, bool global, const char *key, size_t k
 	if (key_is(key, klen, "SCHILY.realsize"))
 		return reject(
 		    g, err,
-		    "pax record 'SCHILY.realsize' overrides the entry size at offset %" PRIu64, at);
+		    "pax record 'SCHILY.realsize' overrides the entry size at offset %" PRIu64,
+		    r->at);
 	if (key_is(key, klen, "SCHILY.devmajor") || key_is(key, klen, "SCHILY.devminor") ||
 	    key_is(key, klen, "SCHILY.dev") || key_is(key, klen, "SCHILY.ino") ||
 	    key_is(key, klen, "SCHILY.nlink")) {
-		if (!parse_dec(val, vlen, &num))
-			return reject(g, err, "bad pax %s at offset %" PRIu64, kq, at);
+		if (!parse_dec(r->val, r->vlen, &num))
+			return reject(g, err, "bad pax %s at offset %" PRIu64, r->kq, r->at);
 		return 0;
 	}
 	if (key_is(key, klen, "SUN.holesdata"))
-		return reject(g, err, "unsupported Solaris sparse file at offset %" PRIu64, at);
+		return reject(g, err, "unsupported Solaris sparse file at offset %" PRIu64, r->at);
+	return 0; /* anything else is metadata libarchive may use or ignore */
+}
 
-	if (!key_is_gnu_sparse(key, klen))
-		return 0; /* anything else is metadata libarchive may use or ignore */
+/* The GNU sparse keywords: all numeric except the map. */
+static int pax_gnu_sparse(struct targuard *g, const struct pax_rec *r, struct sk_err *err)
+{
+	struct tg_ext *e = &g->ext;
+	uint64_t num;
 
-	/* GNU sparse keywords: all numeric except the map. */
-	if (bit == K_SP_MAP) {
+	if (r->bit == K_SP_MAP) {
 		e->sparse |= SP_01;
-		if (!parse_sparse_map01(&e->sp, val, vlen))
-			return reject(g, err, "bad GNU sparse map at offset %" PRIu64, at);
+		if (!parse_sparse_map01(&e->sp, r->val, r->vlen))
+			return reject(g, err, "bad GNU sparse map at offset %" PRIu64, r->at);
 		return 0;
 	}
-	if (!parse_dec(val, vlen, &num))
-		return reject(g, err, "bad pax %s at offset %" PRIu64, kq, at);
-	switch (bit) {
+	if (!parse_dec(r->val, r->vlen, &num))
+		return reject(g, err, "bad pax %s at offset %" PRIu64, r->kq, r->at);
+	switch (r->bit) {
 	case K_SP_SIZE:
 	case K_SP_REALSIZE:
 		e->realsize = num;
@@ -575,7 +607,7 @@ static int pax_record(struct targuard *g, bool global, const char *key, size_t k
 		 * pairs before it would be assembled wrongly.
 		 */
 		if (e->sp.n || e->want_numbytes)
-			return reject(g, err, "bad GNU sparse map at offset %" PRIu64, at);
+			return reject(g, err, "bad GNU sparse map at offset %" PRIu64, r->at);
 		e->numblocks = num;
 		return 0;
 	case K_SP_MAJOR:
@@ -589,22 +621,100 @@ static int pax_record(struct targuard *g, bool global, const char *key, size_t k
 	default:
 		break;
 	}
-	if (key_is(key, klen, "GNU.sparse.offset")) {
+	if (key_is(r->key, r->klen, "GNU.sparse.offset")) {
 		e->sparse |= SP_00;
 		if (e->want_numbytes || !(e->seen & K_SP_NUMBLOCKS))
-			return reject(g, err, "bad GNU sparse map at offset %" PRIu64, at);
+			return reject(g, err, "bad GNU sparse map at offset %" PRIu64, r->at);
 		e->pending_off = num;
 		e->want_numbytes = true;
 		return 0;
 	}
-	if (key_is(key, klen, "GNU.sparse.numbytes")) {
+	if (key_is(r->key, r->klen, "GNU.sparse.numbytes")) {
 		e->sparse |= SP_00;
 		if (!e->want_numbytes || !sparse_add(&e->sp, e->pending_off, num))
-			return reject(g, err, "bad GNU sparse map at offset %" PRIu64, at);
+			return reject(g, err, "bad GNU sparse map at offset %" PRIu64, r->at);
 		e->want_numbytes = false;
 		return 0;
 	}
-	return reject(g, err, "unknown pax keyword '%s' at offset %" PRIu64, kq, at);
+	return reject(g, err, "unknown pax keyword '%s' at offset %" PRIu64, r->kq, r->at);
+}
+
+/*
+ * One pax record. Records that steer framing (size, the GNU sparse keys) or
+ * naming (path, linkpath) must be well formed, appear once, and carry no
+ * NUL: libarchive copies these values with strcpy, so an embedded NUL would
+ * silently cut a path short. Only SCHILY.xattr.* values are binary by design.
+ */
+static int pax_record(struct targuard *g, bool global, const char *key, size_t klen,
+		      const char *val, size_t vlen, uint64_t at, struct sk_err *err)
+{
+	struct pax_rec r = {
+	    .global = global, .key = key, .klen = klen, .val = val, .vlen = vlen, .at = at};
+	int rc;
+
+	if (pax_classify(g, &r, err) < 0 || pax_common(g, &r, err) < 0)
+		return -1;
+	if (r.is_path)
+		return pax_name(g, &r, err);
+	rc = pax_basic(g, &r, err);
+	if (rc <= 0)
+		return rc;
+	if (!key_is_gnu_sparse(key, klen))
+		return pax_vendor(g, &r, err);
+	return pax_gnu_sparse(g, &r, err);
+}
+
+/*
+ * The length that opens the record at rec (avail bytes left in the body):
+ * *len, the whole record's, and *keyat, where its keyword starts.
+ */
+static int pax_rec_len(struct targuard *g, const char *rec, size_t avail, uint64_t at, size_t *len,
+		       size_t *keyat, struct sk_err *err)
+{
+	size_t i = 0, n = 0;
+
+	while (i < avail && is_digit(rec[i])) {
+		if (i == 0 && rec[0] == '0')
+			return reject(g, err, "bad pax record length at offset %" PRIu64, at);
+		n = n * 10 + (size_t)(rec[i] - '0');
+		if (n > TG_PAX_RECORD_MAX)
+			return reject(g, err, "pax record too long at offset %" PRIu64, at);
+		i++;
+	}
+	/* digits, space, a key of one byte or more, '=', newline */
+	if (i == 0 || i >= avail || rec[i] != ' ' || n < i + 4)
+		return reject(g, err, "bad pax record length at offset %" PRIu64, at);
+	if (n > avail)
+		return reject(g, err, "pax record overruns its header at offset %" PRIu64, at);
+	if (rec[n - 1] != '\n')
+		return reject(g, err, "pax record does not end in a newline at offset %" PRIu64,
+			      at);
+	*len = n;
+	*keyat = i + 1;
+	return 0;
+}
+
+/* The keyword at key, up to the '=' before end: *klen bytes, all printable. */
+static int pax_rec_key(struct targuard *g, const char *key, const char *end, uint64_t at,
+		       size_t *klen, struct sk_err *err)
+{
+	const char *eq = memchr(key, '=', (size_t)(end - key));
+	size_t k;
+
+	if (!eq)
+		return reject(g, err, "pax record without '=' at offset %" PRIu64, at);
+	*klen = (size_t)(eq - key);
+	if (*klen == 0)
+		return reject(g, err, "empty pax keyword at offset %" PRIu64, at);
+	for (k = 0; k < *klen; k++) {
+		if (key[k] == '\0')
+			return reject(g, err, "pax keyword contains NUL at offset %" PRIu64, at);
+		if ((unsigned char)key[k] < 0x20 || key[k] == 0x7f)
+			return reject(g, err,
+				      "pax keyword contains a control character at offset %" PRIu64,
+				      at);
+	}
+	return 0;
 }
 
 /*
@@ -616,53 +726,22 @@ static int pax_record(struct targuard *g, bool global, const char *key, size_t k
  */
 static int pax_parse(struct targuard *g, bool global, struct sk_err *err)
 {
-	const char *b = g->body;
 	size_t n = g->body_size, pos = 0;
 
 	g->gseen = 0;
 	while (pos < n) {
-		const char *rec = b + pos, *key, *eq, *val;
-		size_t avail = n - pos, i = 0, len = 0, klen, k;
+		const char *rec = g->body + pos, *key, *val, *end;
+		size_t len = 0, keyat = 0, klen = 0;
 		uint64_t at = g->body_off + pos;
 
-		while (i < avail && is_digit(rec[i])) {
-			if (i == 0 && rec[0] == '0')
-				return reject(g, err, "bad pax record length at offset %" PRIu64,
-					      at);
-			len = len * 10 + (size_t)(rec[i] - '0');
-			if (len > TG_PAX_RECORD_MAX)
-				return reject(g, err, "pax record too long at offset %" PRIu64, at);
-			i++;
-		}
-		/* digits, space, a key of one byte or more, '=', newline */
-		if (i == 0 || i >= avail || rec[i] != ' ' || len < i + 4)
-			return reject(g, err, "bad pax record length at offset %" PRIu64, at);
-		if (len > avail)
-			return reject(g, err, "pax record overruns its header at offset %" PRIu64,
-				      at);
-		if (rec[len - 1] != '\n')
-			return reject(
-			    g, err, "pax record does not end in a newline at offset %" PRIu64, at);
-		key = rec + i + 1;
-		eq = memchr(key, '=', (size_t)(rec + len - 1 - key));
-		if (!eq)
-			return reject(g, err, "pax record without '=' at offset %" PRIu64, at);
-		klen = (size_t)(eq - key);
-		if (klen == 0)
-			return reject(g, err, "empty pax keyword at offset %" PRIu64, at);
-		for (k = 0; k < klen; k++) {
-			if (key[k] == '\0')
-				return reject(g, err, "pax keyword contains NUL at offset %" PRIu64,
-					      at);
-			if ((unsigned char)key[k] < 0x20 || key[k] == 0x7f)
-				return reject(
-				    g, err,
-				    "pax keyword contains a control character at offset %" PRIu64,
-				    at);
-		}
-		val = eq + 1;
-		if (pax_record(g, global, key, klen, val, (size_t)(rec + len - 1 - val), at, err) <
-		    0)
+		if (pax_rec_len(g, rec, n - pos, at, &len, &keyat, err) < 0)
+			return -1;
+		key = rec + keyat;
+		end = rec + len - 1; /* the newline */
+		if (pax_rec_key(g, key, end, at, &klen, err) < 0)
+			return -1;
+		val = key + klen + 1;
+		if (pax_record(g, global, key, klen, val, (size_t)(end - val), at, err) < 0)
 			return -1;
 		pos += len;
 	}
@@ -1183,116 +1262,151 @@ int targuard_new(struct targuard **out, const struct targuard_limits *lim, struc
 	return 0;
 }
 
+/* Header and old-sparse extension blocks: collect 512 bytes, then judge them. */
+static int feed_block(struct targuard *g, const unsigned char *p, size_t len, size_t *used,
+		      struct sk_err *err)
+{
+	size_t n;
+
+	if (g->blen == 0)
+		g->blk_off = g->off;
+	n = TG_BLOCK - g->blen;
+	if (n > len)
+		n = len;
+	memcpy(g->blk + g->blen, p, n);
+	g->blen += n;
+	*used = n;
+	g->off += n;
+	if (g->blen < TG_BLOCK)
+		return 0;
+	g->blen = 0;
+	return g->st == TG_HEADER ? header_block(g, err) : sparse_ext_block(g, err);
+}
+
+/* An 'x', 'g', 'L' or 'K' body: kept whole, then parsed. */
+static int feed_body(struct targuard *g, const unsigned char *p, size_t len, size_t *used,
+		     struct sk_err *err)
+{
+	size_t n = g->body_size - g->body_len;
+
+	if (n > len)
+		n = len;
+	memcpy(g->body + g->body_len, p, n);
+	g->body_len += n;
+	*used = n;
+	g->off += n;
+	if (g->body_len == g->body_size)
+		return body_done(g, err);
+	return 0;
+}
+
+/* Entry data: skipped, except a GNU sparse 1.0 map at its start. */
+static int feed_data(struct targuard *g, const unsigned char *p, size_t len, size_t *used,
+		     struct sk_err *err)
+{
+	if (g->map.active) {
+		/* The map is small; read it a byte at a time. */
+		g->data_left--;
+		g->off++;
+		if (map_byte(g, *p, err) < 0)
+			return -1;
+		*used = 1;
+	} else {
+		size_t n = len < g->data_left ? len : (size_t)g->data_left;
+
+		*used = n;
+		g->off += n;
+		g->data_left -= n;
+	}
+	if (g->data_left == 0) {
+		if (g->map.active)
+			return reject(g, err,
+				      "GNU sparse map runs past the entry data at "
+				      "offset %" PRIu64,
+				      g->map.start);
+		g->st = g->pad_left ? TG_PAD : TG_HEADER;
+	}
+	return 0;
+}
+
+static int feed_pad(struct targuard *g, const unsigned char *p, size_t len, size_t *used,
+		    struct sk_err *err)
+{
+	size_t n = len < g->pad_left ? len : (size_t)g->pad_left;
+
+	/*
+	 * Writers pad with zeros. Non-zero padding is the
+	 * usual sign that the writer's idea of the entry's size
+	 * differs from ours.
+	 */
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return reject(g, err, "non-zero padding at offset %" PRIu64, g->off + i);
+	*used = n;
+	g->off += n;
+	g->pad_left -= n;
+	if (g->pad_left == 0)
+		g->st = TG_HEADER;
+	return 0;
+}
+
+/* The end-of-archive marker and what follows it. */
+static int feed_trail(struct targuard *g, const unsigned char *p, size_t len, size_t *used,
+		      struct sk_err *err)
+{
+	size_t n;
+
+	/*
+	 * libarchive stops at the first zero block and never
+	 * looks further: whatever non-zero bytes follow would be
+	 * invisible to the extractor but not to other tools.
+	 */
+	for (n = 0; n < len; n++) {
+		if (p[n])
+			return reject(g, err, "data after end of archive at offset %" PRIu64,
+				      g->off + n);
+		if (g->st == TG_EOF1 && ++g->zeros == TG_BLOCK)
+			g->st = TG_TRAIL;
+	}
+	g->off += len;
+	*used = len;
+	return 0;
+}
+
 int targuard_feed(struct targuard *g, const void *buf, size_t len, struct sk_err *err)
 {
 	const unsigned char *p = buf;
 
 	while (len > 0) {
-		size_t n;
+		size_t used = 0;
+		int rc = 0;
 
 		switch (g->st) {
 		case TG_FAILED:
 			*err = g->failed;
 			return -1;
-
 		case TG_HEADER:
 		case TG_SPARSE_EXT:
-			if (g->blen == 0)
-				g->blk_off = g->off;
-			n = TG_BLOCK - g->blen;
-			if (n > len)
-				n = len;
-			memcpy(g->blk + g->blen, p, n);
-			g->blen += n;
-			p += n;
-			len -= n;
-			g->off += n;
-			if (g->blen < TG_BLOCK)
-				break;
-			g->blen = 0;
-			if ((g->st == TG_HEADER ? header_block(g, err) : sparse_ext_block(g, err)) <
-			    0)
-				return -1;
+			rc = feed_block(g, p, len, &used, err);
 			break;
-
 		case TG_BODY:
-			n = g->body_size - g->body_len;
-			if (n > len)
-				n = len;
-			memcpy(g->body + g->body_len, p, n);
-			g->body_len += n;
-			p += n;
-			len -= n;
-			g->off += n;
-			if (g->body_len == g->body_size && body_done(g, err) < 0)
-				return -1;
+			rc = feed_body(g, p, len, &used, err);
 			break;
-
 		case TG_DATA:
-			if (g->map.active) {
-				/* The map is small; read it a byte at a time. */
-				g->data_left--;
-				g->off++;
-				if (map_byte(g, *p, err) < 0)
-					return -1;
-				p++;
-				len--;
-			} else {
-				n = len < g->data_left ? len : (size_t)g->data_left;
-				p += n;
-				len -= n;
-				g->off += n;
-				g->data_left -= n;
-			}
-			if (g->data_left == 0) {
-				if (g->map.active)
-					return reject(g, err,
-						      "GNU sparse map runs past the entry data at "
-						      "offset %" PRIu64,
-						      g->map.start);
-				g->st = g->pad_left ? TG_PAD : TG_HEADER;
-			}
+			rc = feed_data(g, p, len, &used, err);
 			break;
-
 		case TG_PAD:
-			/*
-			 * Writers pad with zeros. Non-zero padding is the
-			 * usual sign that the writer's idea of the entry's size
-			 * differs from ours.
-			 */
-			n = len < g->pad_left ? len : (size_t)g->pad_left;
-			for (size_t i = 0; i < n; i++)
-				if (p[i])
-					return reject(g, err, "non-zero padding at offset %" PRIu64,
-						      g->off + i);
-			p += n;
-			len -= n;
-			g->off += n;
-			g->pad_left -= n;
-			if (g->pad_left == 0)
-				g->st = TG_HEADER;
+			rc = feed_pad(g, p, len, &used, err);
 			break;
-
 		case TG_EOF1:
 		case TG_TRAIL:
-			/*
-			 * libarchive stops at the first zero block and never
-			 * looks further: whatever non-zero bytes follow would be
-			 * invisible to the extractor but not to other tools.
-			 */
-			for (n = 0; n < len; n++) {
-				if (p[n])
-					return reject(
-					    g, err, "data after end of archive at offset %" PRIu64,
-					    g->off + n);
-				if (g->st == TG_EOF1 && ++g->zeros == TG_BLOCK)
-					g->st = TG_TRAIL;
-			}
-			g->off += len;
-			p += len;
-			len = 0;
+			rc = feed_trail(g, p, len, &used, err);
 			break;
 		}
+		if (rc < 0)
+			return -1;
+		p += used;
+		len -= used;
 	}
 	if (g->st == TG_FAILED) {
 		*err = g->failed;

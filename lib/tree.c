@@ -50,6 +50,7 @@ struct walk {
 	size_t nlinks, caplinks;
 	struct sk_extent *ext;
 	size_t capext;
+	char target[4097];	/* a symlink's target; here, not in each level's frame */
 };
 
 static size_t link_slot(const struct walk *wk, dev_t dev, ino_t ino)
@@ -360,6 +361,148 @@ fail:
 	return NULL;
 }
 
+/* The header fields every entry takes from its lstat. */
+static void entry_from_stat(struct sk_entry *e, const char *path, const struct stat *s)
+{
+	e->path = path;
+	e->mode = s->st_mode;
+	e->uid = s->st_uid;
+	e->gid = s->st_gid;
+	e->mtime = s->st_mtim;
+}
+
+static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth,
+		    struct sk_err *err);
+
+/*
+ * A directory: its header, then its children. path[0..plen) is its name,
+ * as in walk_dir.
+ */
+static int put_dir(struct walk *wk, int dfd, const char *name, char *path, size_t plen,
+		   int depth, const struct stat *s, struct sk_err *err)
+{
+	struct sk_entry e = { 0 };
+	int sub, ret;
+
+	/* The directory's header before its children, the
+	 * order every tar reader expects (the archive must
+	 * import with GNU tar and bsdtar too): a reader that
+	 * meets a child first has to invent its parent. */
+	entry_from_stat(&e, path, s);
+	e.type = SK_DIR;
+	if (awriter_add(wk->w, &e, err) < 0)
+		return -1;
+	/* O_NOFOLLOW | O_DIRECTORY: if the name became a
+	 * symlink (to /, say) since the fstatat, this fails
+	 * instead of walking the host into the archive. */
+	sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", path);
+	ret = walk_dir(wk, sub, path, plen, depth + 1, err);
+	close(sub);
+	return ret;
+}
+
+/* A symlink: archived as a link if it stays inside, else skipped (1). */
+static int put_symlink(struct walk *wk, int dfd, const char *name, const char *path,
+		       const struct stat *s, struct sk_err *err)
+{
+	struct sk_entry e = { 0 };
+	char *target = wk->target;
+	ssize_t tl = readlinkat(dfd, name, target, sizeof(wk->target) - 1);
+	int rc;
+
+	if (tl < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot read link '%s'", path);
+	/* Linux keeps targets under 4096 bytes: a full
+	 * buffer means it was cut, and a cut target is a
+	 * different target. */
+	if ((size_t)tl >= sizeof(wk->target) - 1)
+		return sk_err_set(err, SK_EFAIL, "'%s': link target too long", path);
+	target[tl] = '\0';
+	/* Rule 5: only links that stay inside; import would refuse
+	 * the whole archive for one that does not. The same
+	 * resolver as import's, on the same tree, so the two
+	 * cannot disagree; -1 (could not tell) is skipped too. */
+	rc = extract_link_inside(wk->rootfd, path, target);
+	if (rc != 1) {
+		log_warn("skipping symlink '%s' -> '%s': %s", path, target,
+			 rc == EXTRACT_LINK_LOOP ? "a chain of more than 40 links"
+						 : "it points outside the workspace");
+		wk->st->skipped++;
+		return 1;
+	}
+	entry_from_stat(&e, path, s);
+	e.type = SK_SYMLINK;
+	e.link = target;
+	return awriter_add(wk->w, &e, err);
+}
+
+/* Anything that is not a file, directory or symlink: skipped (1). */
+static int skip_special(struct walk *wk, const char *path, const struct stat *s)
+{
+	/* Devices, fifos and sockets: import refuses them
+	 * (a device node written as root is a way into the
+	 * host), and a socket or fifo has no content to keep. */
+	log_warn("skipping %s '%s'",
+		 S_ISSOCK(s->st_mode)  ? "socket" :
+		 S_ISFIFO(s->st_mode)  ? "fifo" :
+		 S_ISCHR(s->st_mode)   ? "character device" :
+		 S_ISBLK(s->st_mode)   ? "block device" : "special file",
+		 path);
+	wk->st->skipped++;
+	return 1;
+}
+
+/*
+ * One name of the directory open at dfd, whose own name is path[0..plen):
+ * appended to path, checked against the limits, lstat'ed and archived by
+ * type. 0 when archived, 1 when skipped, -1 on an error.
+ */
+static int walk_entry(struct walk *wk, int dfd, const char *name, char *path, size_t plen,
+		      int depth, struct sk_err *err)
+{
+	size_t nlen = strlen(name), clen = plen + nlen + (plen ? 1 : 0);
+	struct stat s;
+
+	if (sig_interrupted())
+		return sk_err_set(err, SK_EFAIL, "interrupted");
+	/* The path buffer's size; far past any max_path. */
+	if (plen + nlen + 2 > 65536)
+		return sk_err_set(err, SK_EFAIL, "'%s/%s': name too long", path, name);
+	if (plen)
+		path[plen] = '/';
+	memcpy(path + plen + (plen ? 1 : 0), name, nlen + 1);
+	/* Import refuses the whole archive for one name past its
+	 * limits; leaving that name out here, with a warning, is the
+	 * lesser loss: an export must always import. */
+	if ((uint64_t)depth + 1 > wk->lim->max_depth || clen > wk->lim->max_path) {
+		log_warn("skipping '%.200s...': deeper or longer than the archive limits "
+			 "(max_depth %llu, max_path %llu)", path,
+			 (unsigned long long)wk->lim->max_depth,
+			 (unsigned long long)wk->lim->max_path);
+		wk->st->skipped++;
+		return 1;
+	}
+	/* AT_SYMLINK_NOFOLLOW: a symlink is archived as a link,
+	 * never as what it points at. */
+	if (fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 1;	/* gone since readdir */
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot stat '%s'", path);
+	}
+	switch (s.st_mode & S_IFMT) {
+	case S_IFREG:
+		return put_file(wk, dfd, name, path, &s, err);
+	case S_IFDIR:
+		return put_dir(wk, dfd, name, path, clen, depth, &s, err);
+	case S_IFLNK:
+		return put_symlink(wk, dfd, name, path, &s, err);
+	default:
+		return skip_special(wk, path, &s);
+	}
+}
+
 /*
  * Archive the entries of the directory open at dfd, whose name relative to
  * the root is path[0..plen). Every child is reached from dfd by a single
@@ -372,7 +515,7 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 {
 	char **names;
 	size_t n, i;
-	int ret = 0, fd, rc;
+	int ret = 0, fd;
 
 	if (depth > MAX_DEPTH)
 		return sk_err_set(err, SK_EFAIL, "'%s': tree deeper than %d levels", path,
@@ -386,127 +529,12 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
 	if (!names)
 		return -1;
 	for (i = 0; i < n && ret == 0; i++) {
-		size_t nlen = strlen(names[i]);
-		struct sk_entry e = { 0 };
-		struct stat s;
-		char target[4097];
+		int rc = walk_entry(wk, dfd, names[i], path, plen, depth, err);
 
-		if (sig_interrupted()) {
-			ret = sk_err_set(err, SK_EFAIL, "interrupted");
-			break;
-		}
-		/* The path buffer's size; far past any max_path. */
-		if (plen + nlen + 2 > 65536) {
-			ret = sk_err_set(err, SK_EFAIL, "'%s/%s': name too long", path, names[i]);
-			break;
-		}
-		if (plen)
-			path[plen] = '/';
-		memcpy(path + plen + (plen ? 1 : 0), names[i], nlen + 1);
-		/* Import refuses the whole archive for one name past its
-		 * limits; leaving that name out here, with a warning, is the
-		 * lesser loss: an export must always import. */
-		if ((uint64_t)depth + 1 > wk->lim->max_depth ||
-		    plen + nlen + (plen ? 1 : 0) > wk->lim->max_path) {
-			log_warn("skipping '%.200s...': deeper or longer than the archive limits "
-				 "(max_depth %llu, max_path %llu)", path,
-				 (unsigned long long)wk->lim->max_depth,
-				 (unsigned long long)wk->lim->max_path);
-			wk->st->skipped++;
-			goto next;
-		}
-		/* AT_SYMLINK_NOFOLLOW: a symlink is archived as a link,
-		 * never as what it points at. */
-		if (fstatat(dfd, names[i], &s, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT)
-				goto next;	/* gone since readdir */
-			ret = sk_err_sys(err, SK_EFAIL, errno, "cannot stat '%s'", path);
-			break;
-		}
-		e.path = path;
-		e.mode = s.st_mode;
-		e.uid = s.st_uid;
-		e.gid = s.st_gid;
-		e.mtime = s.st_mtim;
-		switch (s.st_mode & S_IFMT) {
-		case S_IFREG:
-			ret = put_file(wk, dfd, names[i], path, &s, err);
-			break;
-		case S_IFDIR: {
-			int sub;
-
-			/* The directory's header before its children, the
-			 * order every tar reader expects (the archive must
-			 * import with GNU tar and bsdtar too): a reader that
-			 * meets a child first has to invent its parent. */
-			e.type = SK_DIR;
-			if (awriter_add(wk->w, &e, err) < 0) {
-				ret = -1;
-				break;
-			}
-			/* O_NOFOLLOW | O_DIRECTORY: if the name became a
-			 * symlink (to /, say) since the fstatat, this fails
-			 * instead of walking the host into the archive. */
-			sub = openat(dfd, names[i],
-				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0) {
-				ret = sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", path);
-				break;
-			}
-			ret = walk_dir(wk, sub, path,
-				       plen + nlen + (plen ? 1 : 0), depth + 1, err);
-			close(sub);
-			break;
-		}
-		case S_IFLNK: {
-			ssize_t tl = readlinkat(dfd, names[i], target, sizeof(target) - 1);
-
-			if (tl < 0) {
-				ret = sk_err_sys(err, SK_EFAIL, errno, "cannot read link '%s'",
-						 path);
-				break;
-			}
-			/* Linux keeps targets under 4096 bytes: a full
-			 * buffer means it was cut, and a cut target is a
-			 * different target. */
-			if ((size_t)tl >= sizeof(target) - 1) {
-				ret = sk_err_set(err, SK_EFAIL, "'%s': link target too long", path);
-				break;
-			}
-			target[tl] = '\0';
-			/* Rule 5: only links that stay inside; import would refuse
-			 * the whole archive for one that does not. The same
-			 * resolver as import's, on the same tree, so the two
-			 * cannot disagree; -1 (could not tell) is skipped too. */
-			rc = extract_link_inside(wk->rootfd, path, target);
-			if (rc != 1) {
-				log_warn("skipping symlink '%s' -> '%s': %s", path, target,
-					 rc == EXTRACT_LINK_LOOP ? "a chain of more than 40 links"
-								 : "it points outside the workspace");
-				wk->st->skipped++;
-				goto next;
-			}
-			e.type = SK_SYMLINK;
-			e.link = target;
-			ret = awriter_add(wk->w, &e, err);
-			break;
-		}
-		default:
-			/* Devices, fifos and sockets: import refuses them
-			 * (a device node written as root is a way into the
-			 * host), and a socket or fifo has no content to keep. */
-			log_warn("skipping %s '%s'",
-				 S_ISSOCK(s.st_mode)  ? "socket" :
-				 S_ISFIFO(s.st_mode)  ? "fifo" :
-				 S_ISCHR(s.st_mode)   ? "character device" :
-				 S_ISBLK(s.st_mode)   ? "block device" : "special file",
-				 path);
-			wk->st->skipped++;
-			goto next;
-		}
-		if (ret == 0)
+		if (rc < 0)
+			ret = -1;
+		else if (rc == 0)
 			wk->st->entries++;
-next:
 		path[plen] = '\0';
 	}
 	for (i = 0; i < n; i++)

@@ -502,15 +502,37 @@ static int mount_from(const char *dir, const char *src, const char *target, cons
  * content is the bot's: never set-user-ID, device nodes or execution
  * through this mount.
  */
+/* The two option buffers of ctd_mount, on the heap: 16 KiB each. */
+struct mount_opts {
+	char opts[sizeof(((struct ctrd_mount *)0)->options)];
+	char data[sizeof(((struct ctrd_mount *)0)->options)];
+};
+
+static int ctd_mount_with(const struct ctrd_mount *m, const char *target, int writable,
+			  struct mount_opts *mo, struct sk_err *err);
+
 static int ctd_mount(const struct ctrd_mount *m, const char *target, int writable,
 		     struct sk_err *err)
 {
+	struct mount_opts *mo = malloc(sizeof(*mo));
+	int ret;
+
+	if (!mo)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	ret = ctd_mount_with(m, target, writable, mo, err);
+	free(mo);
+	return ret;
+}
+
+static int ctd_mount_with(const struct ctrd_mount *m, const char *target, int writable,
+			  struct mount_opts *mo, struct sk_err *err)
+{
 	unsigned long flags = 0;
-	char opts[sizeof(m->options)], data[sizeof(m->options)];
+	char *opts = mo->opts, *data = mo->data;
 	char *tok, *save = NULL;
 	size_t dlen = 0, i;
 
-	snprintf(opts, sizeof(opts), "%s", m->options);
+	snprintf(opts, sizeof(mo->opts), "%s", m->options);
 	data[0] = '\0';
 	for (tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		int known = 0;
@@ -529,8 +551,8 @@ static int ctd_mount(const struct ctrd_mount *m, const char *target, int writabl
 			known = 1;	/* propagation is ours to decide */
 		if (known)
 			continue;
-		dlen += (size_t)snprintf(data + dlen, sizeof(data) - dlen, "%s%s", dlen ? "," : "",
-					 tok);
+		dlen += (size_t)snprintf(data + dlen, sizeof(mo->data) - dlen, "%s%s",
+					 dlen ? "," : "", tok);
 	}
 	/* whatever the options said */
 	flags |= MS_NOSUID | MS_NODEV | MS_NOEXEC;
@@ -541,7 +563,7 @@ static int ctd_mount(const struct ctrd_mount *m, const char *target, int writabl
 		int e;
 
 		if (strcmp(m->type, "overlay") != 0 || *target != '/' ||
-		    compact_lowerdir(data, opts, sizeof(opts), dir, sizeof(dir)) < 0 ||
+		    compact_lowerdir(data, opts, sizeof(mo->opts), dir, sizeof(dir)) < 0 ||
 		    strlen(opts) >= (size_t)sysconf(_SC_PAGESIZE))
 			return sk_err_set(err, SK_EFAIL,
 					  "the snapshot's mount options are %zu bytes, more than "
@@ -650,10 +672,29 @@ static int ctd_detach(struct backend *b, struct sk_err *err)
 	return 0;
 }
 
+static int ctd_attach_with(struct backend *b, int writable, struct ctrd_mount *mnt,
+			   struct sk_err *err);
+
+/* struct ctrd_mount is 20 KiB (its options): on the heap, not the stack. */
 static int ctd_attach(struct backend *b, int writable, struct sk_err *err)
 {
+	struct ctrd_mount *m;
+	int ret;
+
+	if (ctd_of(b)->mounted && (ctd_of(b)->mounted_rw || !writable))
+		return 0;
+	m = malloc(sizeof(*m));
+	if (!m)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	ret = ctd_attach_with(b, writable, m, err);
+	free(m);
+	return ret;
+}
+
+static int ctd_attach_with(struct backend *b, int writable, struct ctrd_mount *mnt,
+			   struct sk_err *err)
+{
 	struct ctd *d = ctd_of(b);
-	struct ctrd_mount m;
 	struct stat st;
 
 	if (d->mounted && (d->mounted_rw || !writable))
@@ -662,7 +703,7 @@ static int ctd_attach(struct backend *b, int writable, struct sk_err *err)
 		return -1;
 	if (!d->probed && ctd_probe(b, err) < 0)
 		return -1;
-	if (ctrd_snapshot_mount(&d->ctrd, d->info.snapshotter, d->info.snapshot_key, &m, err) < 0)
+	if (ctrd_snapshot_mount(&d->ctrd, d->info.snapshotter, d->info.snapshot_key, mnt, err) < 0)
 		return -1;
 	if (mkdir(d->mnt, 0700) < 0 && errno != EEXIST)
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", d->mnt);
@@ -670,7 +711,7 @@ static int ctd_attach(struct backend *b, int writable, struct sk_err *err)
 		return sk_err_set(err, SK_EFAIL, "'%s' is not a directory", d->mnt);
 	if (ctd_unmount_all(d->mnt, err) < 0)
 		return -1;
-	if (ctd_mount(&m, d->mnt, writable, err) < 0) {
+	if (ctd_mount(mnt, d->mnt, writable, err) < 0) {
 		rmdir(d->mnt);
 		return sk_err_wrap(err, "snapshot '%s'", d->info.snapshot_key);
 	}

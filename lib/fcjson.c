@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "ctrd.h"
 #include "banned.h"
 
 static void copy_str(char *dst, size_t size, const char *src)
@@ -479,6 +480,64 @@ void fcjson_manifest_free(struct manifest *m)
 	m->arts = NULL;
 	m->vm_config = NULL;
 	m->nart = 0;
+}
+
+/* ---- `ctr containers info` ---- */
+
+/* A string value (or absent) into dst; -1 if not a string or too long. */
+static int ctr_str(json_t *o, const char *key, char *dst, size_t size, struct sk_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return sk_err_set(err, SK_EFAIL, "'%s' is not a string", key);
+	if (json_string_length(v) >= size)
+		return sk_err_set(err, SK_EFAIL, "'%s' is too long", key);
+	memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+int fcjson_ctr_container(const char *text, size_t len, struct ctrd_container *out,
+			 struct sk_err *err)
+{
+	json_error_t je;
+	json_t *root, *labels, *v;
+	const char *key;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	/* Without JSON_ALLOW_NUL jansson refuses \u0000 in strings. */
+	root = json_loadb(text ? text : "", text ? len : 0, JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(root)) {
+		sk_err_set(err, SK_EFAIL, "%s", root ? "not a JSON object" : je.text);
+		goto out;
+	}
+	if (ctr_str(root, "SnapshotKey", out->snapshot_key, sizeof(out->snapshot_key), err) < 0 ||
+	    ctr_str(root, "Snapshotter", out->snapshotter, sizeof(out->snapshotter), err) < 0)
+		goto out;
+	labels = json_object_get(root, "Labels");
+	if (labels && !json_is_null(labels)) {
+		if (!json_is_object(labels)) {
+			sk_err_set(err, SK_EFAIL, "'Labels' is not an object");
+			goto out;
+		}
+		json_object_foreach(labels, key, v) {
+			if (!json_is_string(v)) {
+				sk_err_set(err, SK_EFAIL, "label '%s' is not a string", key);
+				goto out;
+			}
+		}
+		if (ctr_str(labels, CTRD_LABEL_LOG_URI, out->log_uri, sizeof(out->log_uri), err) < 0 ||
+		    ctr_str(labels, "io.containerd.image.config.stop-signal", out->stop_signal,
+			    sizeof(out->stop_signal), err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
 }
 
 /* ---- result builder ---- */

@@ -71,6 +71,18 @@ char *fcjson_body_snapshot_load(const char *state_path, const char *mem_path, in
 /* The vsock uds_path of a /vm/config text into out, "" when it has none. */
 void fcjson_vsock_path(const char *vmconfig, char *out, size_t size);
 
+struct ctrd_container;
+/*
+ * Parse `ctr containers info` output (len bytes): the top-level SnapshotKey
+ * and Snapshotter, and the statekit.log-uri and stop-signal labels. Only the
+ * top level and Labels are looked at: the spec holds strings the bot's
+ * creator chose. A value that does not fit, holds a NUL or has the wrong
+ * type is an error (truncating a name would make it another name): -1 with
+ * the reason in err (SK_EFAIL).
+ */
+int fcjson_ctr_container(const char *text, size_t len, struct ctrd_container *out,
+			 struct sk_err *err);
+
 /* manifest.json of a snapshot directory. */
 struct manifest {
 	int format;

@@ -552,9 +552,73 @@ struct fcjson *fcjson_arr(void)
 	return (struct fcjson *)json_array();
 }
 
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if none. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned cp;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp < 0xe000))
+		return 0;
+	return len;
+}
+
+/*
+ * A JSON string for bytes that may not be UTF-8 (paths may hold any byte):
+ * valid UTF-8 is kept, every other byte b becomes the character U+00bb
+ * (read as Latin-1), so the output is always valid JSON and a name in
+ * UTF-8 is printed unchanged.
+ */
+static json_t *str_any(const char *val)
+{
+	const unsigned char *s = (const unsigned char *)val;
+	size_t n = strlen(val), i = 0, o = 0, len;
+	json_t *j;
+	char *tmp;
+
+	j = json_stringn(val, n);
+	if (j)
+		return j;
+	tmp = malloc(2 * n + 1);
+	if (!tmp)
+		return NULL;
+	while (i < n) {
+		len = utf8_seq(s + i, n - i);
+		if (len) {
+			memcpy(tmp + o, s + i, len);
+			o += len, i += len;
+		} else {
+			tmp[o++] = (char)(0xc0 | s[i] >> 6);
+			tmp[o++] = (char)(0x80 | (s[i] & 0x3f));
+			i++;
+		}
+	}
+	j = json_stringn(tmp, o);
+	free(tmp);
+	return j;
+}
+
 void fcjson_set_str(struct fcjson *o, const char *key, const char *val)
 {
-	json_object_set_new((json_t *)o, key, val ? json_string(val) : json_null());
+	json_object_set_new((json_t *)o, key, val ? str_any(val) : json_null());
 }
 
 void fcjson_set_int(struct fcjson *o, const char *key, int64_t val)
@@ -585,6 +649,16 @@ void fcjson_append(struct fcjson *a, struct fcjson *child)
 int fcjson_print(FILE *f, struct fcjson *v)
 {
 	int rc = json_dumpf((json_t *)v, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	json_decref((json_t *)v);
+	if (rc < 0 || fputc('\n', f) == EOF)
+		return -1;
+	return 0;
+}
+
+int fcjson_print_line(FILE *f, struct fcjson *v)
+{
+	int rc = json_dumpf((json_t *)v, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
 	json_decref((json_t *)v);
 	if (rc < 0 || fputc('\n', f) == EOF)

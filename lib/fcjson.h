@@ -116,6 +116,11 @@ void fcjson_manifest_free(struct manifest *m);
 struct fcjson;
 struct fcjson *fcjson_obj(void);
 struct fcjson *fcjson_arr(void);
+/*
+ * A string value (NULL: null). Bytes that are not valid UTF-8 (a path may
+ * hold any byte) each become the character U+0080..U+00FF of the same
+ * value, as if read as Latin-1, so the output is always valid JSON.
+ */
 void fcjson_set_str(struct fcjson *o, const char *key, const char *val);
 void fcjson_set_int(struct fcjson *o, const char *key, int64_t val);
 void fcjson_set_real(struct fcjson *o, const char *key, double val);
@@ -125,6 +130,8 @@ void fcjson_set(struct fcjson *o, const char *key, struct fcjson *child);
 void fcjson_append(struct fcjson *a, struct fcjson *child);
 /* Print with a newline and free. -1 on a write error. */
 int fcjson_print(FILE *f, struct fcjson *v);
+/* The same on one line, without spaces (a single result). */
+int fcjson_print_line(FILE *f, struct fcjson *v);
 void fcjson_free(struct fcjson *v);
 
 /* Is name a safe artifact file name: [A-Za-z0-9._-], not "." or "..", < 80 bytes? */

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "ctrd.h"
@@ -631,6 +632,31 @@ void fcjson_set_real(struct fcjson *o, const char *key, double val)
 	json_object_set_new((json_t *)o, key, json_real(val));
 }
 
+void fcjson_set_time(struct fcjson *o, const char *key, int64_t t)
+{
+	char ek[128], when[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	snprintf(ek, sizeof(ek), "%s_epoch", key);
+	if (!t || !gmtime_r(&tt, &tm)) {
+		json_object_set_new((json_t *)o, key, json_null());
+		json_object_set_new((json_t *)o, ek, json_null());
+		return;
+	}
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_set_new((json_t *)o, key, json_string(when));
+	json_object_set_new((json_t *)o, ek, json_integer(t));
+}
+
+void fcjson_set_ms(struct fcjson *o, const char *key, double ms)
+{
+	double us = ms * 1000.0;
+	int64_t r = us < 0 ? -(int64_t)(-us + 0.5) : (int64_t)(us + 0.5);
+
+	json_object_set_new((json_t *)o, key, json_real((double)r / 1000.0));
+}
+
 void fcjson_set_bool(struct fcjson *o, const char *key, int val)
 {
 	json_object_set_new((json_t *)o, key, json_boolean(val));
@@ -648,7 +674,9 @@ void fcjson_append(struct fcjson *a, struct fcjson *child)
 
 int fcjson_print(FILE *f, struct fcjson *v)
 {
-	int rc = json_dumpf((json_t *)v, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* 15 digits: a value of 3 decimals prints as such, not 40.564999999999998 */
+	int rc = json_dumpf((json_t *)v, f,
+			    JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 
 	json_decref((json_t *)v);
 	if (rc < 0 || fputc('\n', f) == EOF)
@@ -658,7 +686,8 @@ int fcjson_print(FILE *f, struct fcjson *v)
 
 int fcjson_print_line(FILE *f, struct fcjson *v)
 {
-	int rc = json_dumpf((json_t *)v, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	int rc = json_dumpf((json_t *)v, f,
+			    JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 
 	json_decref((json_t *)v);
 	if (rc < 0 || fputc('\n', f) == EOF)

@@ -125,6 +125,13 @@ void fcjson_set_str(struct fcjson *o, const char *key, const char *val);
 void fcjson_set_int(struct fcjson *o, const char *key, int64_t val);
 void fcjson_set_real(struct fcjson *o, const char *key, double val);
 void fcjson_set_bool(struct fcjson *o, const char *key, int val);
+/*
+ * The schema of statekit(7): a time t (unix seconds) as key, an RFC 3339
+ * UTC string, and key_epoch, integer seconds; t == 0 (never) makes both null.
+ */
+void fcjson_set_time(struct fcjson *o, const char *key, int64_t t);
+/* Milliseconds rounded to 3 decimals (whole microseconds). */
+void fcjson_set_ms(struct fcjson *o, const char *key, double ms);
 /* Takes child over. */
 void fcjson_set(struct fcjson *o, const char *key, struct fcjson *child);
 void fcjson_append(struct fcjson *a, struct fcjson *child);

@@ -45,9 +45,11 @@ void wsout_backup_json(const struct ws_backup *b)
 	fcjson_set_str(o, "bot", b->bot);
 	fcjson_set_int(o, "generation", (int64_t)b->generation);
 	fcjson_set_str(o, "file", b->file);
+	fcjson_set_time(o, "created", b->created);
 	fcjson_set_int(o, "size", (int64_t)b->size);
-	fcjson_set_str(o, "sha256", b->sha256);
 	fcjson_set_int(o, "entries", (int64_t)b->entries);
+	fcjson_set_str(o, "codec", b->codec);
+	fcjson_set_str(o, "sha256", b->sha256);
 	fcjson_print_line(stdout, o);
 }
 
@@ -75,19 +77,16 @@ void wsout_list_json(const struct ws_backup *v, size_t n)
 
 	for (i = 0; i < n; i++) {
 		struct fcjson *o = fcjson_obj();
-		char cr[32], rs[32];
 
-		fmt_time(v[i].created, cr, sizeof(cr));
-		fmt_time(v[i].restored, rs, sizeof(rs));
 		fcjson_set_str(o, "bot", v[i].bot);
 		fcjson_set_int(o, "generation", (int64_t)v[i].generation);
-		fcjson_set_str(o, "created", cr);
+		fcjson_set_str(o, "file", v[i].file);
+		fcjson_set_time(o, "created", v[i].created);
 		fcjson_set_int(o, "size", (int64_t)v[i].size);
 		fcjson_set_int(o, "entries", (int64_t)v[i].entries);
 		fcjson_set_str(o, "codec", v[i].codec);
 		fcjson_set_str(o, "sha256", v[i].sha256);
-		fcjson_set_str(o, "restored", v[i].restored ? rs : NULL);
-		fcjson_set_str(o, "file", v[i].file);
+		fcjson_set_time(o, "restored", v[i].restored);
 		fcjson_append(a, o);
 	}
 	fcjson_print(stdout, a);

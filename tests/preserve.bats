@@ -123,9 +123,9 @@ flip_byte() {
 	run -0 python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
-print(d["bot"], d["generation"], d["file"], d["size"], d["sha256"], d["entries"])
+print(d["bot"], d["generation"], d["file"], d["size"], d["sha256"], d["entries"], d["codec"])
 ' "$output"
-	assert_output "bot1 1 $f $(stat -c %s "$f") $(sha256sum "$f" | cut -d' ' -f1) 10"
+	assert_output "bot1 1 $f $(stat -c %s "$f") $(sha256sum "$f" | cut -d' ' -f1) 10 gzip"
 }
 
 @test "ws-preserve: --json and --list --json stay valid JSON when the backup path is not UTF-8" {
@@ -246,8 +246,9 @@ print(want.split("/")[-4])
 	run -0 python3 -c '
 import json, sys
 for d in json.loads(sys.argv[1]):
-    assert sorted(d) == ["bot", "codec", "created", "entries", "file", "generation",
-                         "restored", "sha256", "size"], sorted(d)
+    assert sorted(d) == ["bot", "codec", "created", "created_epoch", "entries", "file",
+                         "generation", "restored", "restored_epoch", "sha256", "size"], sorted(d)
+    assert (d["restored"] is None) == (d["restored_epoch"] is None), d
     print(d["bot"], d["generation"], d["file"], d["size"], d["sha256"], d["entries"],
           d["codec"], d["restored"] is not None, len(d["created"]))
 ' "$output"

@@ -8,8 +8,10 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
+#include "ctrd.h"
 #include "banned.h"
 
 static void copy_str(char *dst, size_t size, const char *src)
@@ -481,6 +483,64 @@ void fcjson_manifest_free(struct manifest *m)
 	m->nart = 0;
 }
 
+/* ---- `ctr containers info` ---- */
+
+/* A string value (or absent) into dst; -1 if not a string or too long. */
+static int ctr_str(json_t *o, const char *key, char *dst, size_t size, struct sk_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return sk_err_set(err, SK_EFAIL, "'%s' is not a string", key);
+	if (json_string_length(v) >= size)
+		return sk_err_set(err, SK_EFAIL, "'%s' is too long", key);
+	memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+int fcjson_ctr_container(const char *text, size_t len, struct ctrd_container *out,
+			 struct sk_err *err)
+{
+	json_error_t je;
+	json_t *root, *labels, *v;
+	const char *key;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	/* Without JSON_ALLOW_NUL jansson refuses \u0000 in strings. */
+	root = json_loadb(text ? text : "", text ? len : 0, JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(root)) {
+		sk_err_set(err, SK_EFAIL, "%s", root ? "not a JSON object" : je.text);
+		goto out;
+	}
+	if (ctr_str(root, "SnapshotKey", out->snapshot_key, sizeof(out->snapshot_key), err) < 0 ||
+	    ctr_str(root, "Snapshotter", out->snapshotter, sizeof(out->snapshotter), err) < 0)
+		goto out;
+	labels = json_object_get(root, "Labels");
+	if (labels && !json_is_null(labels)) {
+		if (!json_is_object(labels)) {
+			sk_err_set(err, SK_EFAIL, "'Labels' is not an object");
+			goto out;
+		}
+		json_object_foreach(labels, key, v) {
+			if (!json_is_string(v)) {
+				sk_err_set(err, SK_EFAIL, "label '%s' is not a string", key);
+				goto out;
+			}
+		}
+		if (ctr_str(labels, CTRD_LABEL_LOG_URI, out->log_uri, sizeof(out->log_uri), err) < 0 ||
+		    ctr_str(labels, "io.containerd.image.config.stop-signal", out->stop_signal,
+			    sizeof(out->stop_signal), err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
 /* ---- result builder ---- */
 
 struct fcjson *fcjson_obj(void)
@@ -493,9 +553,73 @@ struct fcjson *fcjson_arr(void)
 	return (struct fcjson *)json_array();
 }
 
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if none. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned cp;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp < 0xe000))
+		return 0;
+	return len;
+}
+
+/*
+ * A JSON string for bytes that may not be UTF-8 (paths may hold any byte):
+ * valid UTF-8 is kept, every other byte b becomes the character U+00bb
+ * (read as Latin-1), so the output is always valid JSON and a name in
+ * UTF-8 is printed unchanged.
+ */
+static json_t *str_any(const char *val)
+{
+	const unsigned char *s = (const unsigned char *)val;
+	size_t n = strlen(val), i = 0, o = 0, len;
+	json_t *j;
+	char *tmp;
+
+	j = json_stringn(val, n);
+	if (j)
+		return j;
+	tmp = malloc(2 * n + 1);
+	if (!tmp)
+		return NULL;
+	while (i < n) {
+		len = utf8_seq(s + i, n - i);
+		if (len) {
+			memcpy(tmp + o, s + i, len);
+			o += len, i += len;
+		} else {
+			tmp[o++] = (char)(0xc0 | s[i] >> 6);
+			tmp[o++] = (char)(0x80 | (s[i] & 0x3f));
+			i++;
+		}
+	}
+	j = json_stringn(tmp, o);
+	free(tmp);
+	return j;
+}
+
 void fcjson_set_str(struct fcjson *o, const char *key, const char *val)
 {
-	json_object_set_new((json_t *)o, key, val ? json_string(val) : json_null());
+	json_object_set_new((json_t *)o, key, val ? str_any(val) : json_null());
 }
 
 void fcjson_set_int(struct fcjson *o, const char *key, int64_t val)
@@ -506,6 +630,31 @@ void fcjson_set_int(struct fcjson *o, const char *key, int64_t val)
 void fcjson_set_real(struct fcjson *o, const char *key, double val)
 {
 	json_object_set_new((json_t *)o, key, json_real(val));
+}
+
+void fcjson_set_time(struct fcjson *o, const char *key, int64_t t)
+{
+	char ek[128], when[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	snprintf(ek, sizeof(ek), "%s_epoch", key);
+	if (!t || !gmtime_r(&tt, &tm)) {
+		json_object_set_new((json_t *)o, key, json_null());
+		json_object_set_new((json_t *)o, ek, json_null());
+		return;
+	}
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_set_new((json_t *)o, key, json_string(when));
+	json_object_set_new((json_t *)o, ek, json_integer(t));
+}
+
+void fcjson_set_ms(struct fcjson *o, const char *key, double ms)
+{
+	double us = ms * 1000.0;
+	int64_t r = us < 0 ? -(int64_t)(-us + 0.5) : (int64_t)(us + 0.5);
+
+	json_object_set_new((json_t *)o, key, json_real((double)r / 1000.0));
 }
 
 void fcjson_set_bool(struct fcjson *o, const char *key, int val)
@@ -525,7 +674,20 @@ void fcjson_append(struct fcjson *a, struct fcjson *child)
 
 int fcjson_print(FILE *f, struct fcjson *v)
 {
-	int rc = json_dumpf((json_t *)v, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* 15 digits: a value of 3 decimals prints as such, not 40.564999999999998 */
+	int rc = json_dumpf((json_t *)v, f,
+			    JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+
+	json_decref((json_t *)v);
+	if (rc < 0 || fputc('\n', f) == EOF)
+		return -1;
+	return 0;
+}
+
+int fcjson_print_line(FILE *f, struct fcjson *v)
+{
+	int rc = json_dumpf((json_t *)v, f,
+			    JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 
 	json_decref((json_t *)v);
 	if (rc < 0 || fputc('\n', f) == EOF)

@@ -71,6 +71,18 @@ char *fcjson_body_snapshot_load(const char *state_path, const char *mem_path, in
 /* The vsock uds_path of a /vm/config text into out, "" when it has none. */
 void fcjson_vsock_path(const char *vmconfig, char *out, size_t size);
 
+struct ctrd_container;
+/*
+ * Parse `ctr containers info` output (len bytes): the top-level SnapshotKey
+ * and Snapshotter, and the statekit.log-uri and stop-signal labels. Only the
+ * top level and Labels are looked at: the spec holds strings the bot's
+ * creator chose. A value that does not fit, holds a NUL or has the wrong
+ * type is an error (truncating a name would make it another name): -1 with
+ * the reason in err (SK_EFAIL).
+ */
+int fcjson_ctr_container(const char *text, size_t len, struct ctrd_container *out,
+			 struct sk_err *err);
+
 /* manifest.json of a snapshot directory. */
 struct manifest {
 	int format;
@@ -104,15 +116,29 @@ void fcjson_manifest_free(struct manifest *m);
 struct fcjson;
 struct fcjson *fcjson_obj(void);
 struct fcjson *fcjson_arr(void);
+/*
+ * A string value (NULL: null). Bytes that are not valid UTF-8 (a path may
+ * hold any byte) each become the character U+0080..U+00FF of the same
+ * value, as if read as Latin-1, so the output is always valid JSON.
+ */
 void fcjson_set_str(struct fcjson *o, const char *key, const char *val);
 void fcjson_set_int(struct fcjson *o, const char *key, int64_t val);
 void fcjson_set_real(struct fcjson *o, const char *key, double val);
 void fcjson_set_bool(struct fcjson *o, const char *key, int val);
+/*
+ * The schema of statekit(7): a time t (unix seconds) as key, an RFC 3339
+ * UTC string, and key_epoch, integer seconds; t == 0 (never) makes both null.
+ */
+void fcjson_set_time(struct fcjson *o, const char *key, int64_t t);
+/* Milliseconds rounded to 3 decimals (whole microseconds). */
+void fcjson_set_ms(struct fcjson *o, const char *key, double ms);
 /* Takes child over. */
 void fcjson_set(struct fcjson *o, const char *key, struct fcjson *child);
 void fcjson_append(struct fcjson *a, struct fcjson *child);
 /* Print with a newline and free. -1 on a write error. */
 int fcjson_print(FILE *f, struct fcjson *v);
+/* The same on one line, without spaces (a single result). */
+int fcjson_print_line(FILE *f, struct fcjson *v);
 void fcjson_free(struct fcjson *v);
 
 /* Is name a safe artifact file name: [A-Za-z0-9._-], not "." or "..", < 80 bytes? */

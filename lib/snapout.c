@@ -2,6 +2,7 @@
 #include "snapout.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "fcjson.h"
@@ -16,22 +17,16 @@ static void list_json(const struct snapshot_row *rows, size_t n)
 	for (i = 0; i < n; i++) {
 		const struct snapshot_row *r = &rows[i];
 		struct fcjson *j = fcjson_obj();
-		time_t t = (time_t)r->created;
-		char when[32];
-		struct tm tm;
 
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		fcjson_set_str(j, "snapshot", r->id);
 		fcjson_set_str(j, "machine", r->machine);
-		fcjson_set_int(j, "created", r->created);
-		fcjson_set_str(j, "created_utc", when);
+		fcjson_set_time(j, "created", r->created);
 		fcjson_set_int(j, "size", (int64_t)r->size);
-		fcjson_set_int(j, "artifacts", r->nartifacts);
+		fcjson_set_int(j, "artifact_count", r->nartifacts);
 		fcjson_set_str(j, "vmm_version", r->vmm_version);
 		fcjson_set_str(j, "snapshot_version",
 			       r->snapshot_version[0] ? r->snapshot_version : NULL);
-		fcjson_set_real(j, "pause_ms", (double)r->pause_us / 1000.0);
+		fcjson_set_ms(j, "pause_ms", (double)r->pause_us / 1000.0);
 		fcjson_append(arr, j);
 	}
 	fcjson_print(stdout, arr);
@@ -108,8 +103,7 @@ static struct fcjson *artifacts_json(const struct artifact_row *arts, int n)
 
 		fcjson_set_str(x, "name", arts[i].name);
 		fcjson_set_str(x, "kind", arts[i].kind);
-		if (arts[i].drive_id[0])
-			fcjson_set_str(x, "drive_id", arts[i].drive_id);
+		fcjson_set_str(x, "drive_id", arts[i].drive_id[0] ? arts[i].drive_id : NULL);
 		fcjson_set_int(x, "size", (int64_t)arts[i].size);
 		fcjson_set_str(x, "sha256", arts[i].sha256);
 		fcjson_append(a, x);
@@ -128,20 +122,39 @@ void snapout_created(const struct snap_opts *o, const struct snap_created *r)
 		fcjson_set_str(j, "snapshot", row->id);
 		fcjson_set_str(j, "machine", row->machine);
 		fcjson_set_str(j, "directory", r->dir);
-		fcjson_set_int(j, "created", row->created);
+		fcjson_set_time(j, "created", row->created);
+		fcjson_set_int(j, "size", (int64_t)row->size);
+		fcjson_set_int(j, "artifact_count", r->nart);
 		fcjson_set_str(j, "vmm_version", row->vmm_version);
 		fcjson_set_str(j, "snapshot_version",
 			       row->snapshot_version[0] ? row->snapshot_version : NULL);
-		fcjson_set_real(j, "pause_ms", r->pause_ms);
-		fcjson_set_real(j, "clone_ms", r->clone_ms);
+		/* the microseconds the manifest and the index keep, as fcsnap-list */
+		fcjson_set_ms(j, "pause_ms", (double)row->pause_us / 1000.0);
+		fcjson_set_ms(j, "clone_ms", r->clone_ms);
 		fcjson_set_bool(j, "was_paused", r->was_paused);
-		fcjson_set_int(j, "size", (int64_t)row->size);
 		fcjson_set(j, "artifacts", artifacts_json(r->arts, r->nart));
 		fcjson_print(stdout, j);
 	}
 	log_info("snapshot '%s' of machine '%s': %d artifacts, %s, paused %.1f ms%s", row->id,
 		 row->machine, r->nart, log_bytes(row->size, sz, sizeof(sz)), r->pause_ms,
 		 r->was_paused ? " (it was already paused)" : "");
+}
+
+/* "iface=tap iface=tap" as an object iface -> tap. */
+static struct fcjson *taps_json(const char *taps)
+{
+	struct fcjson *o = fcjson_obj();
+	char copy[sizeof(((struct machine_row *)0)->taps)], *save = NULL, *w, *eq;
+
+	snprintf(copy, sizeof(copy), "%s", taps);
+	for (w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		eq = strchr(w, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		fcjson_set_str(o, w, eq + 1);
+	}
+	return o;
 }
 
 void snapout_restored(const struct snap_opts *o, const struct machine_row *m)
@@ -155,7 +168,7 @@ void snapout_restored(const struct snap_opts *o, const struct machine_row *m)
 		fcjson_set_str(j, "socket", m->socket);
 		fcjson_set_str(j, "root", m->root);
 		fcjson_set_bool(j, "jailed", m->jailed);
-		fcjson_set_str(j, "taps", m->taps);
+		fcjson_set(j, "taps", taps_json(m->taps));
 		fcjson_set_bool(j, "pins_snapshot_memory", m->pins);
 		fcjson_print(stdout, j);
 	}

@@ -5,36 +5,13 @@
  */
 #include "wsout.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "codec.h"
+#include "fcjson.h"
 #include "log.h"
 #include "banned.h"
-
-/* A JSON string literal for s (quotes included) in out; paths may hold any byte. */
-static const char *json_str(const char *s, char *out, size_t size)
-{
-	size_t o = 0;
-
-	out[o++] = '"';
-	for (; *s && o + 8 < size; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)ch;
-		} else if (ch < 0x20) {
-			o += (size_t)snprintf(out + o, size - o, "\\u%04x", ch);
-		} else {
-			out[o++] = (char)ch;
-		}
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return out;
-}
 
 /* RFC 3339 UTC, or "-" for 0 (never). */
 static void fmt_time(int64_t t, char *buf, size_t size)
@@ -52,19 +29,28 @@ static void fmt_time(int64_t t, char *buf, size_t size)
 
 void wsout_import_json(const struct ws_import_result *r)
 {
-	printf("{\"bot\":\"%s\",\"entries\":%llu,\"bytes\":%llu,\"codec\":\"%s\"}\n", r->bot,
-	       (unsigned long long)r->entries, (unsigned long long)r->bytes,
-	       codec_name(r->codec));
+	struct fcjson *o = fcjson_obj();
+
+	fcjson_set_str(o, "bot", r->bot);
+	fcjson_set_int(o, "entries", (int64_t)r->entries);
+	fcjson_set_int(o, "bytes", (int64_t)r->bytes);
+	fcjson_set_str(o, "codec", codec_name(r->codec));
+	fcjson_print_line(stdout, o);
 }
 
 void wsout_backup_json(const struct ws_backup *b)
 {
-	char js[2 * PATH_MAX];
+	struct fcjson *o = fcjson_obj();
 
-	printf("{\"bot\":\"%s\",\"generation\":%lld,\"file\":%s,\"size\":%llu,"
-	       "\"sha256\":\"%s\",\"entries\":%llu}\n",
-	       b->bot, (long long)b->generation, json_str(b->file, js, sizeof(js)),
-	       (unsigned long long)b->size, b->sha256, (unsigned long long)b->entries);
+	fcjson_set_str(o, "bot", b->bot);
+	fcjson_set_int(o, "generation", (int64_t)b->generation);
+	fcjson_set_str(o, "file", b->file);
+	fcjson_set_time(o, "created", b->created);
+	fcjson_set_int(o, "size", (int64_t)b->size);
+	fcjson_set_int(o, "entries", (int64_t)b->entries);
+	fcjson_set_str(o, "codec", b->codec);
+	fcjson_set_str(o, "sha256", b->sha256);
+	fcjson_print_line(stdout, o);
 }
 
 void wsout_list_table(const struct ws_backup *v, size_t n)
@@ -86,24 +72,24 @@ void wsout_list_table(const struct ws_backup *v, size_t n)
 
 void wsout_list_json(const struct ws_backup *v, size_t n)
 {
+	struct fcjson *a = fcjson_arr();
 	size_t i;
 
-	printf("[");
 	for (i = 0; i < n; i++) {
-		char cr[32], rs[32], js[2 * PATH_MAX];
+		struct fcjson *o = fcjson_obj();
 
-		fmt_time(v[i].created, cr, sizeof(cr));
-		fmt_time(v[i].restored, rs, sizeof(rs));
-		printf("%s\n  {\"bot\":\"%s\",\"generation\":%lld,\"created\":\"%s\","
-		       "\"size\":%llu,\"entries\":%llu,\"codec\":\"%s\",\"sha256\":\"%s\","
-		       "\"restored\":%s%s%s,\"file\":%s}",
-		       i ? "," : "", v[i].bot, (long long)v[i].generation, cr,
-		       (unsigned long long)v[i].size, (unsigned long long)v[i].entries,
-		       v[i].codec, v[i].sha256, v[i].restored ? "\"" : "",
-		       v[i].restored ? rs : "null", v[i].restored ? "\"" : "",
-		       json_str(v[i].file, js, sizeof(js)));
+		fcjson_set_str(o, "bot", v[i].bot);
+		fcjson_set_int(o, "generation", (int64_t)v[i].generation);
+		fcjson_set_str(o, "file", v[i].file);
+		fcjson_set_time(o, "created", v[i].created);
+		fcjson_set_int(o, "size", (int64_t)v[i].size);
+		fcjson_set_int(o, "entries", (int64_t)v[i].entries);
+		fcjson_set_str(o, "codec", v[i].codec);
+		fcjson_set_str(o, "sha256", v[i].sha256);
+		fcjson_set_time(o, "restored", v[i].restored);
+		fcjson_append(a, o);
 	}
-	printf("%s]\n", n ? "\n" : "");
+	fcjson_print(stdout, a);
 }
 
 void wsout_ids(const struct ws_ids *ids)

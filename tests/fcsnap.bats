@@ -480,7 +480,7 @@ vm_on() {
 	run fcsnap-list --ids vm2
 	assert_output b1
 	run fcsnap-list --json
-	python3 -c 'import json,sys; j=json.load(sys.stdin); assert [x["snapshot"] for x in j] == ["a1","b1"] and j[0]["artifacts"] == 3' <<<"$output" ||
+	python3 -c 'import json,sys; j=json.load(sys.stdin); assert [x["snapshot"] for x in j] == ["a1","b1"] and j[0]["artifact_count"] == 3' <<<"$output" ||
 		fail "bad --json: $output"
 	run fcsnap-list --json nosuch
 	assert_output "[]"

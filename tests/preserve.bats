@@ -123,9 +123,40 @@ flip_byte() {
 	run -0 python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
-print(d["bot"], d["generation"], d["file"], d["size"], d["sha256"], d["entries"])
+print(d["bot"], d["generation"], d["file"], d["size"], d["sha256"], d["entries"], d["codec"])
 ' "$output"
-	assert_output "bot1 1 $f $(stat -c %s "$f") $(sha256sum "$f" | cut -d' ' -f1) 10"
+	assert_output "bot1 1 $f $(stat -c %s "$f") $(sha256sum "$f" | cut -d' ' -f1) 10 gzip"
+}
+
+@test "ws-preserve: --json and --list --json stay valid JSON when the backup path is not UTF-8" {
+	# a state dir named with the byte 0xff (not UTF-8), and one with é in UTF-8
+	for name in $'st\xff' $'st\xc3\xa9'; do
+		ST=$BATS_TEST_TMPDIR/$name
+		WS=$ST/workspaces
+		mkdir -p "$WS"
+		printf '[state]\ndir = %s\n' "$ST" >"$CONF"
+		make_sample bot1
+		f=$(gen_file bot1 1)
+		ws-preserve --json bot1 >"$BATS_TEST_TMPDIR/one.json"
+		[[ -f $f ]]
+		ws-preserve --list --json bot1 >"$BATS_TEST_TMPDIR/list.json"
+		# strict UTF-8; a byte that is not UTF-8 is the character of its value
+		run -0 python3 -c '
+import json, os, sys
+raw = os.fsencode(sys.argv[3]).decode("utf-8", "surrogateescape")
+want = "".join(chr(ord(c) - 0xdc00) if 0xdc80 <= ord(c) <= 0xdcff else c for c in raw)
+one = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))
+lst = json.loads(open(sys.argv[2], "rb").read().decode("utf-8"))
+assert one["file"] == want, (one["file"], want)
+assert [d["file"] for d in lst] == [want], (lst, want)
+print(want.split("/")[-4])
+' "$BATS_TEST_TMPDIR/one.json" "$BATS_TEST_TMPDIR/list.json" "$f"
+		if [[ $name == $'st\xff' ]]; then
+			assert_output $'st\xc3\xbf'	# U+00FF in UTF-8
+		else
+			assert_output "$name"
+		fi
+	done
 }
 
 @test "ws-preserve: -z zstd writes gen-000001.tar.zst" {
@@ -215,8 +246,9 @@ print(d["bot"], d["generation"], d["file"], d["size"], d["sha256"], d["entries"]
 	run -0 python3 -c '
 import json, sys
 for d in json.loads(sys.argv[1]):
-    assert sorted(d) == ["bot", "codec", "created", "entries", "file", "generation",
-                         "restored", "sha256", "size"], sorted(d)
+    assert sorted(d) == ["bot", "codec", "created", "created_epoch", "entries", "file",
+                         "generation", "restored", "restored_epoch", "sha256", "size"], sorted(d)
+    assert (d["restored"] is None) == (d["restored_epoch"] is None), d
     print(d["bot"], d["generation"], d["file"], d["size"], d["sha256"], d["entries"],
           d["codec"], d["restored"] is not None, len(d["created"]))
 ' "$output"

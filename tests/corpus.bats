@@ -31,12 +31,6 @@ setup() {
 	mkdir -p "$ST/locks" "$ST/tmp"
 }
 
-ws_state() {
-	tree_fingerprint "$1"
-	stat -c 'root %i %Y %a %U' "$1"
-	(cd "$1" && find . -exec stat -c '%n %i %Y' {} + | LC_ALL=C sort)
-}
-
 # Names outside the workspace that an escape would create: everything under
 # the test directory (but the workspace and the index's WAL files), and the
 # targets the corpus aims at.

@@ -50,12 +50,6 @@ setup() {
 	mkdir -p "$ST/locks" "$ST/tmp"
 }
 
-ws_state() {
-	tree_fingerprint "$1"
-	stat -c 'root %i %Y %a %U' "$1"
-	(cd "$1" && find . -exec stat -c '%n %i %Y' {} + | LC_ALL=C sort)
-}
-
 # Everything an escape could create or touch: the test directory but the
 # workspace (and the index's WAL files and our inputs), anything named
 # sk-hostile-* where the archives aim, and the files they link to.

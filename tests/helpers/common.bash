@@ -52,6 +52,15 @@ tree_fingerprint() {
 		find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum)
 }
 
+# A workspace as a rejected import must leave it: its fingerprint, and the
+# inode and mtime of the root and of every entry (an import that replaced a
+# file with an identical copy changed something too).
+ws_state() {
+	tree_fingerprint "$1"
+	stat -c 'root %i %Y %a %U' "$1"
+	(cd "$1" && find . -exec stat -c '%n %i %Y' {} + | LC_ALL=C sort)
+}
+
 # Nothing named like statekit staging may remain next to the workspaces.
 assert_no_staging() {
 	local left

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,14 @@ static int on_key(void *user, const char *section, const char *name, const char 
 			sk_err_set(ps->err, SK_EUSAGE,
 				   "bad value '%s' for '%s' (expected a positive size like 4096 or 64G)",
 				   value, name);
+			return 0;
+		}
+		/* A longer name than Linux takes in a path would be exported and
+		 * then refused by every import. */
+		if (k->off == offsetof(struct sk_config, max_path) && v > PATH_MAX) {
+			sk_err_set(ps->err, SK_EUSAGE,
+				   "bad value '%s' for '%s' (at most %d, the longest path Linux takes)",
+				   value, name, PATH_MAX);
 			return 0;
 		}
 		*(uint64_t *)(base + k->off) = v;

@@ -226,7 +226,7 @@ magic() {
 		"archive|threads|abc" "archive|threads|-1" "archive|threads|1025"
 		"archive|max_bytes|abc" "archive|max_bytes|-1" "archive|max_bytes|0"
 		"archive|max_bytes|64X" "archive|max_bytes|1.5G" "archive|max_bytes|99999999999T"
-		"archive|max_entries|0" "archive|max_path|x" "archive|max_depth|0"
+		"archive|max_entries|0" "archive|max_path|x" "archive|max_path|4097" "archive|max_depth|0"
 		"containerd|stop_timeout|-1" "firecracker|clone|sometimes"
 	)
 	for b in "${bad[@]}"; do

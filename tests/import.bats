@@ -1000,15 +1000,22 @@ long_links_tar() {
 		"symlink '(d/){50}l' -> '[./]*z/\\.\\./z/\\.\\./etc' resolves outside the workspace\$"
 }
 
-@test "ws-import: a symlink target past what the kernel keeps, inside a larger max_path, is exit 5" {
-	sk_conf "[archive]" "max_path = 8192"
-	t=$(python3 -c 'print("/".join(["a"] * 2600))')
+@test "ws-import: a symlink target of max_path bytes, one past what the kernel keeps, is exit 5" {
+	t=$(python3 -c 'print("x/" * 2047 + "xx")')
 	mktar "$BATS_TEST_TMPDIR/a.tgz" <<-PY
 		f("ok")
 		sym("l", "$t")
 	PY
 	expect_reject "$BATS_TEST_TMPDIR/a.tgz" \
-		"symlink 'l': target of 5199 bytes is longer than the system allows \\(4095\\)\$"
+		"symlink 'l': target of 4096 bytes is longer than the system allows \\(4095\\)\$"
+}
+
+@test "ws-import: max_path past 4096 is a config error: export would write names no import takes" {
+	sk_conf "[archive]" "max_path = 8192"
+	run --separate-stderr ws-import -i /dev/null bot1
+	[ "$status" -eq 2 ] || fail "exit $status: $stderr"
+	[[ $stderr == *"bad value '8192' for 'max_path' (at most 4096, the longest path Linux takes)"* ]] ||
+		fail "stderr: $stderr"
 }
 
 @test "ws-import: an escape sequence in a hostile name never reaches the terminal" {

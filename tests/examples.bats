@@ -261,7 +261,11 @@ ex_ns() {
 		printf 'mount -t overlay ex -o lowerdir=/var/lib,upperdir=%q/lib/u,workdir=%q/lib/w /var/lib\n' "$EXD/ns" "$EXD/ns"
 		printf 'mkdir -p /var/lib/statekit\nmount --bind %q /var/lib/statekit\n' "$ST"
 		printf 'mount -t overlay ex -o lowerdir=/run,upperdir=%q/run/u,workdir=%q/run/w /run\n' "$EXD/ns" "$EXD/ns"
-		printf 'rm -rf /run/fc /run/containerd\nmkdir -p /run/fc /run/containerd\n'
+		# Fresh empty directories over whatever the host has there (another
+		# containerd may be making fifos under /run/containerd right now:
+		# removing them through the overlay would race it).
+		printf 'mkdir -p /run/fc /run/containerd\n'
+		printf 'mount -t tmpfs ex /run/fc\nmount -t tmpfs ex /run/containerd\n'
 		if [[ -n ${CTRD_SOCK:-} ]]; then
 			printf ': >/run/containerd/containerd.sock\n'
 			printf 'mount --bind %q /run/containerd/containerd.sock\n' "$CTRD_SOCK"

@@ -9,26 +9,30 @@
 #include "log.h"
 #include "banned.h"
 
+/* What fcsnap-list and fcsnap-create --json both say of a snapshot. */
+static struct fcjson *snapshot_json(const struct snapshot_row *r, int nart)
+{
+	struct fcjson *j = fcjson_obj();
+
+	fcjson_set_str(j, "snapshot", r->id);
+	fcjson_set_str(j, "machine", r->machine);
+	fcjson_set_time(j, "created", r->created);
+	fcjson_set_int(j, "size", (int64_t)r->size);
+	fcjson_set_int(j, "artifact_count", nart);
+	fcjson_set_str(j, "vmm_version", r->vmm_version);
+	fcjson_set_str(j, "snapshot_version", r->snapshot_version[0] ? r->snapshot_version : NULL);
+	/* the microseconds the manifest and the index keep */
+	fcjson_set_ms(j, "pause_ms", (double)r->pause_us / 1000.0);
+	return j;
+}
+
 static void list_json(const struct snapshot_row *rows, size_t n)
 {
 	struct fcjson *arr = fcjson_arr();
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		const struct snapshot_row *r = &rows[i];
-		struct fcjson *j = fcjson_obj();
-
-		fcjson_set_str(j, "snapshot", r->id);
-		fcjson_set_str(j, "machine", r->machine);
-		fcjson_set_time(j, "created", r->created);
-		fcjson_set_int(j, "size", (int64_t)r->size);
-		fcjson_set_int(j, "artifact_count", r->nartifacts);
-		fcjson_set_str(j, "vmm_version", r->vmm_version);
-		fcjson_set_str(j, "snapshot_version",
-			       r->snapshot_version[0] ? r->snapshot_version : NULL);
-		fcjson_set_ms(j, "pause_ms", (double)r->pause_us / 1000.0);
-		fcjson_append(arr, j);
-	}
+	for (i = 0; i < n; i++)
+		fcjson_append(arr, snapshot_json(&rows[i], rows[i].nartifacts));
 	fcjson_print(stdout, arr);
 }
 
@@ -117,19 +121,9 @@ void snapout_created(const struct snap_opts *o, const struct snap_created *r)
 	char sz[32];
 
 	if (o->json) {
-		struct fcjson *j = fcjson_obj();
+		struct fcjson *j = snapshot_json(row, r->nart);
 
-		fcjson_set_str(j, "snapshot", row->id);
-		fcjson_set_str(j, "machine", row->machine);
 		fcjson_set_str(j, "directory", r->dir);
-		fcjson_set_time(j, "created", row->created);
-		fcjson_set_int(j, "size", (int64_t)row->size);
-		fcjson_set_int(j, "artifact_count", r->nart);
-		fcjson_set_str(j, "vmm_version", row->vmm_version);
-		fcjson_set_str(j, "snapshot_version",
-			       row->snapshot_version[0] ? row->snapshot_version : NULL);
-		/* the microseconds the manifest and the index keep, as fcsnap-list */
-		fcjson_set_ms(j, "pause_ms", (double)row->pause_us / 1000.0);
 		fcjson_set_ms(j, "clone_ms", r->clone_ms);
 		fcjson_set_bool(j, "was_paused", r->was_paused);
 		fcjson_set(j, "artifacts", artifacts_json(r->arts, r->nart));

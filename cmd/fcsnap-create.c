@@ -53,7 +53,8 @@ int main(int argc, char **argv)
 
 	cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "c:w:qvhV", longopts, NULL)) != -1) {
-		if (cli_common_base(c, optarg, &opts.config_path, &opts.wait_s, &opts.progress, usage))
+		if (cli_common_base(c, optarg, &opts.config_path, &opts.wait_s, &opts.progress,
+				    usage))
 			continue;
 		switch (c) {
 		case CLI_OPT_SOCKET:

@@ -7,11 +7,8 @@
 #include "banned.h"
 
 static const struct option longopts[] = {
-	{ "as", required_argument, NULL, CLI_OPT_AS },
-	CLI_BASE_LONG,
-	CLI_WAIT_LONG,
-	{ "progress", no_argument, NULL, CLI_OPT_PROGRESS },
-	{ NULL, 0, NULL, 0 },
+	{ "as", required_argument, NULL, CLI_OPT_AS },	     CLI_BASE_LONG,	   CLI_WAIT_LONG,
+	{ "progress", no_argument, NULL, CLI_OPT_PROGRESS }, { NULL, 0, NULL, 0 },
 };
 
 static void usage(void)

@@ -50,10 +50,11 @@ static void add_tap(struct snap_opts *o, const char *arg)
 	const char *eq = strchr(arg, '=');
 	size_t n = eq ? (size_t)(eq - arg) : 0;
 
-	if (!eq || n == 0 || n >= sizeof(o->taps[0].iface) || !eq[1] ||
-	    strlen(eq + 1) > 15 || strpbrk(eq + 1, "/ \t\n"))
+	if (!eq || n == 0 || n >= sizeof(o->taps[0].iface) || !eq[1] || strlen(eq + 1) > 15 ||
+	    strpbrk(eq + 1, "/ \t\n"))
 		cli_usage_error("invalid --tap '%s' (expected IFACE=NAME, NAME at most 15 "
-				"characters)", arg);
+				"characters)",
+				arg);
 	if (o->ntaps == FC_MAX_NETS)
 		cli_usage_error("too many --tap options");
 	memcpy(o->taps[o->ntaps].iface, arg, n);
@@ -71,7 +72,8 @@ int main(int argc, char **argv)
 
 	cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "c:w:qvhV", longopts, NULL)) != -1) {
-		if (cli_common_base(c, optarg, &opts.config_path, &opts.wait_s, &opts.progress, usage))
+		if (cli_common_base(c, optarg, &opts.config_path, &opts.wait_s, &opts.progress,
+				    usage))
 			continue;
 		switch (c) {
 		case CLI_OPT_TAP:

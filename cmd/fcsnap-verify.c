@@ -51,7 +51,8 @@ int main(int argc, char **argv)
 
 	cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "c:w:qvhV", longopts, NULL)) != -1) {
-		if (cli_common_base(c, optarg, &opts.config_path, &opts.wait_s, &opts.progress, usage))
+		if (cli_common_base(c, optarg, &opts.config_path, &opts.wait_s, &opts.progress,
+				    usage))
 			continue;
 		switch (c) {
 		case CLI_OPT_ALL:
@@ -65,7 +66,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (opts.all ? argc != optind : argc - optind != 1)
-		cli_usage_error(opts.all ? "--all takes no SNAPSHOT" : "expected one SNAPSHOT or --all");
+		cli_usage_error(opts.all ? "--all takes no SNAPSHOT"
+					 : "expected one SNAPSHOT or --all");
 	opts.snapshot = opts.all ? NULL : argv[optind];
 	snapout_verify_begin(&out, opts.json);
 	rc = snap_verify(&opts, snapout_verified, &out, &err);

@@ -133,8 +133,7 @@ int main(int argc, char **argv)
 	char *end;
 
 	cli_init(argv[0]);
-	while ((c = getopt_long(argc, argv, "g:k:z:l:j:" CLI_COMMON_SHORT, longopts, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, "g:k:z:l:j:" CLI_COMMON_SHORT, longopts, NULL)) != -1) {
 		if (cli_common(c, optarg, &opts, usage))
 			continue;
 		switch (c) {
@@ -183,7 +182,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (nactions > 1)
-		cli_usage_error("--restore, --check, --list, --prune and --list-ids exclude each other");
+		cli_usage_error(
+		    "--restore, --check, --list, --prune and --list-ids exclude each other");
 	if (opts.generation && action != do_restore)
 		cli_usage_error("--generation goes with --restore");
 	if (no_bot) {

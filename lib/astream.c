@@ -21,7 +21,7 @@ struct awriter {
 	struct archive *a;
 	struct archive_entry *ent;
 	struct enc *enc;
-	struct sk_err werr;	/* error from the encoder, seen in the callback */
+	struct sk_err werr; /* error from the encoder, seen in the callback */
 };
 
 static la_ssize_t w_cb(struct archive *a, void *ud, const void *buf, size_t len)
@@ -170,7 +170,7 @@ struct areader {
 	struct archive *a;
 	struct dec *dec;
 	struct targuard *guard;
-	struct sk_err rerr;	/* what ended the stream for the callback */
+	struct sk_err rerr; /* what ended the stream for the callback */
 	int at_eof;
 
 	pthread_t th;
@@ -179,17 +179,17 @@ struct areader {
 	pthread_cond_t cv;
 	char *slot[PF_SLOTS];
 	size_t slot_len[PF_SLOTS];
-	unsigned head, tail;	/* ring: [head, tail) filled; head is in use */
-	int holding;		/* the consumer holds slot head */
-	int done, stop;		/* producer finished / asked to finish */
-	int prc;		/* 0 clean end, -1 perr */
+	unsigned head, tail; /* ring: [head, tail) filled; head is in use */
+	int holding;	     /* the consumer holds slot head */
+	int done, stop;	     /* producer finished / asked to finish */
+	int prc;	     /* 0 clean end, -1 perr */
 	struct sk_err perr;
 	uint64_t bytes_in;
 };
 
 static void pf_nop(int sig)
 {
-	(void)sig;	/* only there to make a blocked read return EINTR */
+	(void)sig; /* only there to make a blocked read return EINTR */
 }
 
 static void pf_finish(struct areader *r, int rc, const struct sk_err *e)
@@ -330,7 +330,7 @@ int areader_open(struct areader **out, int fd, const struct targuard_limits *lim
 		}
 	}
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = pf_nop;	/* no SA_RESTART: the read must return */
+	sa.sa_handler = pf_nop; /* no SA_RESTART: the read must return */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR2, &sa, NULL);
 	if (pthread_create(&r->th, NULL, pf_run, r) != 0) {
@@ -401,8 +401,9 @@ int areader_next(struct areader *r, struct sk_entry *e, struct sk_err *err)
 	 */
 	if (archive_entry_uid(ae) < 0 || archive_entry_uid(ae) >= (la_int64_t)UINT32_MAX ||
 	    archive_entry_gid(ae) < 0 || archive_entry_gid(ae) >= (la_int64_t)UINT32_MAX)
-		return sk_err_set(err, SK_EDAMAGED, "'%s': owner %lld:%lld is out of range", e->path,
-				  (long long)archive_entry_uid(ae), (long long)archive_entry_gid(ae));
+		return sk_err_set(err, SK_EDAMAGED, "'%s': owner %lld:%lld is out of range",
+				  e->path, (long long)archive_entry_uid(ae),
+				  (long long)archive_entry_gid(ae));
 	e->uid = (uid_t)archive_entry_uid(ae);
 	e->gid = (gid_t)archive_entry_gid(ae);
 	e->mtime.tv_sec = archive_entry_mtime(ae);
@@ -431,8 +432,7 @@ int areader_next(struct areader *r, struct sk_entry *e, struct sk_err *err)
 					  e->path);
 		break;
 	case AE_IFCHR:
-		return sk_err_set(err, SK_EDAMAGED, "'%s': character device not allowed",
-				  e->path);
+		return sk_err_set(err, SK_EDAMAGED, "'%s': character device not allowed", e->path);
 	case AE_IFBLK:
 		return sk_err_set(err, SK_EDAMAGED, "'%s': block device not allowed", e->path);
 	case AE_IFIFO:

@@ -25,14 +25,14 @@ struct sk_extent {
 };
 
 struct sk_entry {
-	const char *path;	/* relative, '/'-separated, no leading "./" */
+	const char *path; /* relative, '/'-separated, no leading "./" */
 	enum sk_type type;
-	mode_t mode;		/* permission bits incl. setuid/setgid/sticky */
+	mode_t mode; /* permission bits incl. setuid/setgid/sticky */
 	uid_t uid;
 	gid_t gid;
 	struct timespec mtime;
-	uint64_t size;		/* apparent size of a regular file */
-	const char *link;	/* symlink target or hardlink target path */
+	uint64_t size;	  /* apparent size of a regular file */
+	const char *link; /* symlink target or hardlink target path */
 	/* Writing only: the data regions of a sparse file, or NULL for dense. */
 	const struct sk_extent *extents;
 	size_t nextents;

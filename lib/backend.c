@@ -114,9 +114,9 @@ struct ctd {
 	struct backend b;
 	struct ctrd ctrd;
 	char container[80];
-	char mnt[PATH_MAX];		/* <state>/tmp/ctrd-<bot>, the private mount point */
+	char mnt[PATH_MAX]; /* <state>/tmp/ctrd-<bot>, the private mount point */
 	int probed;
-	int have_container;		/* 0: only an orphan snapshot is left */
+	int have_container; /* 0: only an orphan snapshot is left */
 	struct ctrd_container info;
 	int mounted, mounted_rw;
 };
@@ -217,7 +217,8 @@ static int ctd_probe(struct backend *b, struct sk_err *err)
 	b->running = 0;
 	if (geteuid() != 0)
 		return sk_err_set(err, SK_EFAIL,
-				  "the containerd backend needs root: it mounts the bot's snapshot");
+				  "the containerd backend needs root: it mounts the bot's "
+				  "snapshot");
 	isolate_mounts();
 	if (ctrd_container_exists(&d->ctrd, d->container, &exists, err) < 0)
 		return -1;
@@ -397,17 +398,28 @@ static const struct {
 	int clear;
 	unsigned long flag;
 } mount_flags[] = {
-	{ "async", 1, MS_SYNCHRONOUS },	   { "atime", 1, MS_NOATIME },
-	{ "bind", 0, MS_BIND },		   { "defaults", 0, 0 },
-	{ "dev", 1, MS_NODEV },		   { "diratime", 1, MS_NODIRATIME },
-	{ "dirsync", 0, MS_DIRSYNC },	   { "exec", 1, MS_NOEXEC },
-	{ "noatime", 0, MS_NOATIME },	   { "nodev", 0, MS_NODEV },
-	{ "nodiratime", 0, MS_NODIRATIME }, { "noexec", 0, MS_NOEXEC },
-	{ "norelatime", 1, MS_RELATIME },  { "nostrictatime", 1, MS_STRICTATIME },
-	{ "nosuid", 0, MS_NOSUID },	   { "rbind", 0, MS_BIND | MS_REC },
-	{ "relatime", 0, MS_RELATIME },	   { "ro", 0, MS_RDONLY },
-	{ "rw", 1, MS_RDONLY },		   { "strictatime", 0, MS_STRICTATIME },
-	{ "suid", 1, MS_NOSUID },	   { "sync", 0, MS_SYNCHRONOUS },
+	{ "async", 1, MS_SYNCHRONOUS },
+	{ "atime", 1, MS_NOATIME },
+	{ "bind", 0, MS_BIND },
+	{ "defaults", 0, 0 },
+	{ "dev", 1, MS_NODEV },
+	{ "diratime", 1, MS_NODIRATIME },
+	{ "dirsync", 0, MS_DIRSYNC },
+	{ "exec", 1, MS_NOEXEC },
+	{ "noatime", 0, MS_NOATIME },
+	{ "nodev", 0, MS_NODEV },
+	{ "nodiratime", 0, MS_NODIRATIME },
+	{ "noexec", 0, MS_NOEXEC },
+	{ "norelatime", 1, MS_RELATIME },
+	{ "nostrictatime", 1, MS_STRICTATIME },
+	{ "nosuid", 0, MS_NOSUID },
+	{ "rbind", 0, MS_BIND | MS_REC },
+	{ "relatime", 0, MS_RELATIME },
+	{ "ro", 0, MS_RDONLY },
+	{ "rw", 1, MS_RDONLY },
+	{ "strictatime", 0, MS_STRICTATIME },
+	{ "suid", 1, MS_NOSUID },
+	{ "sync", 0, MS_SYNCHRONOUS },
 };
 
 /*
@@ -548,7 +560,7 @@ static int ctd_mount_with(const struct ctrd_mount *m, const char *target, int wr
 		}
 		if (strcmp(tok, "remount") == 0 || strstr(tok, "private") ||
 		    strstr(tok, "shared") || strstr(tok, "slave") || strstr(tok, "unbindable"))
-			known = 1;	/* propagation is ours to decide */
+			known = 1; /* propagation is ours to decide */
 		if (known)
 			continue;
 		dlen += (size_t)snprintf(data + dlen, sizeof(mo->data) - dlen, "%s%s",
@@ -579,8 +591,8 @@ static int ctd_mount_with(const struct ctrd_mount *m, const char *target, int wr
 	}
 	/* A bind mount ignores MS_RDONLY until remounted. */
 	if ((flags & MS_BIND) && !writable &&
-	    mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
-				  MS_NOEXEC, NULL) < 0) {
+	    mount(NULL, target, NULL,
+		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
 		int e = errno;
 
 		umount2(target, MNT_DETACH);
@@ -814,8 +826,8 @@ static void ids_match(void *arg, const char *cid)
 		f->add(f->arg, bot);
 }
 
-int backend_bot_ids(const struct sk_config *cfg, void (*add)(void *arg, const char *id),
-		    void *arg, struct sk_err *err)
+int backend_bot_ids(const struct sk_config *cfg, void (*add)(void *arg, const char *id), void *arg,
+		    struct sk_err *err)
 {
 	struct ids_filter f = { 0 };
 	struct ctrd c;

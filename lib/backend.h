@@ -48,17 +48,17 @@ struct backend_ops {
 
 struct backend {
 	const struct backend_ops *ops;
-	const struct sk_config *cfg;	/* not owned */
+	const struct sk_config *cfg; /* not owned */
 	char bot[72];
-	char root[PATH_MAX];		/* the workspace directory while attached */
-	char where[PATH_MAX + 96];	/* the workspace, as an operator knows it */
+	char root[PATH_MAX];	   /* the workspace directory while attached */
+	char where[PATH_MAX + 96]; /* the workspace, as an operator knows it */
 	/*
 	 * The workspace can be attached only while the workload is stopped,
 	 * and its st_dev changes from one attachment to the next (a fresh
 	 * overlay mount), so only st_ino identifies a directory in it.
 	 */
 	int offline;
-	int running;			/* set by probe */
+	int running; /* set by probe */
 };
 
 /*
@@ -75,8 +75,8 @@ void backend_free(struct backend *b);
  * lock (containerd: containers whose id matches the container template).
  * The dir backend names none here (ws lists its directory itself).
  */
-int backend_bot_ids(const struct sk_config *cfg, void (*add)(void *arg, const char *id),
-		    void *arg, struct sk_err *err);
+int backend_bot_ids(const struct sk_config *cfg, void (*add)(void *arg, const char *id), void *arg,
+		    struct sk_err *err);
 
 /*
  * Run an operator's command through /bin/sh -c with the bot id as $1 (never

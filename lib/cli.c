@@ -45,7 +45,7 @@ void cli_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_error("%s", msg);	/* control bytes made harmless, as for every message */
+	log_error("%s", msg); /* control bytes made harmless, as for every message */
 	cli_try_help();
 }
 
@@ -67,8 +67,8 @@ static __attribute__((noreturn)) void version(void)
 	exit(cli_finish(0, NULL));
 }
 
-int cli_common_base(int c, const char *arg, const char **config_path, int *wait_s,
-		    int *progress, void (*usage)(void))
+int cli_common_base(int c, const char *arg, const char **config_path, int *wait_s, int *progress,
+		    void (*usage)(void))
 {
 	switch (c) {
 	case 'c':
@@ -109,7 +109,8 @@ void cli_codec(int c, const char *arg, struct codec_opts *o)
 	switch (c) {
 	case 'z':
 		if (codec_parse(arg, &o->codec) < 0)
-			cli_usage_error("invalid compression '%s' (expected gzip, zstd or none)", arg);
+			cli_usage_error("invalid compression '%s' (expected gzip, zstd or none)",
+					arg);
 		o->codec_set = 1;
 		break;
 	case 'l':

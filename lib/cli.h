@@ -25,6 +25,7 @@
 #define CLI_OPT_IDS 1011
 #define CLI_OPT_AS 1012
 
+/* clang-format off */
 #define CLI_COMMON_LONG                                                        \
 	{ "config", required_argument, NULL, 'c' },                            \
 	{ "wait", required_argument, NULL, 'w' },                              \
@@ -33,8 +34,10 @@
 	{ "progress", no_argument, NULL, CLI_OPT_PROGRESS },                   \
 	{ "help", no_argument, NULL, 'h' },                                    \
 	{ "version", no_argument, NULL, 'V' }
+/* clang-format on */
 
 /* The options every fcsnap command takes (-w and --progress where it has them). */
+/* clang-format off */
 #define CLI_BASE_LONG                                                          \
 	{ "config", required_argument, NULL, 'c' },                            \
 	{ "quiet", no_argument, NULL, 'q' },                                   \
@@ -42,6 +45,7 @@
 	{ "help", no_argument, NULL, 'h' },                                    \
 	{ "version", no_argument, NULL, 'V' }
 #define CLI_WAIT_LONG { "wait", required_argument, NULL, 'w' }
+/* clang-format on */
 
 /* Program name, signals, locale, fd limit. */
 void cli_init(const char *argv0);
@@ -50,8 +54,8 @@ void cli_init(const char *argv0);
  * progress may be NULL for commands without those options. 1 if c was one
  * of them, 0 if not. May exit.
  */
-int cli_common_base(int c, const char *arg, const char **config_path, int *wait_s,
-		    int *progress, void (*usage)(void));
+int cli_common_base(int c, const char *arg, const char **config_path, int *wait_s, int *progress,
+		    void (*usage)(void));
 /* Handle a common option; 1 if it was one, 0 if not. May exit. */
 int cli_common(int c, const char *arg, struct ws_opts *o, void (*usage)(void));
 /* Parse -z/-l/-j values into o; exits 2 on a bad value. */

@@ -72,7 +72,7 @@ static int copy_range(int sfd, int dfd, off_t off, off_t len, char **bufp, const
 				continue;
 			return sk_err_sys(err, SK_EFAIL, errno, "copy '%s'", what);
 		}
-		if (n == 0)	/* the source shrank under us */
+		if (n == 0) /* the source shrank under us */
 			return sk_err_set(err, SK_EFAIL, "copy '%s': file shrank while copying",
 					  what);
 		off += n;
@@ -90,7 +90,7 @@ static int sparse_copy(int sfd, int dfd, off_t size, const char *what, struct sk
 	while (data < size) {
 		data = lseek(sfd, data, SEEK_DATA);
 		if (data < 0) {
-			if (errno == ENXIO)	/* only a hole remains */
+			if (errno == ENXIO) /* only a hole remains */
 				break;
 			if (errno == EINVAL || errno == EOPNOTSUPP) {
 				/* No SEEK_DATA here: copy it all, still by ranges. */
@@ -172,8 +172,8 @@ int clone_fd_to(int sfd, const char *what, const char *dst, enum clone_mode mode
 	return ret;
 }
 
-int clone_file(const char *src, const char *dst, enum clone_mode mode, mode_t perm,
-	       int *reflinked, struct sk_err *err)
+int clone_file(const char *src, const char *dst, enum clone_mode mode, mode_t perm, int *reflinked,
+	       struct sk_err *err)
 {
 	int sfd, ret;
 

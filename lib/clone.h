@@ -13,9 +13,9 @@
 #include "err.h"
 
 enum clone_mode {
-	CLONE_AUTO,	/* reflink where the filesystem can, else copy */
-	CLONE_REFLINK,	/* reflink or fail */
-	CLONE_COPY	/* always the sparse copy */
+	CLONE_AUTO,    /* reflink where the filesystem can, else copy */
+	CLONE_REFLINK, /* reflink or fail */
+	CLONE_COPY     /* always the sparse copy */
 };
 
 /* "auto", "reflink" or "copy"; -1 for anything else. */
@@ -27,8 +27,8 @@ int clone_mode_parse(const char *s, enum clone_mode *out);
  * it went. A reflink that mode demands but the filesystem cannot do is
  * SK_EFAIL saying so. On failure dst is removed. SK_ENOENT if src is missing.
  */
-int clone_file(const char *src, const char *dst, enum clone_mode mode, mode_t perm,
-	       int *reflinked, struct sk_err *err);
+int clone_file(const char *src, const char *dst, enum clone_mode mode, mode_t perm, int *reflinked,
+	       struct sk_err *err);
 
 /*
  * Create dst (not existing, never followed) with mode perm as a clone of the

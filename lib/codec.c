@@ -50,9 +50,9 @@ static const struct {
 	enum codec c;
 	const char *name, *suffix;
 } codecs[] = {
-    {CODEC_NONE, "none", ".tar"},
-    {CODEC_GZIP, "gzip", ".tar.gz"},
-    {CODEC_ZSTD, "zstd", ".tar.zst"},
+	{ CODEC_NONE, "none", ".tar" },
+	{ CODEC_GZIP, "gzip", ".tar.gz" },
+	{ CODEC_ZSTD, "zstd", ".tar.zst" },
 };
 
 int codec_parse(const char *name, enum codec *out)
@@ -104,7 +104,7 @@ static void put_le32(unsigned char *p, uint32_t v)
 /* Wait for a non-blocking fd someone handed us to become ready. */
 static void wait_fd(int fd, short events)
 {
-	struct pollfd pfd = {.fd = fd, .events = events};
+	struct pollfd pfd = { .fd = fd, .events = events };
 
 	while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
 		;
@@ -577,7 +577,7 @@ static int buf_flush(struct enc *e, struct sk_err *err)
 static int zstd_run(struct enc *e, const void *buf, size_t len, ZSTD_EndDirective mode,
 		    struct sk_err *err)
 {
-	ZSTD_inBuffer in = {buf, len, 0};
+	ZSTD_inBuffer in = { buf, len, 0 };
 	ZSTD_outBuffer out;
 	size_t r;
 
@@ -780,7 +780,7 @@ void enc_free(struct enc *e)
 
 struct dec {
 	int fd;
-	int cancel;	/* set by dec_cancel from another thread */
+	int cancel; /* set by dec_cancel from another thread */
 	enum codec codec;
 	int state; /* 0 running, 1 verified end, -1 failed */
 	struct sk_err ferr;
@@ -1042,7 +1042,7 @@ static int zstd_frame_start(struct dec *d, struct sk_err *err)
 
 static int zstd_next(struct dec *d, const void **buf, size_t *len, struct sk_err *err)
 {
-	ZSTD_outBuffer out = {d->out, CHUNK, 0};
+	ZSTD_outBuffer out = { d->out, CHUNK, 0 };
 	ZSTD_inBuffer in;
 	size_t r;
 	int ret;
@@ -1102,14 +1102,14 @@ static const struct {
 	size_t len;
 	const char *magic;
 } refused[] = {
-    {"bzip2", 3, "BZh"},
-    {"xz", 6,
-     "\xfd"
-     "7zXZ\0"},
-    {"lzip", 4, "LZIP"},
-    {"compress", 2, "\x1f\x9d"},
-    {"lz4", 4, "\x04\x22\x4d\x18"},
-    {"lz4", 4, "\x02\x21\x4c\x18"}, /* lz4 legacy frame */
+	{ "bzip2", 3, "BZh" },
+	{ "xz", 6,
+	  "\xfd"
+	  "7zXZ\0" },
+	{ "lzip", 4, "LZIP" },
+	{ "compress", 2, "\x1f\x9d" },
+	{ "lz4", 4, "\x04\x22\x4d\x18" },
+	{ "lz4", 4, "\x02\x21\x4c\x18" }, /* lz4 legacy frame */
 };
 
 static int detect(struct dec *d, struct sk_err *err)

@@ -35,8 +35,7 @@ struct enc;
  * the codec's default; threads 0 means one per online core. Fails with
  * SK_EUSAGE for a level the codec does not accept.
  */
-int enc_open(struct enc **out, int fd, enum codec c, int level, int threads,
-	     struct sk_err *err);
+int enc_open(struct enc **out, int fd, enum codec c, int level, int threads, struct sk_err *err);
 /* Queue len bytes of plain data. A write error on fd (EPIPE, ENOSPC) is
  * reported by this call or a later one with SK_EFAIL. */
 int enc_write(struct enc *e, const void *buf, size_t len, struct sk_err *err);

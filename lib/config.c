@@ -22,12 +22,13 @@ struct key {
 	const char *name;
 	enum kind kind;
 	size_t off;
-	size_t size;		/* for K_STR and K_CHOICE: buffer size */
-	long min, max;		/* for K_INT */
-	const char *choices;	/* for K_CHOICE: "a|b|c"; for K_TMPL: what %s is */
-	int empty_ok;		/* for K_TMPL: the empty value is allowed too */
+	size_t size;	     /* for K_STR and K_CHOICE: buffer size */
+	long min, max;	     /* for K_INT */
+	const char *choices; /* for K_CHOICE: "a|b|c"; for K_TMPL: what %s is */
+	int empty_ok;	     /* for K_TMPL: the empty value is allowed too */
 };
 
+/* clang-format off */
 #define S(sec, key, field, ...)                                                  \
 	{ sec, key, K_STR, offsetof(struct sk_config, field),                    \
 	  sizeof(((struct sk_config *)0)->field), 0, 0, NULL, 0 }
@@ -42,6 +43,7 @@ struct key {
 #define C(sec, key, field, ch)                                                   \
 	{ sec, key, K_CHOICE, offsetof(struct sk_config, field),                 \
 	  sizeof(((struct sk_config *)0)->field), 0, 0, ch, 0 }
+/* clang-format on */
 
 static const struct key keys[] = {
 	S("state", "dir", state_dir),
@@ -91,10 +93,26 @@ int config_parse_size(const char *s, uint64_t *out)
 	if (errno)
 		return -1;
 	switch (*end) {
-	case 'K': case 'k': shift = 10; end++; break;
-	case 'M': case 'm': shift = 20; end++; break;
-	case 'G': case 'g': shift = 30; end++; break;
-	case 'T': case 't': shift = 40; end++; break;
+	case 'K':
+	case 'k':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+	case 'm':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+	case 'g':
+		shift = 30;
+		end++;
+		break;
+	case 'T':
+	case 't':
+		shift = 40;
+		end++;
+		break;
 	}
 	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
 		return -1;
@@ -188,7 +206,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
 
 		if (config_parse_size(value, &v) < 0 || v == 0) {
 			sk_err_set(ps->err, SK_EUSAGE,
-				   "bad value '%s' for '%s' (expected a positive size like 4096 or 64G)",
+				   "bad value '%s' for '%s' (expected a positive size like 4096 or "
+				   "64G)",
 				   value, name);
 			return 0;
 		}
@@ -196,7 +215,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		 * then refused by every import. */
 		if (k->off == offsetof(struct sk_config, max_path) && v > PATH_MAX) {
 			sk_err_set(ps->err, SK_EUSAGE,
-				   "bad value '%s' for '%s' (at most %d, the longest path Linux takes)",
+				   "bad value '%s' for '%s' (at most %d, the longest path Linux "
+				   "takes)",
 				   value, name, PATH_MAX);
 			return 0;
 		}
@@ -245,7 +265,7 @@ static void set_defaults(struct sk_config *c)
 }
 
 static const char *const sections[] = { "state", "workspace", "containerd", "archive",
-					 "firecracker" };
+					"firecracker" };
 
 /*
  * inih calls the handler only for keys, so a section with no keys would
@@ -271,7 +291,7 @@ static int check_sections(const char *path, struct sk_err *err)
 			continue;
 		end = strchr(++p, ']');
 		if (!end)
-			continue;	/* inih reports it as a syntax error */
+			continue; /* inih reports it as a syntax error */
 		*end = '\0';
 		for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 			if (strcmp(p, sections[i]) == 0)
@@ -315,8 +335,8 @@ int config_load(struct sk_config *cfg, const char *path, struct sk_err *err)
 	ini_max_line = 65536;
 	line = ini_parse(path, on_key, &ps);
 	if (line < 0)
-		return sk_err_sys(err, SK_EUSAGE, errno ? errno : EIO,
-				  "cannot read config '%s'", path);
+		return sk_err_sys(err, SK_EUSAGE, errno ? errno : EIO, "cannot read config '%s'",
+				  path);
 	if (line > 0) {
 		if (!ps.failed)
 			sk_err_set(err, SK_EUSAGE, "syntax error");
@@ -331,15 +351,13 @@ derive:
 	    (size_t)snprintf(cfg->ws_path, sizeof(cfg->ws_path), "%s/workspaces/%%s",
 			     cfg->state_dir) >= sizeof(cfg->ws_path))
 		return sk_err_set(err, SK_EUSAGE, "[state] dir is too long");
-	if (!ps.legacy_set &&
-	    (size_t)snprintf(cfg->legacy_dir, sizeof(cfg->legacy_dir), "%s/bots",
-			     cfg->state_dir) >= sizeof(cfg->legacy_dir))
+	if (!ps.legacy_set && (size_t)snprintf(cfg->legacy_dir, sizeof(cfg->legacy_dir), "%s/bots",
+					       cfg->state_dir) >= sizeof(cfg->legacy_dir))
 		return sk_err_set(err, SK_EUSAGE, "[state] dir is too long");
 	return 0;
 }
 
-int config_expand(const char *tmpl, const char *id, char *out, size_t size,
-		  struct sk_err *err)
+int config_expand(const char *tmpl, const char *id, char *out, size_t size, struct sk_err *err)
 {
 	size_t o = 0, idlen = strlen(id);
 	const char *p;
@@ -372,8 +390,8 @@ int config_check_id(const char *what, const char *id, struct sk_err *err)
 		goto bad;
 	for (i = 0; i < n; i++) {
 		char c = id[i];
-		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			    (c >= '0' && c <= '9');
+		int alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 
 		if (!alnum && (i == 0 || (c != '_' && c != '-')))
 			goto bad;

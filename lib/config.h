@@ -16,12 +16,12 @@
 #define SK_CMD_MAX 1024
 
 struct sk_config {
-	char file[PATH_MAX];		/* the file read, or "" for defaults */
+	char file[PATH_MAX]; /* the file read, or "" for defaults */
 
 	char state_dir[PATH_MAX];
 
-	char backend[16];		/* "dir" | "containerd" */
-	char ws_path[PATH_MAX];		/* template with %s */
+	char backend[16];	/* "dir" | "containerd" */
+	char ws_path[PATH_MAX]; /* template with %s */
 	char stop_command[SK_CMD_MAX];
 	char start_command[SK_CMD_MAX];
 	char legacy_dir[PATH_MAX];
@@ -29,7 +29,7 @@ struct sk_config {
 
 	char ctd_address[PATH_MAX];
 	char ctd_namespace[128];
-	char ctd_container[256];	/* template with %s */
+	char ctd_container[256]; /* template with %s */
 	char ctd_data_path[PATH_MAX];
 	int ctd_stop_timeout;
 	char ctd_ctr[PATH_MAX];
@@ -44,9 +44,9 @@ struct sk_config {
 
 	char fc_binary[PATH_MAX];
 	char fc_jailer[PATH_MAX];
-	char fc_socket[PATH_MAX];	/* template with %s */
-	char fc_chroot[PATH_MAX];	/* template with %s */
-	char fc_clone[16];		/* auto | reflink | copy */
+	char fc_socket[PATH_MAX]; /* template with %s */
+	char fc_chroot[PATH_MAX]; /* template with %s */
+	char fc_clone[16];	  /* auto | reflink | copy */
 };
 
 /*
@@ -60,8 +60,7 @@ int config_load(struct sk_config *cfg, const char *path, struct sk_err *err);
  * Replace each "%s" in tmpl by id into out (size bytes). SK_EUSAGE when the
  * result does not fit.
  */
-int config_expand(const char *tmpl, const char *id, char *out, size_t size,
-		  struct sk_err *err);
+int config_expand(const char *tmpl, const char *id, char *out, size_t size, struct sk_err *err);
 
 /* Parse "123", "4K", "16M", "2G", "1T" (powers of 1024). 0 or -1. */
 int config_parse_size(const char *s, uint64_t *out);

@@ -22,8 +22,8 @@
 #include "proc.h"
 #include "banned.h"
 
-#define CTRD_MAX_OUT (16u << 20)	/* a container's JSON is a few KiB */
-#define CTRD_MAX_ERR 4096		/* the tail of stderr is what matters */
+#define CTRD_MAX_OUT (16u << 20) /* a container's JSON is a few KiB */
+#define CTRD_MAX_ERR 4096	 /* the tail of stderr is what matters */
 #define CTRD_MAX_ARGS 24
 
 struct buf {
@@ -31,8 +31,7 @@ struct buf {
 	size_t len, cap;
 };
 
-void ctrd_init(struct ctrd *c, const char *ctr, const char *address, const char *ns,
-	       int timeout_s)
+void ctrd_init(struct ctrd *c, const char *ctr, const char *address, const char *ns, int timeout_s)
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->ctr, sizeof(c->ctr), "%s", ctr);
@@ -62,8 +61,8 @@ int ctrd_check_address(const struct ctrd *c, struct sk_err *err)
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot reach containerd at '%s'",
 				  c->address);
 	if (!S_ISSOCK(st.st_mode))
-		return sk_err_set(err, SK_EFAIL,
-				  "cannot reach containerd at '%s': not a socket", c->address);
+		return sk_err_set(err, SK_EFAIL, "cannot reach containerd at '%s': not a socket",
+				  c->address);
 	return 0;
 }
 
@@ -270,8 +269,8 @@ static int ctr_reap(struct ctr_run *r, struct sk_err *err)
  * terminated, malloc'd; may be NULL to discard), the tail of its stderr
  * into errtail. what names the call in errors ("ctr tasks kill").
  */
-static int run_ctr(const struct ctrd *c, const char *what, const char *const *args,
-		   struct buf *out, struct sk_err *err)
+static int run_ctr(const struct ctrd *c, const char *what, const char *const *args, struct buf *out,
+		   struct sk_err *err)
 {
 	struct ctr_run *r;
 	struct buf discard = { 0 };
@@ -354,8 +353,8 @@ static char *next_line(char **cursor)
 	return s;
 }
 
-int ctrd_container_ids(const struct ctrd *c, void (*add)(void *arg, const char *id),
-		       void *arg, struct sk_err *err)
+int ctrd_container_ids(const struct ctrd *c, void (*add)(void *arg, const char *id), void *arg,
+		       struct sk_err *err)
 {
 	const char *args[] = { "containers", "list", "--quiet", NULL };
 	struct buf out = { 0 };
@@ -389,8 +388,7 @@ static void match_id(void *arg, const char *id)
 		f->found = 1;
 }
 
-int ctrd_container_exists(const struct ctrd *c, const char *id, int *exists,
-			  struct sk_err *err)
+int ctrd_container_exists(const struct ctrd *c, const char *id, int *exists, struct sk_err *err)
 {
 	struct find_id f = { id, 0 };
 
@@ -424,7 +422,8 @@ int ctrd_container_info(const struct ctrd *c, const char *id, struct ctrd_contai
 				  perr.msg);
 	if (!plain_arg(out->snapshot_key) || !plain_arg(out->snapshotter))
 		return sk_err_set(err, SK_EFAIL,
-				  "container '%s' has no usable snapshot (key '%s', snapshotter '%s')",
+				  "container '%s' has no usable snapshot (key '%s', snapshotter "
+				  "'%s')",
 				  id, out->snapshot_key, out->snapshotter);
 	return 0;
 }
@@ -556,9 +555,9 @@ out:
 }
 
 static const char *const task_names[] = {
-	[CTRD_TASK_NONE] = "none",	    [CTRD_TASK_CREATED] = "CREATED",
-	[CTRD_TASK_RUNNING] = "RUNNING",    [CTRD_TASK_STOPPED] = "STOPPED",
-	[CTRD_TASK_PAUSED] = "PAUSED",	    [CTRD_TASK_PAUSING] = "PAUSING",
+	[CTRD_TASK_NONE] = "none",	 [CTRD_TASK_CREATED] = "CREATED",
+	[CTRD_TASK_RUNNING] = "RUNNING", [CTRD_TASK_STOPPED] = "STOPPED",
+	[CTRD_TASK_PAUSED] = "PAUSED",	 [CTRD_TASK_PAUSING] = "PAUSING",
 	[CTRD_TASK_UNKNOWN] = "UNKNOWN",
 };
 
@@ -567,8 +566,7 @@ const char *ctrd_task_name(enum ctrd_task state)
 	return task_names[state];
 }
 
-int ctrd_task_state(const struct ctrd *c, const char *id, enum ctrd_task *state,
-		    struct sk_err *err)
+int ctrd_task_state(const struct ctrd *c, const char *id, enum ctrd_task *state, struct sk_err *err)
 {
 	const char *args[] = { "tasks", "list", NULL };
 	struct buf b = { 0 };
@@ -615,8 +613,7 @@ int ctrd_task_delete(const struct ctrd *c, const char *id, struct sk_err *err)
 	return run_ctr(c, "ctr tasks delete", args, NULL, err);
 }
 
-int ctrd_task_start(const struct ctrd *c, const char *id, const char *log_uri,
-		    struct sk_err *err)
+int ctrd_task_start(const struct ctrd *c, const char *id, const char *log_uri, struct sk_err *err)
 {
 	char uri[PATH_MAX + 16];
 	const char *args[] = { "tasks", "start", "--detach", uri, id, NULL };

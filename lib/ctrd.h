@@ -13,17 +13,17 @@
 #include "err.h"
 
 struct ctrd {
-	char ctr[PATH_MAX];	/* the client: a name looked up on PATH, or a path */
+	char ctr[PATH_MAX]; /* the client: a name looked up on PATH, or a path */
 	char address[PATH_MAX];
 	char ns[128];
-	int timeout_s;		/* each call is killed after this long */
+	int timeout_s; /* each call is killed after this long */
 };
 
 enum ctrd_task {
-	CTRD_TASK_NONE,		/* the container has no task */
+	CTRD_TASK_NONE, /* the container has no task */
 	CTRD_TASK_CREATED,
 	CTRD_TASK_RUNNING,
-	CTRD_TASK_STOPPED,	/* exited, not yet deleted */
+	CTRD_TASK_STOPPED, /* exited, not yet deleted */
 	CTRD_TASK_PAUSED,
 	CTRD_TASK_PAUSING,
 	CTRD_TASK_UNKNOWN
@@ -33,7 +33,7 @@ enum ctrd_task {
 struct ctrd_container {
 	char snapshotter[64];
 	char snapshot_key[256];
-	char log_uri[PATH_MAX];	/* label statekit.log-uri, "" if none */
+	char log_uri[PATH_MAX]; /* label statekit.log-uri, "" if none */
 	char stop_signal[32];	/* label io.containerd.image.config.stop-signal, or "" */
 };
 
@@ -41,15 +41,14 @@ struct ctrd_container {
 struct ctrd_mount {
 	char type[32];
 	char source[PATH_MAX];
-	char options[16384];	/* comma-separated, as given */
+	char options[16384]; /* comma-separated, as given */
 };
 
 /* Label that names the log URI a bot's task is started again with. */
 #define CTRD_LABEL_LOG_URI "statekit.log-uri"
 
 /* Fill c; the strings are copied. timeout_s <= 0 means 60 seconds. */
-void ctrd_init(struct ctrd *c, const char *ctr, const char *address, const char *ns,
-	       int timeout_s);
+void ctrd_init(struct ctrd *c, const char *ctr, const char *address, const char *ns, int timeout_s);
 
 /*
  * Fail fast when containerd cannot be there: an address that names a path
@@ -62,12 +61,11 @@ int ctrd_check_address(const struct ctrd *c, struct sk_err *err);
  * of an operation: when containerd cannot be reached, SK_EFAIL names the
  * address.
  */
-int ctrd_container_ids(const struct ctrd *c, void (*add)(void *arg, const char *id),
-		       void *arg, struct sk_err *err);
+int ctrd_container_ids(const struct ctrd *c, void (*add)(void *arg, const char *id), void *arg,
+		       struct sk_err *err);
 
 /* *exists = whether the container id is in the namespace. */
-int ctrd_container_exists(const struct ctrd *c, const char *id, int *exists,
-			  struct sk_err *err);
+int ctrd_container_exists(const struct ctrd *c, const char *id, int *exists, struct sk_err *err);
 
 /* Snapshotter, snapshot key and the labels statekit reads. SK_EFAIL on errors. */
 int ctrd_container_info(const struct ctrd *c, const char *id, struct ctrd_container *out,
@@ -102,7 +100,6 @@ int ctrd_task_delete(const struct ctrd *c, const char *id, struct sk_err *err);
  * is set, else to /dev/null (a detached ctr must not leave the task's IO
  * on FIFOs that nobody reads).
  */
-int ctrd_task_start(const struct ctrd *c, const char *id, const char *log_uri,
-		    struct sk_err *err);
+int ctrd_task_start(const struct ctrd *c, const char *id, const char *log_uri, struct sk_err *err);
 
 #endif

@@ -19,12 +19,14 @@ enum {
 };
 
 struct sk_err {
-	int code;	/* one of the SK_E* classes */
-	int sys;	/* errno that caused it, or 0 */
+	int code; /* one of the SK_E* classes */
+	int sys;  /* errno that caused it, or 0 */
 	char msg[512];
 };
 
+/* clang-format off */
 #define SK_ERR_INIT { 0, 0, "" }
+/* clang-format on */
 
 #define SK_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
@@ -32,8 +34,7 @@ struct sk_err {
 int sk_err_set(struct sk_err *err, int code, const char *fmt, ...) SK_PRINTF(3, 4);
 
 /* Like sk_err_set, then append ": strerror(errnum)" and record errnum. */
-int sk_err_sys(struct sk_err *err, int code, int errnum, const char *fmt, ...)
-	SK_PRINTF(4, 5);
+int sk_err_sys(struct sk_err *err, int code, int errnum, const char *fmt, ...) SK_PRINTF(4, 5);
 
 /* Prefix the existing message with context and ": "; keeps code and sys. */
 int sk_err_wrap(struct sk_err *err, const char *fmt, ...) SK_PRINTF(2, 3);

@@ -158,8 +158,8 @@ static mode_t safe_mode(mode_t m)
  * directory cache compare as strings. That only holds without "..", so
  * ".." is refused even where it would stay inside ("a/../b").
  */
-int extract_clean_path(const char *name, const struct extract_limits *lim, char *out,
-		       size_t size, size_t *depth, struct sk_err *err)
+int extract_clean_path(const char *name, const struct extract_limits *lim, char *out, size_t size,
+		       size_t *depth, struct sk_err *err)
 {
 	const char *p = name;
 	size_t o = 0, d = 0;
@@ -251,8 +251,7 @@ static void dc_pop(struct dircache *dc)
  * whose components are comp[0..n-1], reusing the cached chain. Returns the fd
  * of the deepest one (the stage root when n is 0), owned by the cache.
  */
-static int open_parents(struct ex *x, char **comp, size_t n, const char *path,
-			struct sk_err *err)
+static int open_parents(struct ex *x, char **comp, size_t n, const char *path, struct sk_err *err)
 {
 	struct dircache *dc = &x->dc;
 	size_t keep = 0;
@@ -301,7 +300,8 @@ static int open_parents(struct ex *x, char **comp, size_t n, const char *path,
 			 * that is the archive's fault (exit 5), not the host's. */
 			if (errno == ELOOP || errno == ENOTDIR)
 				return sk_err_set(err, SK_EDAMAGED,
-						  "'%s' passes through '%s', which is not a directory",
+						  "'%s' passes through '%s', which is not a "
+						  "directory",
 						  path, c);
 			return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", c);
 		}
@@ -525,7 +525,8 @@ static int put_hardlink(struct ex *x, int parent, const char *name, const char *
 		return sk_err_wrap(err, "hardlink '%s'", path);
 	if (depth == 0 || !has_file(x, target))
 		return sk_err_set(err, SK_EDAMAGED,
-				  "hardlink '%s' -> '%s' does not name an earlier file of the archive",
+				  "hardlink '%s' -> '%s' does not name an earlier file of the "
+				  "archive",
 				  path, e->link);
 	/* make_room would unlink the target before linking to it. */
 	if (strcmp(target, path) == 0)
@@ -543,13 +544,14 @@ static int put_hardlink(struct ex *x, int parent, const char *name, const char *
 	 * symlink only if we follow one. */
 	tfd = open_dir_nofollow(x->stagefd, tdir);
 	if (tfd < 0)
-		return sk_err_set(err, SK_EDAMAGED,
-				  "hardlink '%s': the directory of '%s' is gone", path, target);
+		return sk_err_set(err, SK_EDAMAGED, "hardlink '%s': the directory of '%s' is gone",
+				  path, target);
 	/* A later entry may have replaced the file with a link or a directory. */
 	if (fstatat(tfd, tbase, &ts, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(ts.st_mode)) {
 		close(tfd);
 		return sk_err_set(err, SK_EDAMAGED,
-				  "hardlink '%s' -> '%s' does not name a regular file", path, target);
+				  "hardlink '%s' -> '%s' does not name a regular file", path,
+				  target);
 	}
 	ret = make_room(parent, name, 0, path, err);
 	/* flags 0: link the name itself, never what a symlink points at. */
@@ -598,8 +600,8 @@ int extract_link_lexical(const char *target, size_t dir_depth)
 	return 1;
 }
 
-static int put_symlink(struct ex *x, int parent, const char *name, const char *path,
-		       size_t depth, const struct sk_entry *e, struct sk_err *err)
+static int put_symlink(struct ex *x, int parent, const char *name, const char *path, size_t depth,
+		       const struct sk_entry *e, struct sk_err *err)
 {
 	struct timespec ts[2] = { e->mtime, e->mtime };
 	struct symlink_rec *rec;
@@ -622,7 +624,8 @@ static int put_symlink(struct ex *x, int parent, const char *name, const char *p
 		if (errno == ENAMETOOLONG)
 			return sk_err_set(err, SK_EDAMAGED,
 					  "symlink '%s': target of %zu bytes is longer than the "
-					  "system allows (%d)", path, strlen(e->link), PATH_MAX - 1);
+					  "system allows (%d)",
+					  path, strlen(e->link), PATH_MAX - 1);
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot create symlink '%s'", path);
 	}
 	/*
@@ -686,8 +689,7 @@ static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
 		return -1;
 	/* "./" as a file or link would replace the stage root itself. */
 	if (depth == 0 && e->type != SK_DIR)
-		return sk_err_set(err, SK_EDAMAGED, "entry '%s' names the workspace root",
-				  e->path);
+		return sk_err_set(err, SK_EDAMAGED, "entry '%s' names the workspace root", e->path);
 	/*
 	 * max_bytes is checked on the declared size before a byte is written,
 	 * so an archive cannot fill the disk and only then be refused. Sparse
@@ -703,7 +705,7 @@ static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
 	}
 	if (depth == 0)
 		return put_dir(x, x->stagefd, ".", "", e, err);
-	memcpy(work, clean, sizeof(work));	/* same size: clean is terminated */
+	memcpy(work, clean, sizeof(work)); /* same size: clean is terminated */
 	n = split(work, comp, 1024);
 	if (n == 0)
 		return sk_err_set(err, SK_EDAMAGED, "entry with an empty name");
@@ -984,7 +986,8 @@ static int finish(struct ex *x, struct sk_err *err)
 		if (rc == EXTRACT_LINK_LOOP)
 			return sk_err_set(err, SK_EDAMAGED,
 					  "symlink '%s' -> '%s': a chain of more than %d links "
-					  "(a loop?)", elide(l->path, eb1, sizeof(eb1)),
+					  "(a loop?)",
+					  elide(l->path, eb1, sizeof(eb1)),
 					  elide(l->target, eb2, sizeof(eb2)), MAX_LINK_HOPS);
 		if (rc == 0)
 			return sk_err_set(err, SK_EDAMAGED,
@@ -1069,7 +1072,8 @@ int extract_archive(struct areader *r, int stagefd, const struct extract_limits 
 		/* Before the entry is created: max_entries bounds the
 		 * inodes an archive of empty files can use. */
 		if (st->entries >= lim->max_entries) {
-			sk_err_set(err, SK_EDAMAGED, "archive holds more than %llu entries (max_entries)",
+			sk_err_set(err, SK_EDAMAGED,
+				   "archive holds more than %llu entries (max_entries)",
 				   (unsigned long long)lim->max_entries);
 			goto out;
 		}

@@ -18,9 +18,9 @@
 
 struct extract_limits {
 	uint64_t max_entries;
-	uint64_t max_bytes;	/* sum of the entries' apparent sizes */
-	uint64_t max_path;	/* bytes in a name or a link target */
-	uint64_t max_depth;	/* components in a name */
+	uint64_t max_bytes; /* sum of the entries' apparent sizes */
+	uint64_t max_path;  /* bytes in a name or a link target */
+	uint64_t max_depth; /* components in a name */
 };
 
 struct extract_stats {
@@ -34,8 +34,8 @@ struct extract_stats {
  * bytes and names past the limits. An empty result means the root itself.
  * *depth gets the number of components. SK_EDAMAGED on refusal.
  */
-int extract_clean_path(const char *name, const struct extract_limits *lim, char *out,
-		       size_t size, size_t *depth, struct sk_err *err);
+int extract_clean_path(const char *name, const struct extract_limits *lim, char *out, size_t size,
+		       size_t *depth, struct sk_err *err);
 
 /*
  * Read every entry of r and create it below stagefd (not owned), which may

@@ -48,8 +48,8 @@ int fcapi_open(struct fcapi **out, const char *socket, struct sk_err *err)
 		return sk_err_set(err, SK_EFAIL, "out of memory");
 	if (strlen(socket) >= sizeof(fc->socket) || strlen(socket) >= 108) {
 		free(fc);
-		return sk_err_set(err, SK_EUSAGE, "socket path '%s' is too long (108 bytes at most)",
-				  socket);
+		return sk_err_set(err, SK_EUSAGE,
+				  "socket path '%s' is too long (108 bytes at most)", socket);
 	}
 	snprintf(fc->socket, sizeof(fc->socket), "%s", socket);
 	fc->curl = curl_easy_init();
@@ -138,7 +138,9 @@ int fcapi_call(struct fcapi *fc, const char *method, const char *path, const cha
 	}
 	if (rc != CURLE_OK) {
 		sk_err_set(err, SK_EFAIL, "%s %s on '%s': %s", method, path, fc->socket,
-			   b.overflow ? "answer too large" : errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			   b.overflow  ? "answer too large"
+			   : errbuf[0] ? errbuf
+				       : curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -146,8 +148,8 @@ int fcapi_call(struct fcapi *fc, const char *method, const char *path, const cha
 		char fault[400];
 
 		fcjson_fault(b.p, fault, sizeof(fault));
-		sk_err_set(err, SK_EFAIL, "%s %s: Firecracker answered %ld: %s", method, path, status,
-			   fault);
+		sk_err_set(err, SK_EFAIL, "%s %s: Firecracker answered %ld: %s", method, path,
+			   status, fault);
 		goto out;
 	}
 	if (resp) {

@@ -10,8 +10,8 @@
 #include "err.h"
 #include "fcjson.h"
 
-#define FCAPI_TIMEOUT_MS 10000L		/* ordinary requests */
-#define FCAPI_SLOW_TIMEOUT_MS 600000L	/* snapshot create and load write and read GiBs */
+#define FCAPI_TIMEOUT_MS 10000L	      /* ordinary requests */
+#define FCAPI_SLOW_TIMEOUT_MS 600000L /* snapshot create and load write and read GiBs */
 
 struct fcapi;
 

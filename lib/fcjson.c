@@ -79,7 +79,8 @@ int fcjson_vmconfig(char *body, struct fc_vmconfig *out, struct sk_err *err)
 	copy_str(out->boot_args, sizeof(out->boot_args),
 		 json_string_value(json_object_get(v, "boot_args")));
 	v = json_object_get(root, "drives");
-	json_array_foreach(v, i, d) {
+	json_array_foreach(v, i, d)
+	{
 		struct fc_drive *dr;
 		const char *path = json_string_value(json_object_get(d, "path_on_host"));
 
@@ -95,11 +96,13 @@ int fcjson_vmconfig(char *body, struct fc_vmconfig *out, struct sk_err *err)
 		dr->vhost_user = !path && json_is_string(json_object_get(d, "socket"));
 		if (!dr->id[0] || (!path && !dr->vhost_user)) {
 			json_decref(root);
-			return sk_err_set(err, SK_EFAIL, "GET /vm/config: a drive without id or path");
+			return sk_err_set(err, SK_EFAIL,
+					  "GET /vm/config: a drive without id or path");
 		}
 	}
 	v = json_object_get(root, "network-interfaces");
-	json_array_foreach(v, i, d) {
+	json_array_foreach(v, i, d)
+	{
 		struct fc_net *n;
 
 		if (out->nnets == FC_MAX_NETS) {
@@ -108,9 +111,12 @@ int fcjson_vmconfig(char *body, struct fc_vmconfig *out, struct sk_err *err)
 					  FC_MAX_NETS);
 		}
 		n = &out->nets[out->nnets++];
-		copy_str(n->iface, sizeof(n->iface), json_string_value(json_object_get(d, "iface_id")));
-		copy_str(n->tap, sizeof(n->tap), json_string_value(json_object_get(d, "host_dev_name")));
-		copy_str(n->mac, sizeof(n->mac), json_string_value(json_object_get(d, "guest_mac")));
+		copy_str(n->iface, sizeof(n->iface),
+			 json_string_value(json_object_get(d, "iface_id")));
+		copy_str(n->tap, sizeof(n->tap),
+			 json_string_value(json_object_get(d, "host_dev_name")));
+		copy_str(n->mac, sizeof(n->mac),
+			 json_string_value(json_object_get(d, "guest_mac")));
 	}
 	v = json_object_get(root, "vsock");
 	copy_str(out->vsock_uds, sizeof(out->vsock_uds),
@@ -208,7 +214,8 @@ char *fcjson_manifest_dump(const struct manifest *m, struct sk_err *err)
 	json_object_set_new(o, "created", json_integer(m->created));
 	json_object_set_new(o, "vmm_version", json_string(m->vmm_version));
 	json_object_set_new(o, "snapshot_version",
-			    m->snapshot_version[0] ? json_string(m->snapshot_version) : json_null());
+			    m->snapshot_version[0] ? json_string(m->snapshot_version)
+						   : json_null());
 	json_object_set_new(o, "jailed", json_boolean(m->jailed));
 	if (m->jailed) {
 		json_object_set_new(o, "uid", json_integer(m->uid));
@@ -341,7 +348,8 @@ static int parse_artifact(json_t *j, struct artifact_row *a, struct sk_err *err)
 	    get_str(j, "sha256", a->sha256, sizeof(a->sha256), 1, err) < 0)
 		return -1;
 	if (!fcjson_safe_name(a->name) || !strcmp(a->name, "manifest.json"))
-		return sk_err_set(err, SK_EDAMAGED, "manifest: unsafe artifact name '%.80s'", a->name);
+		return sk_err_set(err, SK_EDAMAGED, "manifest: unsafe artifact name '%.80s'",
+				  a->name);
 	if (strcmp(a->kind, "state") && strcmp(a->kind, "memory") && strcmp(a->kind, "disk"))
 		return sk_err_set(err, SK_EDAMAGED, "manifest: artifact '%s' has unknown kind '%s'",
 				  a->name, a->kind);
@@ -361,13 +369,13 @@ static int parse_artifact(json_t *j, struct artifact_row *a, struct sk_err *err)
 			return sk_err_set(err, SK_EDAMAGED,
 					  "manifest: disk '%s' has no drive id or path", a->name);
 		if (!drive_id_ok(a->drive_id))
-			return sk_err_set(err, SK_EDAMAGED, "manifest: disk '%s' has a bad drive id",
-					  a->name);
+			return sk_err_set(err, SK_EDAMAGED,
+					  "manifest: disk '%s' has a bad drive id", a->name);
 		/* Restore puts the clone at this path: it must stay where it points. */
 		if (!drive_path_ok(a->recorded))
 			return sk_err_set(err, SK_EDAMAGED,
-					  "manifest: disk '%s' has an unsafe path '%.200s'", a->name,
-					  a->recorded);
+					  "manifest: disk '%s' has an unsafe path '%.200s'",
+					  a->name, a->recorded);
 		a->read_only = json_is_true(json_object_get(j, "read_only"));
 	}
 	return 0;
@@ -421,7 +429,8 @@ int fcjson_manifest_parse(const char *text, struct manifest *m, struct sk_err *e
 		bad(err, "'taps' is not an array");
 		goto out;
 	}
-	json_array_foreach(v, i, j) {
+	json_array_foreach(v, i, j)
+	{
 		struct fc_net *n;
 
 		if (m->nnets == FC_MAX_NETS) {
@@ -435,7 +444,8 @@ int fcjson_manifest_parse(const char *text, struct manifest *m, struct sk_err *e
 			goto out;
 	}
 	v = json_object_get(root, "artifacts");
-	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 2 + FC_MAX_DRIVES) {
+	if (!json_is_array(v) || json_array_size(v) == 0 ||
+	    json_array_size(v) > 2 + FC_MAX_DRIVES) {
 		bad(err, "'artifacts' is not a list of 2 to 34 entries");
 		goto out;
 	}
@@ -444,7 +454,8 @@ int fcjson_manifest_parse(const char *text, struct manifest *m, struct sk_err *e
 		sk_err_set(err, SK_EFAIL, "out of memory");
 		goto out;
 	}
-	json_array_foreach(v, i, j) {
+	json_array_foreach(v, i, j)
+	{
 		struct artifact_row *a = &m->arts[m->nart];
 
 		if (parse_artifact(j, a, err) < 0)
@@ -524,13 +535,15 @@ int fcjson_ctr_container(const char *text, size_t len, struct ctrd_container *ou
 			sk_err_set(err, SK_EFAIL, "'Labels' is not an object");
 			goto out;
 		}
-		json_object_foreach(labels, key, v) {
+		json_object_foreach(labels, key, v)
+		{
 			if (!json_is_string(v)) {
 				sk_err_set(err, SK_EFAIL, "label '%s' is not a string", key);
 				goto out;
 			}
 		}
-		if (ctr_str(labels, CTRD_LABEL_LOG_URI, out->log_uri, sizeof(out->log_uri), err) < 0 ||
+		if (ctr_str(labels, CTRD_LABEL_LOG_URI, out->log_uri, sizeof(out->log_uri), err) <
+			0 ||
 		    ctr_str(labels, "io.containerd.image.config.stop-signal", out->stop_signal,
 			    sizeof(out->stop_signal), err) < 0)
 			goto out;

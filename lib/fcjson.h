@@ -19,15 +19,15 @@
 
 struct fc_instance {
 	char id[128];
-	char state[16];		/* "Not started", "Running" or "Paused" */
+	char state[16]; /* "Not started", "Running" or "Paused" */
 	char vmm_version[32];
 };
 
 struct fc_drive {
 	char id[72];
-	char path[PATH_MAX];	/* path_on_host as Firecracker has it */
+	char path[PATH_MAX]; /* path_on_host as Firecracker has it */
 	int read_only;
-	int vhost_user;		/* a socket, not a file: cannot be cloned */
+	int vhost_user; /* a socket, not a file: cannot be cloned */
 };
 
 struct fc_net {
@@ -46,7 +46,7 @@ struct fc_vmconfig {
 	int nnets;
 	struct fc_net nets[FC_MAX_NETS];
 	char vsock_uds[PATH_MAX];
-	char *raw;		/* the response body, malloc'd */
+	char *raw; /* the response body, malloc'd */
 };
 
 /* The fault_message of an error body, or the body itself cut to size. */
@@ -90,16 +90,16 @@ struct manifest {
 	char machine[72];
 	int64_t created;
 	char vmm_version[32];
-	char snapshot_version[32];	/* "" when unknown */
+	char snapshot_version[32]; /* "" when unknown */
 	int jailed;
-	long uid, gid;			/* jailed: who the jail ran as */
-	char guest_ip[64];		/* from ip= in the boot args, "" if none */
+	long uid, gid;	   /* jailed: who the jail ran as */
+	char guest_ip[64]; /* from ip= in the boot args, "" if none */
 	int64_t pause_us;
 	int nnets;
 	struct fc_net nets[FC_MAX_NETS];
 	int nart;
-	struct artifact_row *arts;	/* malloc'd */
-	char *vm_config;		/* GET /vm/config text, malloc'd, may be NULL */
+	struct artifact_row *arts; /* malloc'd */
+	char *vm_config;	   /* GET /vm/config text, malloc'd, may be NULL */
 };
 
 /* The manifest as text (malloc'd, ends in a newline). */

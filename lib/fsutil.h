@@ -52,8 +52,7 @@ int fs_tmpfile_near(const char *final, char *tmp, size_t size, struct sk_err *er
 int fs_commit_tmp(int fd, const char *tmp, const char *final, struct sk_err *err);
 
 /* snprintf into a path buffer; SK_EUSAGE naming the result when it does not fit. */
-int fs_pathf(char *buf, size_t size, struct sk_err *err, const char *fmt, ...)
-	SK_PRINTF(4, 5);
+int fs_pathf(char *buf, size_t size, struct sk_err *err, const char *fmt, ...) SK_PRINTF(4, 5);
 
 /*
  * Open the directory that fd names afresh, with an offset of its own

@@ -66,8 +66,8 @@ struct hash_pool {
 	struct hash_job *jobs;
 	size_t n;
 	size_t next;
-	struct progress *prog;	/* NULL: nobody watches */
-	pthread_mutex_t mu;	/* guards next and prog */
+	struct progress *prog; /* NULL: nobody watches */
+	pthread_mutex_t mu;    /* guards next and prog */
 };
 
 /* Report n more bytes digested to the pool's progress, if any. */
@@ -85,8 +85,8 @@ static void pool_tick(struct hash_pool *pool, uint64_t n)
  * memory rather than read, so a sparse 8 GiB disk image with 200 MB of data
  * costs 200 MB of reads.
  */
-static int hash_fd(int fd, struct hash *h, uint64_t *size, const char *path,
-		   struct hash_pool *pool, struct sk_err *err)
+static int hash_fd(int fd, struct hash *h, uint64_t *size, const char *path, struct hash_pool *pool,
+		   struct sk_err *err)
 {
 	enum { BUFSZ = 1 << 20 };
 	static const char zeros[1 << 16];
@@ -108,13 +108,13 @@ static int hash_fd(int fd, struct hash *h, uint64_t *size, const char *path,
 		if (data < 0 && errno == ENXIO)
 			data = st.st_size;
 		else if (data < 0)
-			data = pos;	/* no SEEK_DATA: read everything */
+			data = pos; /* no SEEK_DATA: read everything */
 		hole = data < st.st_size ? lseek(fd, data, SEEK_HOLE) : st.st_size;
 		if (hole < 0 || hole > st.st_size)
 			hole = st.st_size;
-		for (; pos < data; ) {
+		for (; pos < data;) {
 			size_t n = data - pos > (off_t)sizeof(zeros) ? sizeof(zeros)
-								      : (size_t)(data - pos);
+								     : (size_t)(data - pos);
 
 			hash_update(h, zeros, n);
 			pos += (off_t)n;
@@ -131,7 +131,8 @@ static int hash_fd(int fd, struct hash *h, uint64_t *size, const char *path,
 				goto out;
 			}
 			if (n == 0) {
-				sk_err_set(err, SK_EFAIL, "read '%s': file shrank while hashing", path);
+				sk_err_set(err, SK_EFAIL, "read '%s': file shrank while hashing",
+					   path);
 				goto out;
 			}
 			hash_update(h, buf, (size_t)n);
@@ -172,8 +173,7 @@ out:
 	return ret;
 }
 
-int hash_file(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size,
-	      struct sk_err *err)
+int hash_file(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size, struct sk_err *err)
 {
 	return hash_path(path, hex, size, NULL, err);
 }
@@ -224,7 +224,7 @@ int hash_many(struct hash_job *jobs, size_t n, int threads, struct progress *pro
 	for (i = 1; i < threads; i++)
 		if (pthread_create(&tid[started], NULL, hash_worker, &p) == 0)
 			started++;
-	hash_worker(&p);	/* this thread works too */
+	hash_worker(&p); /* this thread works too */
 	for (i = 0; i < started; i++)
 		pthread_join(tid[i], NULL);
 	pthread_mutex_destroy(&p.mu);
@@ -244,10 +244,10 @@ struct hasher {
 		size_t len;
 		uint64_t zeros;
 	} q[HASHER_SLOTS];
-	unsigned head, tail, count;	/* ring: head is filled next, tail hashed next */
+	unsigned head, tail, count; /* ring: head is filled next, tail hashed next */
 	int stop;
-	int discard;			/* abort: drop what is queued, stop mid-run */
-	int cut;			/* a signal stopped a run of zeros: no true digest */
+	int discard; /* abort: drop what is queued, stop mid-run */
+	int cut;     /* a signal stopped a run of zeros: no true digest */
 	struct hash *h;
 };
 
@@ -399,7 +399,7 @@ int hasher_finish(struct hasher *hs, char hex[HASH_HEX_LEN + 1], struct sk_err *
 {
 	int cut;
 
-	hasher_stop(hs);	/* joins the thread: cut is settled */
+	hasher_stop(hs); /* joins the thread: cut is settled */
 	cut = hs->cut;
 	hash_final(hs->h, hex);
 	hs->h = NULL;

@@ -23,15 +23,14 @@ void hash_free(struct hash *h);
 
 /* sha256 of the whole file at path; *size gets its length. SK_ENOENT when
  * missing, SK_EFAIL on a read error. */
-int hash_file(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size,
-	      struct sk_err *err);
+int hash_file(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size, struct sk_err *err);
 
 /* One file for hash_many: path in; hex, size, ret and err out. */
 struct hash_job {
 	const char *path;
 	char hex[HASH_HEX_LEN + 1];
 	uint64_t size;
-	int ret;		/* 0 or -1 with err set */
+	int ret; /* 0 or -1 with err set */
 	struct sk_err err;
 };
 

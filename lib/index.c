@@ -204,9 +204,9 @@ int idx_open(struct idx **out, const char *state_dir, struct sk_err *err)
 	if (!ix)
 		return sk_err_set(err, SK_EFAIL, "out of memory");
 	snprintf(ix->path, sizeof(ix->path), "%s/index.db", state_dir);
-	rc = sqlite3_open_v2(ix->path, &ix->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			     NULL);
+	rc =
+	    sqlite3_open_v2(ix->path, &ix->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		db_fail(ix, rc, err, "open");
 		goto fail;
@@ -328,8 +328,8 @@ int idx_journal_end(struct idx *ix, int64_t id, struct sk_err *err)
 	return run(ix, st, err, "end journal row");
 }
 
-#define JOURNAL_COLS \
-	"id, object, kind, pid, started, step, stopped, path, path2, ino, dev, path3, child," \
+#define JOURNAL_COLS                                                                               \
+	"id, object, kind, pid, started, step, stopped, path, path2, ino, dev, path3, child,"      \
 	" child_start"
 
 static void read_journal(sqlite3_stmt *st, struct journal_row *r)
@@ -368,10 +368,11 @@ static int journal_select(struct idx *ix, const char *sql, const char *arg,
 	return 0;
 }
 
-int idx_journal_find(struct idx *ix, const char *object, struct journal_row *rows,
-		     int max, int *n, struct sk_err *err)
+int idx_journal_find(struct idx *ix, const char *object, struct journal_row *rows, int max, int *n,
+		     struct sk_err *err)
 {
-	return journal_select(ix, "SELECT " JOURNAL_COLS " FROM journal WHERE object = ? ORDER BY id",
+	return journal_select(ix,
+			      "SELECT " JOURNAL_COLS " FROM journal WHERE object = ? ORDER BY id",
 			      object, rows, max, n, err);
 }
 
@@ -478,14 +479,15 @@ int idx_backup_list(struct idx *ix, const char *bot, struct backup_row **rows, s
 	return 0;
 }
 
-int idx_backup_get(struct idx *ix, const char *bot, int64_t generation,
-		   struct backup_row *row, struct sk_err *err)
+int idx_backup_get(struct idx *ix, const char *bot, int64_t generation, struct backup_row *row,
+		   struct sk_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	if (prep(ix, &st,
-		 "SELECT " BACKUP_COLS " FROM backups WHERE bot = ?1 AND (?2 = 0 OR generation = ?2)"
+		 "SELECT " BACKUP_COLS
+		 " FROM backups WHERE bot = ?1 AND (?2 = 0 OR generation = ?2)"
 		 " ORDER BY generation DESC LIMIT 1",
 		 err) < 0)
 		return -1;
@@ -523,13 +525,13 @@ int idx_backup_next(struct idx *ix, const char *bot, int64_t *generation, struct
 	return rc == SQLITE_ROW ? 0 : db_fail(ix, rc, err, "next generation");
 }
 
-int idx_backup_mark_restored(struct idx *ix, const char *bot, int64_t generation,
-			     int64_t when, struct sk_err *err)
+int idx_backup_mark_restored(struct idx *ix, const char *bot, int64_t generation, int64_t when,
+			     struct sk_err *err)
 {
 	sqlite3_stmt *st;
 
-	if (prep(ix, &st, "UPDATE backups SET restored = ? WHERE bot = ? AND generation = ?",
-		 err) < 0)
+	if (prep(ix, &st, "UPDATE backups SET restored = ? WHERE bot = ? AND generation = ?", err) <
+	    0)
 		return -1;
 	sqlite3_bind_int64(st, 1, when);
 	sqlite3_bind_text(st, 2, bot, -1, SQLITE_STATIC);
@@ -537,8 +539,7 @@ int idx_backup_mark_restored(struct idx *ix, const char *bot, int64_t generation
 	return run(ix, st, err, "mark backup restored");
 }
 
-int idx_backup_delete(struct idx *ix, const char *bot, int64_t generation,
-		      struct sk_err *err)
+int idx_backup_delete(struct idx *ix, const char *bot, int64_t generation, struct sk_err *err)
 {
 	sqlite3_stmt *st;
 
@@ -604,8 +605,8 @@ fail:
 	return -1;
 }
 
-#define SNAP_COLS \
-	"id, machine, created, vmm_version, snapshot_version, size, pause_us," \
+#define SNAP_COLS                                                                                  \
+	"id, machine, created, vmm_version, snapshot_version, size, pause_us,"                     \
 	" (SELECT count(*) FROM artifacts WHERE snapshot = snapshots.id)"
 
 static void read_snap(sqlite3_stmt *st, struct snapshot_row *r)

@@ -36,28 +36,28 @@ int idx_schema_version(void);
  */
 struct journal_row {
 	int64_t id;
-	char object[80];	/* "bot.<id>", "machine.<id>", "snapshot.<id>" */
-	char kind[16];		/* "export", "import", "preserve", "fccreate", ... */
+	char object[80]; /* "bot.<id>", "machine.<id>", "snapshot.<id>" */
+	char kind[16];	 /* "export", "import", "preserve", "fccreate", ... */
 	long pid;
 	int64_t started;
 	char step[32];
-	union {			/* column "stopped" */
-		int stopped;	/* ws-*: we stopped the bot; it must be started */
-		int paused;	/* fcsnap-create: we paused the machine; it must be resumed */
+	union {		     /* column "stopped" */
+		int stopped; /* ws-*: we stopped the bot; it must be started */
+		int paused;  /* fcsnap-create: we paused the machine; it must be resumed */
 	};
-	char staging[PATH_MAX];	/* column "path": what this operation writes first (a
-				 * staged tree, a temp file, a snapshot being made or
-				 * deleted, a new machine's directory); "" if none */
-	union {			/* column "path2"; "" if none */
-		char target[PATH_MAX];	/* ws-import, fcsnap-import: the name staging
-					 * becomes (the workspace, the snapshot) */
-		char socket[PATH_MAX];	/* fcsnap-create: the paused machine's API socket */
+	char staging[PATH_MAX];	       /* column "path": what this operation writes first (a
+					* staged tree, a temp file, a snapshot being made or
+					* deleted, a new machine's directory); "" if none */
+	union {			       /* column "path2"; "" if none */
+		char target[PATH_MAX]; /* ws-import, fcsnap-import: the name staging
+					* becomes (the workspace, the snapshot) */
+		char socket[PATH_MAX]; /* fcsnap-create: the paused machine's API socket */
 	};
-	int64_t ino, dev;	/* identity of the staged tree, 0 if not yet known */
-	char jail_side[PATH_MAX];	/* column "path3", fcsnap-create: the snapshot's
-					 * files inside the machine's jail; "" if none */
-	long child;		/* a process the operation started, 0 if none */
-	int64_t child_start;	/* its start time (proc_start_time), against pid reuse */
+	int64_t ino, dev;	  /* identity of the staged tree, 0 if not yet known */
+	char jail_side[PATH_MAX]; /* column "path3", fcsnap-create: the snapshot's
+				   * files inside the machine's jail; "" if none */
+	long child;		  /* a process the operation started, 0 if none */
+	int64_t child_start;	  /* its start time (proc_start_time), against pid reuse */
 };
 
 /* Insert row (its id is set) with pid and started filled in here. */
@@ -66,8 +66,8 @@ int idx_journal_begin(struct idx *ix, struct journal_row *row, struct sk_err *er
 int idx_journal_update(struct idx *ix, const struct journal_row *row, struct sk_err *err);
 int idx_journal_end(struct idx *ix, int64_t id, struct sk_err *err);
 /* Up to max rows for object, oldest first; *n is how many. */
-int idx_journal_find(struct idx *ix, const char *object, struct journal_row *rows,
-		     int max, int *n, struct sk_err *err);
+int idx_journal_find(struct idx *ix, const char *object, struct journal_row *rows, int max, int *n,
+		     struct sk_err *err);
 /* Up to max rows whose kind starts with kind_prefix, oldest first. */
 int idx_journal_find_kind(struct idx *ix, const char *kind_prefix, struct journal_row *rows,
 			  int max, int *n, struct sk_err *err);
@@ -75,13 +75,13 @@ int idx_journal_find_kind(struct idx *ix, const char *kind_prefix, struct journa
 struct backup_row {
 	char bot[72];
 	int64_t generation;
-	char file[PATH_MAX];	/* absolute path of the archive */
+	char file[PATH_MAX]; /* absolute path of the archive */
 	char codec[8];
 	uint64_t size;
 	char sha256[72];
 	uint64_t entries;
-	int64_t created;	/* unix seconds */
-	int64_t restored;	/* unix seconds of the last restore, 0 if never */
+	int64_t created;  /* unix seconds */
+	int64_t restored; /* unix seconds of the last restore, 0 if never */
 };
 
 int idx_backup_add(struct idx *ix, const struct backup_row *row, struct sk_err *err);
@@ -92,21 +92,20 @@ int idx_backup_add(struct idx *ix, const struct backup_row *row, struct sk_err *
 int idx_backup_list(struct idx *ix, const char *bot, struct backup_row **rows, size_t *n,
 		    struct sk_err *err);
 /* One generation, or the newest when generation is 0. SK_ENOENT if none. */
-int idx_backup_get(struct idx *ix, const char *bot, int64_t generation,
-		   struct backup_row *row, struct sk_err *err);
+int idx_backup_get(struct idx *ix, const char *bot, int64_t generation, struct backup_row *row,
+		   struct sk_err *err);
 /* The generation number after the highest ever recorded for bot. */
 int idx_backup_next(struct idx *ix, const char *bot, int64_t *generation, struct sk_err *err);
-int idx_backup_mark_restored(struct idx *ix, const char *bot, int64_t generation,
-			     int64_t when, struct sk_err *err);
-int idx_backup_delete(struct idx *ix, const char *bot, int64_t generation,
-		      struct sk_err *err);
+int idx_backup_mark_restored(struct idx *ix, const char *bot, int64_t generation, int64_t when,
+			     struct sk_err *err);
+int idx_backup_delete(struct idx *ix, const char *bot, int64_t generation, struct sk_err *err);
 
 /* A Firecracker snapshot: one row, and one artifact row per file. */
 struct artifact_row {
-	char name[80];		/* file name inside the snapshot directory */
-	char kind[16];		/* "state", "memory" or "disk" */
-	char drive_id[72];	/* disks: the drive's id, else "" */
-	char recorded[PATH_MAX];/* disks: path_on_host as the machine saw it */
+	char name[80];		 /* file name inside the snapshot directory */
+	char kind[16];		 /* "state", "memory" or "disk" */
+	char drive_id[72];	 /* disks: the drive's id, else "" */
+	char recorded[PATH_MAX]; /* disks: path_on_host as the machine saw it */
 	int read_only;
 	uint64_t size;
 	char sha256[72];
@@ -115,10 +114,10 @@ struct artifact_row {
 struct snapshot_row {
 	char id[72];
 	char machine[72];
-	int64_t created;	/* unix seconds */
+	int64_t created; /* unix seconds */
 	char vmm_version[32];
-	char snapshot_version[32];	/* "" when the binary could not tell */
-	uint64_t size;		/* bytes of all artifacts (apparent) */
+	char snapshot_version[32]; /* "" when the binary could not tell */
+	uint64_t size;		   /* bytes of all artifacts (apparent) */
 	int64_t pause_us;
 	int nartifacts;
 };
@@ -142,13 +141,13 @@ int idx_snap_delete(struct idx *ix, const char *id, struct sk_err *err);
 struct machine_row {
 	char id[72];
 	long pid;
-	int64_t pid_start;	/* proc_start_time of pid, so a reused pid is not taken for it */
+	int64_t pid_start; /* proc_start_time of pid, so a reused pid is not taken for it */
 	char socket[PATH_MAX];
-	char root[PATH_MAX];	/* its directory: machines/<id> or the jail root */
+	char root[PATH_MAX]; /* its directory: machines/<id> or the jail root */
 	int jailed;
-	char taps[512];		/* "iface=tap iface=tap" */
-	char snapshot[72];	/* restored from */
-	int pins;		/* 1: it maps the snapshot's own memory file */
+	char taps[512];	   /* "iface=tap iface=tap" */
+	char snapshot[72]; /* restored from */
+	int pins;	   /* 1: it maps the snapshot's own memory file */
 	int64_t created;
 };
 

@@ -57,8 +57,8 @@ static int still_linked(int fd, const char *path, struct sk_err *err)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-int lock_acquire(struct lock **out, const char *locks_dir, const char *kind,
-		 const char *id, int wait_s, struct sk_err *err)
+int lock_acquire(struct lock **out, const char *locks_dir, const char *kind, const char *id,
+		 int wait_s, struct sk_err *err)
 {
 	char path[PATH_MAX], pid[32];
 	double deadline = log_now() + (wait_s > 0 ? wait_s : 0);
@@ -66,8 +66,7 @@ int lock_acquire(struct lock **out, const char *locks_dir, const char *kind,
 	int fd = -1, r;
 
 	*out = NULL;
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s.%s", locks_dir, kind, id) >=
-	    sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.%s", locks_dir, kind, id) >= sizeof(path))
 		return sk_err_set(err, SK_EFAIL, "lock path too long");
 	for (;;) {
 		if (fd < 0) {
@@ -104,8 +103,8 @@ int lock_acquire(struct lock **out, const char *locks_dir, const char *kind,
 			long holder = read_holder(fd);
 
 			if (holder > 0)
-				sk_err_set(err, SK_EBUSY, "%s '%s' is busy: locked by pid %ld", kind,
-					   id, holder);
+				sk_err_set(err, SK_EBUSY, "%s '%s' is busy: locked by pid %ld",
+					   kind, id, holder);
 			else
 				sk_err_set(err, SK_EBUSY, "%s '%s' is busy: locked", kind, id);
 			goto fail;

@@ -18,8 +18,8 @@ struct lock;
  * busy is SK_EFAIL "interrupted"; anything else SK_EFAIL. *out is NULL on
  * failure.
  */
-int lock_acquire(struct lock **out, const char *locks_dir, const char *kind,
-		 const char *id, int wait_s, struct sk_err *err);
+int lock_acquire(struct lock **out, const char *locks_dir, const char *kind, const char *id,
+		 int wait_s, struct sk_err *err);
 /* Release, remove the lock file, free; NULL is fine. */
 void lock_release(struct lock *lk);
 

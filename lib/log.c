@@ -51,7 +51,7 @@ static void vlog(const char *tag, const char *fmt, va_list ap)
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;
 	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	len = strlen(line);	/* at most sizeof(line) - 2: room for the newline */
+	len = strlen(line); /* at most sizeof(line) - 2: room for the newline */
 	/*
 	 * Messages quote names from archives, manifests and workspaces, which
 	 * a bot or an attacker wrote: an escape sequence in one must not reach

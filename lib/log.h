@@ -38,12 +38,12 @@ void log_error(const char *fmt, ...) SK_PRINTF(1, 2);
 
 struct progress {
 	int on;
-	int tty;	 /* stderr is a terminal: redraw in place */
-	uint64_t total;	 /* 0 when unknown: no percentage, no ETA */
+	int tty;	/* stderr is a terminal: redraw in place */
+	uint64_t total; /* 0 when unknown: no percentage, no ETA */
 	uint64_t done;
 	double start, last;
-	int drawn;	 /* a line is on the terminal and not yet ended */
-	char what[96];	 /* "" or what is being done: "hashing 'snap1'" */
+	int drawn;     /* a line is on the terminal and not yet ended */
+	char what[96]; /* "" or what is being done: "hashing 'snap1'" */
 };
 
 /*

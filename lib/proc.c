@@ -161,8 +161,8 @@ pid_t proc_tap_holder(const char *name)
 
 /* What a child that could not start writes to its status pipe. */
 struct spawn_fail {
-	int step;	/* SPAWN_* */
-	int err;	/* errno */
+	int step; /* SPAWN_* */
+	int err;  /* errno */
 };
 
 enum { SPAWN_SETNS = 1, SPAWN_CHDIR, SPAWN_STDIO, SPAWN_EXEC };
@@ -222,7 +222,7 @@ static _Noreturn void spawn_child(const struct proc_spawn *s, int gate_fd, int s
 	 * Marking rather than closing keeps status_fd until the exec itself.
 	 */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		close_range(3, ~0U, 0);	/* before 5.11: lose only the report */
+		close_range(3, ~0U, 0); /* before 5.11: lose only the report */
 	execvp(s->argv[0], s->argv);
 	child_fail(status_fd, SPAWN_EXEC);
 }
@@ -247,8 +247,10 @@ static int spawn_result(struct proc_spawn *s, const char *what, struct sk_err *e
 	s->pid = -1;
 	switch (f.step) {
 	case SPAWN_SETNS:
-		return sk_err_sys(err, SK_EFAIL, f.err, "cannot run %s: cannot enter the host's "
-				  "mount namespace", what);
+		return sk_err_sys(err, SK_EFAIL, f.err,
+				  "cannot run %s: cannot enter the host's "
+				  "mount namespace",
+				  what);
 	case SPAWN_CHDIR:
 		return sk_err_sys(err, SK_EFAIL, f.err, "cannot run %s: cannot enter '%s'", what,
 				  s->dir);

@@ -40,25 +40,27 @@ pid_t proc_tap_holder(const char *name);
  * namespace, and a gate that holds the child before its exec until the
  * caller has recorded its pid (proc_spawn_release).
  */
-#define PROC_NULL (-1)		/* out_fd/err_fd: /dev/null */
-#define PROC_KEEP (-2)		/* out_fd/err_fd: as inherited */
+#define PROC_NULL (-1) /* out_fd/err_fd: /dev/null */
+#define PROC_KEEP (-2) /* out_fd/err_fd: as inherited */
 
 enum proc_group { PROC_SAME_GROUP, PROC_NEW_GROUP, PROC_NEW_SESSION };
 
 struct proc_spawn {
-	char *const *argv;	/* argv[0] is looked up in PATH */
-	const char *dir;	/* NULL: the caller's working directory */
-	int out_fd, err_fd;	/* PROC_NULL, PROC_KEEP or a descriptor to dup */
+	char *const *argv;  /* argv[0] is looked up in PATH */
+	const char *dir;    /* NULL: the caller's working directory */
+	int out_fd, err_fd; /* PROC_NULL, PROC_KEEP or a descriptor to dup */
 	enum proc_group group;
-	int mntns;		/* >= 0: setns(mntns, CLONE_NEWNS) before exec */
-	int gated;		/* wait for proc_spawn_release before exec */
+	int mntns; /* >= 0: setns(mntns, CLONE_NEWNS) before exec */
+	int gated; /* wait for proc_spawn_release before exec */
 	/* filled in by proc_spawn */
 	pid_t pid;
 	int gate_fd, status_fd;
 };
+/* clang-format off */
 #define PROC_SPAWN_INIT(av) \
 	{ .argv = (av), .out_fd = PROC_NULL, .err_fd = PROC_KEEP, .mntns = -1, .pid = -1, \
 	  .gate_fd = -1, .status_fd = -1 }
+/* clang-format on */
 
 /*
  * Start s->argv as set up above; s->pid gets its pid. Ungated, returns

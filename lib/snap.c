@@ -19,8 +19,7 @@
 
 /* ---- fcsnap-list, fcsnap-delete, fcsnap-verify ---- */
 
-int snap_list(const struct snap_opts *o, struct snapshot_row **rows, size_t *n,
-	      struct sk_err *err)
+int snap_list(const struct snap_opts *o, struct snapshot_row **rows, size_t *n, struct sk_err *err)
 {
 	struct sctx *c = NULL;
 	int ret;
@@ -71,9 +70,12 @@ int snap_delete(const struct snap_opts *o, struct sk_err *err)
 	    idx_machine_list(c->ix, &ms, &n, err) < 0)
 		goto out;
 	for (i = 0; i < n; i++)
-		if (ms[i].pins && !strcmp(ms[i].snapshot, o->snapshot) && snapint_machine_alive(&ms[i])) {
-			sk_err_set(err, SK_EBUSY, "snapshot '%s' is in use: machine '%s' (pid %ld) "
-				   "runs from its memory file", o->snapshot, ms[i].id, ms[i].pid);
+		if (ms[i].pins && !strcmp(ms[i].snapshot, o->snapshot) &&
+		    snapint_machine_alive(&ms[i])) {
+			sk_err_set(err, SK_EBUSY,
+				   "snapshot '%s' is in use: machine '%s' (pid %ld) "
+				   "runs from its memory file",
+				   o->snapshot, ms[i].id, ms[i].pid);
 			goto out;
 		}
 	snprintf(jr.object, sizeof(jr.object), "snapshot.%s", o->snapshot);
@@ -155,8 +157,8 @@ int snap_verify(const struct snap_opts *o, snap_verified_fn done, void *arg, str
 				first.code = e.code;
 		}
 		if (bad)
-			snprintf(first.msg, sizeof(first.msg), "%d of %zu snapshots failed verification",
-				 bad, n);
+			snprintf(first.msg, sizeof(first.msg),
+				 "%d of %zu snapshots failed verification", bad, n);
 	}
 	if (bad) {
 		*err = first;

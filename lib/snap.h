@@ -15,32 +15,34 @@
 #include "index.h"
 
 struct snap_opts {
-	const char *config_path;	/* -c, or NULL */
-	int wait_s;			/* --wait */
-	int json;			/* --json */
+	const char *config_path; /* -c, or NULL */
+	int wait_s;		 /* --wait */
+	int json;		 /* --json */
 	const char *machine;
 	const char *snapshot;
-	const char *socket;		/* fcsnap-create --socket */
-	int all;			/* fcsnap-verify --all */
-	int ids;			/* fcsnap-list --ids */
-	int ntaps;			/* fcsnap-restore --tap IFACE=NAME */
+	const char *socket; /* fcsnap-create --socket */
+	int all;	    /* fcsnap-verify --all */
+	int ids;	    /* fcsnap-list --ids */
+	int ntaps;	    /* fcsnap-restore --tap IFACE=NAME */
 	struct fc_net taps[FC_MAX_NETS];
-	int progress;			/* --progress */
-	const char *as;			/* fcsnap-import --as NEWID */
-	struct codec_opts co;		/* fcsnap-export -z, -l, -j */
+	int progress;	      /* --progress */
+	const char *as;	      /* fcsnap-import --as NEWID */
+	struct codec_opts co; /* fcsnap-export -z, -l, -j */
 };
 
+/* clang-format off */
 #define SNAP_OPTS_INIT { .wait_s = 0 }
+/* clang-format on */
 
 /* What fcsnap-create made. */
 struct snap_created {
 	struct snapshot_row row;
-	struct artifact_row *arts;	/* nart of them; the caller frees it */
+	struct artifact_row *arts; /* nart of them; the caller frees it */
 	int nart;
-	double pause_ms;		/* the pause window (0 if it was already paused) */
-	double clone_ms;		/* of which cloning the disks */
-	int was_paused;			/* it was paused before we came */
-	char dir[PATH_MAX];		/* the snapshot's directory */
+	double pause_ms;    /* the pause window (0 if it was already paused) */
+	double clone_ms;    /* of which cloning the disks */
+	int was_paused;	    /* it was paused before we came */
+	char dir[PATH_MAX]; /* the snapshot's directory */
 };
 
 /*
@@ -55,8 +57,7 @@ int snap_restore(const struct snap_opts *o, struct machine_row *res, struct sk_e
  * frees *rows). With o->ids it only reads: no directories, no repair, and
  * nothing at all when there is no index yet.
  */
-int snap_list(const struct snap_opts *o, struct snapshot_row **rows, size_t *n,
-	      struct sk_err *err);
+int snap_list(const struct snap_opts *o, struct snapshot_row **rows, size_t *n, struct sk_err *err);
 /* Remove o->snapshot: its row, then its directory. */
 int snap_delete(const struct snap_opts *o, struct sk_err *err);
 /* Told of each snapshot verified: e is NULL when it matched, else why not. */

@@ -90,15 +90,18 @@ static int open_drive(int rootfd, pid_t fcpid, const struct fc_drive *d, struct 
 	} else if (d->path[0] != '/' && fcpid <= 0) {
 		return sk_err_set(err, SK_EFAIL,
 				  "drive '%s': relative path '%s', and the Firecracker "
-				  "process cannot be found to resolve it", d->id, d->path);
+				  "process cannot be found to resolve it",
+				  d->id, d->path);
 	} else {
-		int n = d->path[0] == '/' ?
-			snprintf(path, sizeof(path), "%s", d->path) :
-			snprintf(path, sizeof(path), "/proc/%d/cwd/%s", (int)fcpid, d->path);
+		int n = d->path[0] == '/'
+			    ? snprintf(path, sizeof(path), "%s", d->path)
+			    : snprintf(path, sizeof(path), "/proc/%d/cwd/%s", (int)fcpid, d->path);
 
 		if (n >= (int)sizeof(path))
-			return sk_err_sys(err, SK_EFAIL, ENAMETOOLONG, "drive '%s': cannot open "
-					  "'%s'", d->id, d->path);
+			return sk_err_sys(err, SK_EFAIL, ENAMETOOLONG,
+					  "drive '%s': cannot open "
+					  "'%s'",
+					  d->id, d->path);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	}
 	if (fd < 0)
@@ -188,8 +191,10 @@ static int move_out_of_jail(int jfd, int stagefd, const char *name, struct sk_er
 				  name);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
 		close(fd);
-		return sk_err_set(err, SK_EFAIL, "'%s' from the jail is not a plain file with one "
-				  "link", name);
+		return sk_err_set(err, SK_EFAIL,
+				  "'%s' from the jail is not a plain file with one "
+				  "link",
+				  name);
 	}
 	if (fchown(fd, 0, 0) < 0 || fchmod(fd, 0600) < 0) {
 		int e = errno;
@@ -210,25 +215,25 @@ struct create_plan {
 	struct lock *mlk, *slk;
 	struct fcapi *fc;
 	struct journal_row jr;
-	int journaled;			/* jr is in the journal */
-	int recorded;			/* the snapshot's rows are in the index */
-	struct fc_instance inst;	/* the machine as we found it */
+	int journaled;		 /* jr is in the journal */
+	int recorded;		 /* the snapshot's rows are in the index */
+	struct fc_instance inst; /* the machine as we found it */
 	struct fc_vmconfig *vc;
 	struct manifest man;
-	struct artifact_row *arts;	/* nart of them: state, memory, then disks */
+	struct artifact_row *arts; /* nart of them: state, memory, then disks */
 	int nart;
 	struct snapshot_row row;
-	char sock[PATH_MAX];		/* the machine's API socket */
-	char chroot[PATH_MAX];		/* its jail root, "" when not jailed */
-	char stage[PATH_MAX];		/* tmp/snap.<id>, renamed to final at the end */
+	char sock[PATH_MAX];   /* the machine's API socket */
+	char chroot[PATH_MAX]; /* its jail root, "" when not jailed */
+	char stage[PATH_MAX];  /* tmp/snap.<id>, renamed to final at the end */
 	char final[PATH_MAX];
-	char jside[PATH_MAX];		/* <chroot>/.statekit-<id>, "" when not jailed */
-	char api_state[PATH_MAX], api_mem[PATH_MAX];	/* as Firecracker is to write them */
+	char jside[PATH_MAX]; /* <chroot>/.statekit-<id>, "" when not jailed */
+	char api_state[PATH_MAX], api_mem[PATH_MAX]; /* as Firecracker is to write them */
 	double t0, pause_ms, clone_ms;
-	int we_paused;			/* a resume is owed */
-	int rootfd, jfd, stagefd;	/* jail root, jail side, staging: -1 if not open */
+	int we_paused;		  /* a resume is owed */
+	int rootfd, jfd, stagefd; /* jail root, jail side, staging: -1 if not open */
 	pid_t fcpid;
-	struct stat jst;		/* the jail root: its owner is the jail's user */
+	struct stat jst; /* the jail root: its owner is the jail's user */
 };
 
 /* Ids, index, locks (machine before snapshot), and the snapshot id is free. */
@@ -304,8 +309,8 @@ static int begin_stage(struct create_plan *p, struct sk_err *err)
 	snprintf(jr->step, sizeof(jr->step), "started");
 	snprintf(jr->staging, sizeof(jr->staging), "%s", p->stage);
 	snprintf(jr->socket, sizeof(jr->socket), "%s", p->sock);
-	if (p->chroot[0] && fs_pathf(p->jside, sizeof(p->jside), err, "%s/.statekit-%s",
-				     p->chroot, p->o->snapshot) < 0)
+	if (p->chroot[0] && fs_pathf(p->jside, sizeof(p->jside), err, "%s/.statekit-%s", p->chroot,
+				     p->o->snapshot) < 0)
 		return -1;
 	snprintf(jr->jail_side, sizeof(jr->jail_side), "%s", p->jside);
 	if (idx_journal_begin(p->c->ix, jr, err) < 0)
@@ -336,8 +341,8 @@ static int make_jail_side(struct create_plan *p, struct sk_err *err)
 	if (fs_rmtree_at(p->rootfd, jname, err) < 0)
 		return -1;
 	if (mkdirat(p->rootfd, jname, 0700) < 0 ||
-	    (p->jfd = openat(p->rootfd, jname,
-			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    (p->jfd = openat(p->rootfd, jname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+		0 ||
 	    fstat(p->jfd, &js) < 0 || js.st_uid != geteuid() ||
 	    fchown(p->jfd, p->jst.st_uid, p->jst.st_gid) < 0)
 		return sk_err_sys(err, SK_EFAIL, errno ? errno : EPERM, "cannot create '%s'",
@@ -396,7 +401,7 @@ static int take_snapshot(struct create_plan *p, struct sk_err *err)
 		free(cfgtext);
 		return sk_err_set(err, SK_EFAIL, "out of memory");
 	}
-	if (fcjson_vmconfig(cfgtext, p->vc, err) < 0)	/* p->vc->raw owns cfgtext now */
+	if (fcjson_vmconfig(cfgtext, p->vc, err) < 0) /* p->vc->raw owns cfgtext now */
 		return -1;
 	p->arts = calloc((size_t)p->vc->ndrives + 2, sizeof(*p->arts));
 	body = fcjson_body_snapshot_create(p->api_state, p->api_mem);
@@ -425,8 +430,10 @@ static int clone_disk(struct create_plan *p, const struct fc_drive *d, struct sk
 	int sfd;
 
 	if (d->vhost_user)
-		return sk_err_set(err, SK_EFAIL, "drive '%s' is a vhost-user socket; statekit "
-				  "can only snapshot file-backed drives", d->id);
+		return sk_err_set(err, SK_EFAIL,
+				  "drive '%s' is a vhost-user socket; statekit "
+				  "can only snapshot file-backed drives",
+				  d->id);
 	snprintf(a->name, sizeof(a->name), "disk-%s", d->id);
 	snprintf(a->kind, sizeof(a->kind), "disk");
 	snprintf(a->drive_id, sizeof(a->drive_id), "%s", d->id);
@@ -513,7 +520,7 @@ static int take_out_of_jail(struct create_plan *p, struct sk_err *err)
 static int hash_artifacts(struct create_plan *p, struct sk_err *err)
 {
 	struct hash_job *jobs = calloc((size_t)p->nart, sizeof(*jobs));
-	char (*paths)[PATH_MAX] = calloc((size_t)p->nart, sizeof(*paths));
+	char(*paths)[PATH_MAX] = calloc((size_t)p->nart, sizeof(*paths));
 	struct progress prog;
 	int i, rc = -1;
 
@@ -522,8 +529,8 @@ static int hash_artifacts(struct create_plan *p, struct sk_err *err)
 		goto out;
 	}
 	for (i = 0; i < p->nart; i++) {
-		if (fs_pathf(paths[i], sizeof(paths[i]), err, "%s/%s", p->stage,
-			     p->arts[i].name) < 0)
+		if (fs_pathf(paths[i], sizeof(paths[i]), err, "%s/%s", p->stage, p->arts[i].name) <
+		    0)
 			goto out;
 		jobs[i].path = paths[i];
 	}
@@ -663,7 +670,7 @@ int snap_create(const struct snap_opts *o, struct snap_created *res, struct sk_e
 
 	if (create_open(&p, o, err) < 0 || describe_machine(p, err) < 0)
 		goto out;
-	if (stage(p, err) < 0)		/* the journal row, from here on undone */
+	if (stage(p, err) < 0) /* the journal row, from here on undone */
 		goto out;
 	if (pause_machine(p, err) < 0 || take_snapshot(p, err) < 0 || clone_disks(p, err) < 0 ||
 	    resume(p, err) < 0)
@@ -674,7 +681,7 @@ int snap_create(const struct snap_opts *o, struct snap_created *res, struct sk_e
 	hand_over(p, res);
 	ret = 0;
 out:
-	create_close(p, ret);	/* resume if still paused, undo, end the journal row */
+	create_close(p, ret); /* resume if still paused, undo, end the journal row */
 	return ret;
 }
 
@@ -731,9 +738,8 @@ void snapcreate_repair(struct sctx *c, const struct journal_row *r, const char *
 	if (!sid || lock_acquire(&slk, c->locks, "snapshot", sid, 0, &e) < 0)
 		return;
 	/* Renamed into place but never recorded: not a snapshot. */
-	if (!strcmp(r->step, "committing") &&
-	    idx_snap_get(c->ix, sid, &row, NULL, &e) < 0 && e.code == SK_ENOENT &&
-	    fs_pathf(final, sizeof(final), &e, "%s/%s", c->snaps, sid) == 0)
+	if (!strcmp(r->step, "committing") && idx_snap_get(c->ix, sid, &row, NULL, &e) < 0 &&
+	    e.code == SK_ENOENT && fs_pathf(final, sizeof(final), &e, "%s/%s", c->snaps, sid) == 0)
 		snapint_rmtree(final);
 	snapint_rmtree(r->staging);
 	snapint_rmtree(r->jail_side);

@@ -209,8 +209,7 @@ static void first_word(char *out)
  * What the configured binary says of itself: its version ("Firecracker
  * v1.16.1") and its snapshot format ("v10.0.0"). Either may come back "".
  */
-void snapint_binary_versions(const struct sctx *c, char *ver, size_t vsize, char *fmt,
-			    size_t fsize)
+void snapint_binary_versions(const struct sctx *c, char *ver, size_t vsize, char *fmt, size_t fsize)
 {
 	char out[256];
 	char *argv_v[] = { (char *)c->cfg.fc_binary, "--version", NULL };
@@ -281,7 +280,7 @@ int snapint_read_manifest(const char *dir, struct manifest *m, struct sk_err *er
 		return sk_err_set(err, SK_EFAIL, "out of memory");
 	}
 	n = fs_read_full(fd, text, (size_t)st.st_size);
-	e = n < 0 ? errno : EIO;	/* short: the file shrank under us */
+	e = n < 0 ? errno : EIO; /* short: the file shrank under us */
 	close(fd);
 	if (n != st.st_size) {
 		free(text);
@@ -305,7 +304,7 @@ int snapint_verify_artifacts(const char *dir, const char *label, const struct ar
 {
 	struct progress prog;
 	struct hash_job *jobs;
-	char (*paths)[PATH_MAX];
+	char(*paths)[PATH_MAX];
 	int i, bad = 0;
 
 	jobs = calloc((size_t)n, sizeof(*jobs));
@@ -318,7 +317,7 @@ int snapint_verify_artifacts(const char *dir, const char *label, const struct ar
 	for (i = 0; i < n; i++) {
 		if (snprintf(paths[i], sizeof(paths[i]), "%s/%s", dir, want[i].name) >=
 		    (int)sizeof(paths[i]))
-			paths[i][0] = '\0';	/* fails to open, reported as missing */
+			paths[i][0] = '\0'; /* fails to open, reported as missing */
 		jobs[i].path = paths[i];
 	}
 	progress_start(&prog, show_progress, 0);
@@ -330,19 +329,21 @@ int snapint_verify_artifacts(const char *dir, const char *label, const struct ar
 
 		if (jobs[i].ret < 0) {
 			if (jobs[i].err.code == SK_ENOENT)
-				sk_err_set(&e, SK_EDAMAGED, "snapshot '%s': artifact '%s' is missing",
-					   label, want[i].name);
+				sk_err_set(&e, SK_EDAMAGED,
+					   "snapshot '%s': artifact '%s' is missing", label,
+					   want[i].name);
 			else
 				sk_err_set(&e, jobs[i].err.code, "snapshot '%s': %s", label,
 					   jobs[i].err.msg);
 		} else if (jobs[i].size != want[i].size) {
 			sk_err_set(&e, SK_EDAMAGED,
-				   "snapshot '%s': artifact '%s' is %llu bytes, expected %llu", label,
-				   want[i].name, (unsigned long long)jobs[i].size,
+				   "snapshot '%s': artifact '%s' is %llu bytes, expected %llu",
+				   label, want[i].name, (unsigned long long)jobs[i].size,
 				   (unsigned long long)want[i].size);
 		} else if (strcmp(jobs[i].hex, want[i].sha256)) {
 			sk_err_set(&e, SK_EDAMAGED,
-				   "snapshot '%s': artifact '%s' is damaged: sha256 %.16s..., expected "
+				   "snapshot '%s': artifact '%s' is damaged: sha256 %.16s..., "
+				   "expected "
 				   "%.16s...",
 				   label, want[i].name, jobs[i].hex, want[i].sha256);
 		} else {
@@ -386,11 +387,13 @@ int snapint_manifest_matches(const struct manifest *m, const struct snapshot_row
 		return sk_err_set(err, SK_EDAMAGED,
 				  "snapshot '%s': manifest.json does not match the index", row->id);
 	for (i = 0; i < m->nart; i++)
-		if (strcmp(m->arts[i].name, arts[i].name) || strcmp(m->arts[i].sha256, arts[i].sha256) ||
-		    m->arts[i].size != arts[i].size || strcmp(m->arts[i].kind, arts[i].kind))
+		if (strcmp(m->arts[i].name, arts[i].name) ||
+		    strcmp(m->arts[i].sha256, arts[i].sha256) || m->arts[i].size != arts[i].size ||
+		    strcmp(m->arts[i].kind, arts[i].kind))
 			return sk_err_set(err, SK_EDAMAGED,
-					  "snapshot '%s': manifest.json and the index disagree about "
-					  "'%s'", row->id, arts[i].name);
+					  "snapshot '%s': manifest.json and the index disagree "
+					  "about "
+					  "'%s'",
+					  row->id, arts[i].name);
 	return 0;
 }
-

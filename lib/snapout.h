@@ -17,8 +17,8 @@ void snapout_list(const struct snap_opts *o, const struct snapshot_row *rows, si
 
 /* fcsnap-verify: "ID: ok" lines as results come, or one JSON array at the end. */
 struct snapout_verify {
-	struct fcjson *arr;	/* NULL unless --json */
-	int told;		/* results received */
+	struct fcjson *arr; /* NULL unless --json */
+	int told;	    /* results received */
 };
 void snapout_verify_begin(struct snapout_verify *v, int json);
 /* A snap_verified_fn; arg is a struct snapout_verify. */

@@ -55,13 +55,16 @@ static int version_check(const struct sctx *c, const struct manifest *m, struct 
 
 	snapint_binary_versions(c, ver, sizeof(ver), fmt, sizeof(fmt));
 	if (!ver[0] && !fmt[0])
-		return sk_err_set(err, SK_EUSAGE, "cannot run '%s --version': is [firecracker] "
-				  "binary right?", c->cfg.fc_binary);
+		return sk_err_set(err, SK_EUSAGE,
+				  "cannot run '%s --version': is [firecracker] "
+				  "binary right?",
+				  c->cfg.fc_binary);
 	if (m->snapshot_version[0] && fmt[0]) {
 		if (fcapi_parse_version(m->snapshot_version, &a, &b, NULL) < 0 ||
 		    fcapi_parse_version(fmt, &x, &y, NULL) < 0 || a != x || b > y)
 			return sk_err_set(err, SK_EUSAGE,
-					  "snapshot '%s' has snapshot format v%s (Firecracker %s), but "
+					  "snapshot '%s' has snapshot format v%s (Firecracker %s), "
+					  "but "
 					  "'%s' is Firecracker %s with format v%s",
 					  m->snapshot, m->snapshot_version, m->vmm_version,
 					  c->cfg.fc_binary, ver[0] ? ver : "?", fmt);
@@ -71,8 +74,10 @@ static int version_check(const struct sctx *c, const struct manifest *m, struct 
 	if (fcapi_parse_version(m->vmm_version, &a, &b, NULL) < 0 ||
 	    fcapi_parse_version(ver, &x, &y, NULL) < 0 || a != x || b != y)
 		return sk_err_set(err, SK_EUSAGE,
-				  "snapshot '%s' was made by Firecracker %s, but '%s' is Firecracker "
-				  "%s", m->snapshot, m->vmm_version, c->cfg.fc_binary,
+				  "snapshot '%s' was made by Firecracker %s, but '%s' is "
+				  "Firecracker "
+				  "%s",
+				  m->snapshot, m->vmm_version, c->cfg.fc_binary,
 				  ver[0] ? ver : "(unknown)");
 	return 0;
 }
@@ -127,9 +132,15 @@ static int spawn_vmm(struct proc_spawn *sp, char *const argv[], const char *dir,
 /* Files restore makes in a machine's directory or jail root, that no disk may be. */
 static int is_reserved(const char *path)
 {
-	static const char *const names[] = { "firecracker.log", "firecracker.socket",
-					      "firecracker.pid", "firecracker", "statekit-memory",
-					      "statekit-vmstate", "vsock.sock", "run", "dev" };
+	static const char *const names[] = { "firecracker.log",
+					     "firecracker.socket",
+					     "firecracker.pid",
+					     "firecracker",
+					     "statekit-memory",
+					     "statekit-vmstate",
+					     "vsock.sock",
+					     "run",
+					     "dev" };
 	const char *p = path;
 	size_t i, n;
 
@@ -179,8 +190,10 @@ static int wait_socket(pid_t pid, const char *sock, const char *log, struct sk_e
 			return 0;
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			log_tail(log, tail, sizeof(tail));
-			return sk_err_set(err, SK_EFAIL, "Firecracker exited at start (status %d)%s%s",
-					  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+			return sk_err_set(err, SK_EFAIL,
+					  "Firecracker exited at start (status %d)%s%s",
+					  WIFEXITED(status) ? WEXITSTATUS(status)
+							    : 128 + WTERMSIG(status),
 					  tail[0] ? ": " : "", tail);
 		}
 		if (sig_interrupted())
@@ -210,24 +223,24 @@ struct restore_plan {
 	struct lock *mlk, *slk;
 	struct fcapi *fc;
 	struct journal_row jr;
-	int journaled;			/* jr is in the journal */
+	int journaled; /* jr is in the journal */
 	struct snapshot_row srow;
-	struct artifact_row *arts;	/* the index's artifacts of the snapshot */
+	struct artifact_row *arts; /* the index's artifacts of the snapshot */
 	struct manifest man;
 	struct machine_row mrow;	/* the new machine, as recorded at the end */
-	struct fc_net eff[FC_MAX_NETS];	/* the TAPs it gets: recorded, remapped by --tap */
+	struct fc_net eff[FC_MAX_NETS]; /* the TAPs it gets: recorded, remapped by --tap */
 	struct fc_net overrides[FC_MAX_NETS];
 	int novr;
 	struct fc_instance inst;
 	int jailed;
-	char sdir[PATH_MAX];		/* the snapshot's directory */
-	char root[PATH_MAX];		/* the machine's directory, or its jail root */
-	char jaildir[PATH_MAX];		/* <base>/<exec name>/<id>, "" unjailed */
-	char base[PATH_MAX];		/* the jailer's --chroot-base-dir */
-	char exe[PATH_MAX];		/* the Firecracker binary, absolute (jailed) */
+	char sdir[PATH_MAX];	/* the snapshot's directory */
+	char root[PATH_MAX];	/* the machine's directory, or its jail root */
+	char jaildir[PATH_MAX]; /* <base>/<exec name>/<id>, "" unjailed */
+	char base[PATH_MAX];	/* the jailer's --chroot-base-dir */
+	char exe[PATH_MAX];	/* the Firecracker binary, absolute (jailed) */
 	char sock[PATH_MAX], log[PATH_MAX];
-	char api_state[PATH_MAX], api_mem[PATH_MAX];	/* as Firecracker is to open them */
-	char src[PATH_MAX], dst[PATH_MAX];		/* scratch for the lay-out steps */
+	char api_state[PATH_MAX], api_mem[PATH_MAX]; /* as Firecracker is to open them */
+	char src[PATH_MAX], dst[PATH_MAX];	     /* scratch for the lay-out steps */
 	struct proc_spawn sp;
 	pid_t child;
 	int64_t child_start;
@@ -267,17 +280,20 @@ static int check_machine_free(struct restore_plan *p, struct sk_err *err)
 			return sk_err_set(err, SK_EBUSY, "machine '%s' already exists (pid %ld)",
 					  id, old.pid);
 		if (fs_exists(old.root))
-			return sk_err_set(err, SK_EBUSY, "machine '%s' has stopped, but its "
-					  "directory '%s' remains; remove it to reuse the id", id,
-					  old.root);
+			return sk_err_set(err, SK_EBUSY,
+					  "machine '%s' has stopped, but its "
+					  "directory '%s' remains; remove it to reuse the id",
+					  id, old.root);
 		if (idx_machine_delete(p->c->ix, id, err) < 0)
 			return -1;
 	}
 	if (config_expand(p->c->cfg.fc_socket, id, p->sock, sizeof(p->sock), err) < 0)
 		return -1;
 	if (proc_socket_peer(p->sock) > 0)
-		return sk_err_set(err, SK_EBUSY, "machine '%s' already exists: a Firecracker "
-				  "answers on '%s'", id, p->sock);
+		return sk_err_set(err, SK_EBUSY,
+				  "machine '%s' already exists: a Firecracker "
+				  "answers on '%s'",
+				  id, p->sock);
 	return 0;
 }
 
@@ -311,14 +327,17 @@ static int check_taps_free(struct restore_plan *p, struct sk_err *err)
 		pid_t holder = owner ? (pid_t)owner->pid : proc_tap_holder(t->tap);
 
 		if (holder && owner)
-			ret = sk_err_set(err, SK_EBUSY, "tap '%s' (interface %s) is in use by "
+			ret = sk_err_set(err, SK_EBUSY,
+					 "tap '%s' (interface %s) is in use by "
 					 "machine '%s' (pid %d); give the new machine another "
-					 "with --tap %s=NAME", t->tap, t->iface, owner->id,
-					 (int)holder, t->iface);
+					 "with --tap %s=NAME",
+					 t->tap, t->iface, owner->id, (int)holder, t->iface);
 		else if (holder)
-			ret = sk_err_set(err, SK_EBUSY, "tap '%s' (interface %s) is in use by "
+			ret = sk_err_set(err, SK_EBUSY,
+					 "tap '%s' (interface %s) is in use by "
 					 "pid %d; give the new machine another with --tap "
-					 "%s=NAME", t->tap, t->iface, (int)holder, t->iface);
+					 "%s=NAME",
+					 t->tap, t->iface, (int)holder, t->iface);
 	}
 	free(live);
 	return ret;
@@ -335,9 +354,11 @@ static int map_taps(struct restore_plan *p, const struct snap_opts *o, struct sk
 		for (k = 0; k < m->nnets && strcmp(m->nets[k].iface, o->taps[i].iface); k++)
 			;
 		if (k == m->nnets)
-			return sk_err_set(err, SK_EUSAGE, "--tap %s=%s: snapshot '%s' has no "
-					  "interface '%s'", o->taps[i].iface, o->taps[i].tap,
-					  o->snapshot, o->taps[i].iface);
+			return sk_err_set(err, SK_EUSAGE,
+					  "--tap %s=%s: snapshot '%s' has no "
+					  "interface '%s'",
+					  o->taps[i].iface, o->taps[i].tap, o->snapshot,
+					  o->taps[i].iface);
 		snprintf(p->eff[k].tap, sizeof(p->eff[k].tap), "%s", o->taps[i].tap);
 		p->overrides[p->novr++] = p->eff[k];
 	}
@@ -352,8 +373,10 @@ static int plan_jail(struct restore_plan *p, struct sk_err *err)
 	size_t bl, tl;
 
 	if (strchr(id, '_'))
-		return sk_err_set(err, SK_EUSAGE, "machine id '%s': the jailer allows letters, "
-				  "digits and '-' only", id);
+		return sk_err_set(err, SK_EUSAGE,
+				  "machine id '%s': the jailer allows letters, "
+				  "digits and '-' only",
+				  id);
 	if (!p->c->cfg.fc_chroot[0])
 		return sk_err_set(err, SK_EUSAGE,
 				  "[firecracker] jailer is set but chroot is empty");
@@ -366,8 +389,10 @@ static int plan_jail(struct restore_plan *p, struct sk_err *err)
 	bl = strlen(p->root);
 	tl = strlen(tail);
 	if (bl <= tl || strcmp(p->root + bl - tl, tail))
-		return sk_err_set(err, SK_EUSAGE, "[firecracker] chroot '%s' must end in '%s', "
-				  "where the jailer puts the jail", p->c->cfg.fc_chroot, tail);
+		return sk_err_set(err, SK_EUSAGE,
+				  "[firecracker] chroot '%s' must end in '%s', "
+				  "where the jailer puts the jail",
+				  p->c->cfg.fc_chroot, tail);
 	snprintf(p->base, sizeof(p->base), "%.*s", (int)(bl - tl), p->root);
 	if (fs_pathf(p->jaildir, sizeof(p->jaildir), err, "%s/%s/%s", p->base, exe_name, id) < 0)
 		return -1;
@@ -405,11 +430,14 @@ static int check_jail_not_root(const struct restore_plan *p, struct sk_err *err)
 	const struct manifest *m = &p->man;
 
 	if (p->jailed && (m->uid == 0 || m->gid == 0))
-		return sk_err_set(err, SK_EUSAGE, "snapshot '%s' would run its jail as %s "
+		return sk_err_set(err, SK_EUSAGE,
+				  "snapshot '%s' would run its jail as %s "
 				  "(uid %ld, gid %ld from the manifest); a jail must not run as "
-				  "root", p->o->snapshot, m->jailed ? "root" :
-				  "root, because it comes from an unjailed machine", m->uid,
-				  m->gid);
+				  "root",
+				  p->o->snapshot,
+				  m->jailed ? "root"
+					    : "root, because it comes from an unjailed machine",
+				  m->uid, m->gid);
 	return 0;
 }
 
@@ -428,20 +456,24 @@ static int check_disk_paths(const struct restore_plan *p, struct sk_err *err)
 		if (strcmp(a->kind, "disk"))
 			continue;
 		if (snapint_has_dotdot(a->recorded))
-			return sk_err_set(err, SK_EDAMAGED, "snapshot '%s': drive '%s' path "
-					  "'%s' has a '..' component", sid, a->drive_id,
-					  a->recorded);
+			return sk_err_set(err, SK_EDAMAGED,
+					  "snapshot '%s': drive '%s' path "
+					  "'%s' has a '..' component",
+					  sid, a->drive_id, a->recorded);
 		if (is_reserved(a->recorded))
-			return sk_err_set(err, SK_EDAMAGED, "snapshot '%s': drive '%s' path "
-					  "'%s' is a name fcsnap-restore keeps for itself", sid,
-					  a->drive_id, a->recorded);
+			return sk_err_set(err, SK_EDAMAGED,
+					  "snapshot '%s': drive '%s' path "
+					  "'%s' is a name fcsnap-restore keeps for itself",
+					  sid, a->drive_id, a->recorded);
 		/* Unjailed, an absolute path would be the source machine's own disk. */
 		if (!p->jailed && a->recorded[0] == '/')
-			return sk_err_set(err, SK_EBUSY, "snapshot '%s' records drive '%s' at "
+			return sk_err_set(err, SK_EBUSY,
+					  "snapshot '%s' records drive '%s' at "
 					  "the absolute path '%s'; without a jailer the new "
 					  "machine would open that same file. Configure "
 					  "[firecracker] jailer, or give machines relative drive "
-					  "paths", sid, a->drive_id, a->recorded);
+					  "paths",
+					  sid, a->drive_id, a->recorded);
 	}
 	return 0;
 }
@@ -474,8 +506,8 @@ static int make_root(struct restore_plan *p, struct sk_err *err)
 	/* A jail's parents are the jailer's (0755, as it makes them); its root is the user's. */
 	if (fs_mkdir_p(p->root, p->jailed ? 0755 : 0700, err) < 0)
 		return -1;
-	if (p->jailed && (chown(p->root, (uid_t)p->man.uid, (gid_t)p->man.gid) < 0 ||
-			  chmod(p->root, 0700) < 0))
+	if (p->jailed &&
+	    (chown(p->root, (uid_t)p->man.uid, (gid_t)p->man.gid) < 0 || chmod(p->root, 0700) < 0))
 		return sk_err_sys(err, SK_EFAIL, errno, "chown '%s'", p->root);
 	return 0;
 }
@@ -591,16 +623,26 @@ static int spawn_for(struct restore_plan *p, struct sk_err *err)
 	char uid[24], gid[24], fcid[72], *s;
 
 	if (p->jailed) {
-		char *argv[] = { (char *)cfg->fc_jailer, "--id", (char *)p->o->machine,
-				 "--exec-file", p->exe, "--uid", uid, "--gid", gid,
-				 "--chroot-base-dir", p->base, NULL };
+		char *argv[] = { (char *)cfg->fc_jailer,
+				 "--id",
+				 (char *)p->o->machine,
+				 "--exec-file",
+				 p->exe,
+				 "--uid",
+				 uid,
+				 "--gid",
+				 gid,
+				 "--chroot-base-dir",
+				 p->base,
+				 NULL };
 
 		snprintf(uid, sizeof(uid), "%ld", p->man.uid);
 		snprintf(gid, sizeof(gid), "%ld", p->man.gid);
 		return spawn_vmm(&p->sp, argv, p->jaildir, p->log, err);
 	} else {
-		char *argv[] = { (char *)cfg->fc_binary, "--api-sock", p->sock, "--id", fcid,
-				 NULL };
+		char *argv[] = {
+			(char *)cfg->fc_binary, "--api-sock", p->sock, "--id", fcid, NULL
+		};
 
 		/* Firecracker's --id takes letters, digits and '-' only; it only names logs. */
 		snprintf(fcid, sizeof(fcid), "%s", p->o->machine);
@@ -633,8 +675,10 @@ static int start_vmm(struct restore_plan *p, struct sk_err *err)
 	    fcapi_open(&p->fc, p->sock, err) < 0 || fcapi_describe(p->fc, &p->inst, err) < 0)
 		return -1;
 	if (p->novr && !fcapi_at_least(p->fc, 1, 12))
-		return sk_err_set(err, SK_EUSAGE, "--tap needs Firecracker 1.12 or later "
-				  "(network_overrides); this one is %s", p->inst.vmm_version);
+		return sk_err_set(err, SK_EUSAGE,
+				  "--tap needs Firecracker 1.12 or later "
+				  "(network_overrides); this one is %s",
+				  p->inst.vmm_version);
 	return 0;
 }
 
@@ -650,10 +694,11 @@ static int plan_vsock(struct restore_plan *p, char *vsock, size_t size, struct s
 		return 0;
 	}
 	if (!fcapi_at_least(p->fc, 1, 16))
-		return sk_err_set(err, SK_EBUSY, "snapshot '%s' has a vsock at the absolute path "
+		return sk_err_set(err, SK_EBUSY,
+				  "snapshot '%s' has a vsock at the absolute path "
 				  "'%s', which the source machine uses; Firecracker %s cannot move "
-				  "it (vsock_override needs 1.16)", p->o->snapshot, vsock,
-				  p->inst.vmm_version);
+				  "it (vsock_override needs 1.16)",
+				  p->o->snapshot, vsock, p->inst.vmm_version);
 	return fs_pathf(vsock, size, err, "%s/vsock.sock", p->root);
 }
 
@@ -718,7 +763,7 @@ static void restore_close(struct restore_plan *p, int ret)
 {
 	if (!p)
 		return;
-	proc_spawn_cancel(&p->sp);	/* a child still at the gate exits */
+	proc_spawn_cancel(&p->sp); /* a child still at the gate exits */
 	if (ret < 0 && p->journaled) {
 		struct sk_err re = SK_ERR_INIT;
 
@@ -741,12 +786,12 @@ int snap_restore(const struct snap_opts *o, struct machine_row *res, struct sk_e
 	struct restore_plan *p = NULL;
 	int ret = -1;
 
-	if (restore_open(&p, o, err) < 0)	/* ids, index, locks */
+	if (restore_open(&p, o, err) < 0) /* ids, index, locks */
 		goto out;
 	if (check_machine_free(p, err) < 0 || check_artifacts(p, err) < 0 ||
 	    map_taps(p, o, err) < 0 || plan_layout(p, err) < 0)
 		goto out;
-	if (make_root(p, err) < 0)		/* the journal row, from here on undone */
+	if (make_root(p, err) < 0) /* the journal row, from here on undone */
 		goto out;
 	if (lay_out_disks(p, err) < 0 || lay_out_memory(p, err) < 0)
 		goto out;
@@ -754,7 +799,7 @@ int snap_restore(const struct snap_opts *o, struct machine_row *res, struct sk_e
 		goto out;
 	ret = record_machine(p, res, err);
 out:
-	restore_close(p, ret);	/* undo on failure, end the journal row */
+	restore_close(p, ret); /* undo on failure, end the journal row */
 	return ret;
 }
 

@@ -40,7 +40,7 @@
 
 #define SNAPXFER_MAGIC "SKSNAP1\n"
 #define SNAPXFER_PAGE 4096
-#define SNAPXFER_CHUNK (1u << 20)		/* read size, and the longest 'D' run */
+#define SNAPXFER_CHUNK (1u << 20) /* read size, and the longest 'D' run */
 #define SNAPXFER_MAX_MANIFEST (4u << 20)
 
 static const uint8_t zero_page[SNAPXFER_PAGE];
@@ -75,8 +75,7 @@ static uint64_t get64(const uint8_t *p)
 
 static uint32_t get32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static void sha256_text(const char *text, char hex[HASH_HEX_LEN + 1])
@@ -105,18 +104,21 @@ static int send_runs(struct enc *e, const uint8_t *buf, size_t len, uint64_t off
 		size_t start, n;
 		uint8_t hdr[13];
 
-		while (i < len && !memcmp(buf + i, zero_page, len - i < SNAPXFER_PAGE ? len - i : SNAPXFER_PAGE))
+		while (i < len && !memcmp(buf + i, zero_page,
+					  len - i < SNAPXFER_PAGE ? len - i : SNAPXFER_PAGE))
 			i += SNAPXFER_PAGE;
 		if (i >= len)
 			break;
 		start = i;
-		while (i < len && memcmp(buf + i, zero_page, len - i < SNAPXFER_PAGE ? len - i : SNAPXFER_PAGE))
+		while (i < len && memcmp(buf + i, zero_page,
+					 len - i < SNAPXFER_PAGE ? len - i : SNAPXFER_PAGE))
 			i += SNAPXFER_PAGE;
 		n = (i < len ? i : len) - start;
 		hdr[0] = 'D';
 		put64(hdr + 1, off + start);
 		put32(hdr + 9, (uint32_t)n);
-		if (enc_write(e, hdr, sizeof(hdr), err) < 0 || enc_write(e, buf + start, n, err) < 0)
+		if (enc_write(e, hdr, sizeof(hdr), err) < 0 ||
+		    enc_write(e, buf + start, n, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -140,8 +142,10 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 		return sk_err_sys(err, SK_EDAMAGED, errno, "snapshot '%s': artifact '%s'", sid,
 				  a->name);
 	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != a->size) {
-		sk_err_set(err, SK_EDAMAGED, "snapshot '%s': artifact '%s' is %lld bytes, expected "
-			   "%llu", sid, a->name, (long long)st.st_size, (unsigned long long)a->size);
+		sk_err_set(err, SK_EDAMAGED,
+			   "snapshot '%s': artifact '%s' is %lld bytes, expected "
+			   "%llu",
+			   sid, a->name, (long long)st.st_size, (unsigned long long)a->size);
 		goto out;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -167,7 +171,8 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 		progress_add(prog, (uint64_t)(data - pos));
 		pos = data;
 		while (pos < hole) {
-			size_t want = hole - pos > SNAPXFER_CHUNK ? SNAPXFER_CHUNK : (size_t)(hole - pos);
+			size_t want =
+			    hole - pos > SNAPXFER_CHUNK ? SNAPXFER_CHUNK : (size_t)(hole - pos);
 			uint8_t *buf = hasher_slot(hs);
 			ssize_t n = pread(fd, buf, want, pos);
 
@@ -189,13 +194,15 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 		}
 	}
 	done = hs;
-	hs = NULL;	/* finished or not, it is freed */
+	hs = NULL; /* finished or not, it is freed */
 	if (hasher_finish(done, hex, err) < 0)
 		goto out;
 	/* Damage found here ends the stream before this file's end record. */
 	if (strcmp(hex, a->sha256)) {
-		sk_err_set(err, SK_EDAMAGED, "snapshot '%s': artifact '%s' is damaged on disk "
-			   "(sha256 %.16s..., expected %.16s...)", sid, a->name, hex, a->sha256);
+		sk_err_set(err, SK_EDAMAGED,
+			   "snapshot '%s': artifact '%s' is damaged on disk "
+			   "(sha256 %.16s..., expected %.16s...)",
+			   sid, a->name, hex, a->sha256);
 		goto out;
 	}
 	end[0] = 'E';
@@ -227,7 +234,8 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 	if (config_check_id("snapshot", o->snapshot, err) < 0)
 		return -1;
 	if (isatty(STDOUT_FILENO))
-		return sk_err_set(err, SK_EUSAGE, "refusing to write a snapshot stream to a terminal "
+		return sk_err_set(err, SK_EUSAGE,
+				  "refusing to write a snapshot stream to a terminal "
 				  "(redirect it or pipe it into fcsnap-import)");
 	if (snapint_open(&c, o->config_path, err) < 0 ||
 	    lock_acquire(&lk, c->locks, "snapshot", o->snapshot, o->wait_s, err) < 0 ||
@@ -249,8 +257,8 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 	 */
 	codec = o->co.codec_set ? o->co.codec : CODEC_ZSTD;
 	level = o->co.level_set ? o->co.level : codec == c->cfg.codec ? c->cfg.level : 0;
-	if (enc_open(&e, STDOUT_FILENO, codec, level, o->co.threads_set ? o->co.threads : c->cfg.threads,
-		     err) < 0)
+	if (enc_open(&e, STDOUT_FILENO, codec, level,
+		     o->co.threads_set ? o->co.threads : c->cfg.threads, err) < 0)
 		goto out;
 	hdr[0] = 'M';
 	put32(hdr + 1, (uint32_t)strlen(text));
@@ -268,8 +276,7 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 		goto out;
 	progress_end(&prog, 1);
 	log_info("exported snapshot '%s': %d artifacts, %s, as a %s stream of %s", o->snapshot,
-		 man.nart, log_bytes(total, sz, sizeof(sz)),
-		 codec_name(codec),
+		 man.nart, log_bytes(total, sz, sizeof(sz)), codec_name(codec),
 		 log_bytes(enc_bytes_out(e), out, sizeof(out)));
 	ret = 0;
 out:
@@ -290,7 +297,7 @@ struct rd {
 	struct dec *d;
 	const uint8_t *p;
 	size_t left;
-	uint64_t offset;	/* plain bytes consumed */
+	uint64_t offset; /* plain bytes consumed */
 };
 
 static int rd_get(struct rd *r, void *dst, size_t n, struct sk_err *err)
@@ -307,8 +314,10 @@ static int rd_get(struct rd *r, void *dst, size_t n, struct sk_err *err)
 			if (rc < 0)
 				return -1;
 			if (rc == 0)
-				return sk_err_set(err, SK_EDAMAGED, "the stream ends early, at byte %llu "
-						  "(truncated?)", (unsigned long long)r->offset);
+				return sk_err_set(err, SK_EDAMAGED,
+						  "the stream ends early, at byte %llu "
+						  "(truncated?)",
+						  (unsigned long long)r->offset);
 			r->p = b;
 		}
 		k = n < r->left ? n : r->left;
@@ -333,7 +342,8 @@ static int rd_end(struct rd *r, struct sk_err *err)
 		return sk_err_set(err, SK_EDAMAGED, "data after the end of the snapshot stream");
 	while ((rc = dec_next(r->d, &b, &n, err)) == 1)
 		if (n)
-			return sk_err_set(err, SK_EDAMAGED, "data after the end of the snapshot stream");
+			return sk_err_set(err, SK_EDAMAGED,
+					  "data after the end of the snapshot stream");
 	return rc;
 }
 
@@ -350,8 +360,8 @@ static int SK_PRINTF(2, 3) bad(struct sk_err *err, const char *fmt, ...)
 }
 
 /* Receive one artifact into <stage>/<name>, checking it against a. */
-static int import_file(struct rd *r, int dirfd, const struct artifact_row *a,
-		       struct progress *prog, struct sk_err *err)
+static int import_file(struct rd *r, int dirfd, const struct artifact_row *a, struct progress *prog,
+		       struct sk_err *err)
 {
 	uint8_t t, rec[12], end[8 + HASH_HEX_LEN], name[80];
 	uint16_t nlen;
@@ -364,12 +374,14 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a,
 		return -1;
 	nlen = (uint16_t)(rec[0] | rec[1] << 8);
 	if (t != 'F' || nlen != strlen(a->name))
-		return bad(err, "the stream does not carry artifact '%s' where the manifest puts it",
+		return bad(err,
+			   "the stream does not carry artifact '%s' where the manifest puts it",
 			   a->name);
-	if (rd_get(r, name, nlen, err) < 0)	/* a read error keeps its own class */
+	if (rd_get(r, name, nlen, err) < 0) /* a read error keeps its own class */
 		return -1;
 	if (memcmp(name, a->name, nlen))
-		return bad(err, "the stream does not carry artifact '%s' where the manifest puts it",
+		return bad(err,
+			   "the stream does not carry artifact '%s' where the manifest puts it",
 			   a->name);
 	fd = openat(dirfd, a->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -396,7 +408,8 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a,
 		/* Runs only go forward and never past the manifest's size. */
 		if (len == 0 || len > SNAPXFER_CHUNK || off < pos || off > a->size ||
 		    len > a->size - off) {
-			bad(err, "data for artifact '%s' lies outside the size the manifest gives it",
+			bad(err,
+			    "data for artifact '%s' lies outside the size the manifest gives it",
 			    a->name);
 			goto out;
 		}
@@ -425,7 +438,7 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a,
 	hasher_zeros(hs, a->size - pos);
 	progress_add(prog, a->size - pos);
 	done = hs;
-	hs = NULL;	/* finished or not, it is freed */
+	hs = NULL; /* finished or not, it is freed */
 	if (hasher_finish(done, hex, err) < 0)
 		goto out;
 	if (strcmp(hex, a->sha256)) {
@@ -453,13 +466,13 @@ struct import_plan {
 	struct lock *lk;
 	struct dec *d;
 	struct rd r;
-	char *text;			/* the manifest as it came */
+	char *text; /* the manifest as it came */
 	struct manifest man;
-	uint64_t total;			/* the artifacts' sizes added up */
-	const char *id;			/* the id it is stored as */
-	struct journal_row jr;		/* staging, and target: the final directory */
+	uint64_t total;	       /* the artifacts' sizes added up */
+	const char *id;	       /* the id it is stored as */
+	struct journal_row jr; /* staging, and target: the final directory */
 	int journaled, recorded;
-	int dirfd;			/* the staging, -1 if not open */
+	int dirfd; /* the staging, -1 if not open */
 	struct progress prog;
 };
 
@@ -495,7 +508,8 @@ static int read_manifest_record(struct import_plan *p, struct sk_err *err)
 	if (rd_get(&p->r, magic, 8, err) < 0 || memcmp(magic, SNAPXFER_MAGIC, 8)) {
 		if (err->code && err->code != SK_EDAMAGED)
 			return -1;
-		return sk_err_set(err, SK_EDAMAGED, "not a statekit snapshot stream (see "
+		return sk_err_set(err, SK_EDAMAGED,
+				  "not a statekit snapshot stream (see "
 				  "fcsnap-export(1))");
 	}
 	if (rd_get(&p->r, hdr, 5, err) < 0)
@@ -517,7 +531,8 @@ static int read_manifest_record(struct import_plan *p, struct sk_err *err)
 		uint64_t size = p->man.arts[i].size;
 
 		if (size > max || p->total > max - size)
-			return sk_err_set(err, SK_EDAMAGED, "the manifest's artifacts add up to "
+			return sk_err_set(err, SK_EDAMAGED,
+					  "the manifest's artifacts add up to "
 					  "more than [archive] max_bytes (%llu)",
 					  (unsigned long long)max);
 		p->total += size;
@@ -537,12 +552,15 @@ static int claim_id(struct import_plan *p, struct sk_err *err)
 		return -1;
 	if (p->o->as)
 		snprintf(p->man.snapshot, sizeof(p->man.snapshot), "%s", p->o->as);
-	if (fs_pathf(p->jr.staging, sizeof(p->jr.staging), err, "%s/import.%s", c->tmp, p->id) < 0 ||
+	if (fs_pathf(p->jr.staging, sizeof(p->jr.staging), err, "%s/import.%s", c->tmp, p->id) <
+		0 ||
 	    fs_pathf(p->jr.target, sizeof(p->jr.target), err, "%s/%s", c->snaps, p->id) < 0)
 		return -1;
 	if (idx_snap_get(c->ix, p->id, &old, NULL, &e) == 0 || fs_exists(p->jr.target))
-		return sk_err_set(err, SK_EBUSY, "snapshot '%s' already exists; import it under "
-				  "another id with --as NEWID", p->id);
+		return sk_err_set(err, SK_EBUSY,
+				  "snapshot '%s' already exists; import it under "
+				  "another id with --as NEWID",
+				  p->id);
 	if (e.code != SK_ENOENT) {
 		*err = e;
 		return -1;
@@ -586,7 +604,8 @@ static int receive_artifacts(struct import_plan *p, struct sk_err *err)
 		return -1;
 	sha256_text(p->text, hex);
 	if (tail[0] != 'T' || memcmp(tail + 1, hex, HASH_HEX_LEN))
-		return sk_err_set(err, SK_EDAMAGED, "the stream's end record does not match its "
+		return sk_err_set(err, SK_EDAMAGED,
+				  "the stream's end record does not match its "
 				  "manifest");
 	if (rd_end(&p->r, err) < 0)
 		return -1;
@@ -662,10 +681,9 @@ int snap_import(const struct snap_opts *o, struct sk_err *err)
 	struct import_plan *p = NULL;
 	int ret = -1;
 
-	if (import_open(&p, o, err) < 0 || read_manifest_record(p, err) < 0 ||
-	    claim_id(p, err) < 0)
+	if (import_open(&p, o, err) < 0 || read_manifest_record(p, err) < 0 || claim_id(p, err) < 0)
 		goto out;
-	if (begin_staging(p, err) < 0)	/* the journal row, from here on undone */
+	if (begin_staging(p, err) < 0) /* the journal row, from here on undone */
 		goto out;
 	if (receive_artifacts(p, err) < 0)
 		goto out;

@@ -49,7 +49,7 @@
 
 #define TG_DEFAULT_MAX_PATH 4096
 
-static const char posix_magic[8] = {'u', 's', 't', 'a', 'r', '\0', '0', '0'};
+static const char posix_magic[8] = { 'u', 's', 't', 'a', 'r', '\0', '0', '0' };
 static const char gnu_magic[8] = "ustar  "; /* with its NUL: 8 bytes */
 
 /* Byte offsets of header fields (POSIX ustar and old GNU layouts). */
@@ -425,23 +425,23 @@ static const struct {
 	unsigned bit;
 	bool is_path;
 } pax_once[] = {
-    {"path", K_PATH, true},
-    {"linkpath", K_LINKPATH, true},
-    {"GNU.sparse.name", K_SP_NAME, true},
-    {"size", K_SIZE, false},
-    {"uid", K_UID, false},
-    {"gid", K_GID, false},
-    {"uname", K_UNAME, false},
-    {"gname", K_GNAME, false},
-    {"mtime", K_MTIME, false},
-    {"atime", K_ATIME, false},
-    {"ctime", K_CTIME, false},
-    {"GNU.sparse.size", K_SP_SIZE, false},
-    {"GNU.sparse.realsize", K_SP_REALSIZE, false},
-    {"GNU.sparse.numblocks", K_SP_NUMBLOCKS, false},
-    {"GNU.sparse.map", K_SP_MAP, false},
-    {"GNU.sparse.major", K_SP_MAJOR, false},
-    {"GNU.sparse.minor", K_SP_MINOR, false},
+	{ "path", K_PATH, true },
+	{ "linkpath", K_LINKPATH, true },
+	{ "GNU.sparse.name", K_SP_NAME, true },
+	{ "size", K_SIZE, false },
+	{ "uid", K_UID, false },
+	{ "gid", K_GID, false },
+	{ "uname", K_UNAME, false },
+	{ "gname", K_GNAME, false },
+	{ "mtime", K_MTIME, false },
+	{ "atime", K_ATIME, false },
+	{ "ctime", K_CTIME, false },
+	{ "GNU.sparse.size", K_SP_SIZE, false },
+	{ "GNU.sparse.realsize", K_SP_REALSIZE, false },
+	{ "GNU.sparse.numblocks", K_SP_NUMBLOCKS, false },
+	{ "GNU.sparse.map", K_SP_MAP, false },
+	{ "GNU.sparse.major", K_SP_MAJOR, false },
+	{ "GNU.sparse.minor", K_SP_MINOR, false },
 };
 
 /* Name the record's keyword: r->bit, r->is_path, r->binary, r->kq. */
@@ -566,10 +566,10 @@ static int pax_vendor(struct targuard *g, const struct pax_rec *r, struct sk_err
 	 * the others. Only star writes it, for sparse files of its own kind.
 	 */
 	if (key_is(key, klen, "SCHILY.realsize"))
-		return reject(
-		    g, err,
-		    "pax record 'SCHILY.realsize' overrides the entry size at offset %" PRIu64,
-		    r->at);
+		return reject(g, err,
+			      "pax record 'SCHILY.realsize' overrides the entry size at offset "
+			      "%" PRIu64,
+			      r->at);
 	if (key_is(key, klen, "SCHILY.devmajor") || key_is(key, klen, "SCHILY.devminor") ||
 	    key_is(key, klen, "SCHILY.dev") || key_is(key, klen, "SCHILY.ino") ||
 	    key_is(key, klen, "SCHILY.nlink")) {
@@ -648,8 +648,12 @@ static int pax_gnu_sparse(struct targuard *g, const struct pax_rec *r, struct sk
 static int pax_record(struct targuard *g, bool global, const char *key, size_t klen,
 		      const char *val, size_t vlen, uint64_t at, struct sk_err *err)
 {
-	struct pax_rec r = {
-	    .global = global, .key = key, .klen = klen, .val = val, .vlen = vlen, .at = at};
+	struct pax_rec r = { .global = global,
+			     .key = key,
+			     .klen = klen,
+			     .val = val,
+			     .vlen = vlen,
+			     .at = at };
 	int rc;
 
 	if (pax_classify(g, &r, err) < 0 || pax_common(g, &r, err) < 0)
@@ -1070,10 +1074,10 @@ static int start_entry(struct targuard *g, const unsigned char *h, bool gnu, uin
 	 */
 	if ((regular && size > 0) || t == 'S') {
 		if (final_name_last(e, h, gnu) == '/')
-			return reject(
-			    g, err,
-			    "regular file entry with a directory name has data at offset %" PRIu64,
-			    at);
+			return reject(g, err,
+				      "regular file entry with a directory name has data at offset "
+				      "%" PRIu64,
+				      at);
 	}
 	if (e->K && (e->seen & K_LINKPATH))
 		return reject(g, err, "both GNU long link name and pax linkpath at offset %" PRIu64,
@@ -1098,8 +1102,9 @@ static int start_entry(struct targuard *g, const unsigned char *h, bool gnu, uin
 			return reject(g, err,
 				      "GNU sparse entry without GNU magic at offset %" PRIu64, at);
 		if (e->x)
-			return reject(
-			    g, err, "pax header before a GNU sparse entry at offset %" PRIu64, at);
+			return reject(g, err,
+				      "pax header before a GNU sparse entry at offset %" PRIu64,
+				      at);
 		memset(&g->osp, 0, sizeof(g->osp));
 		g->osp_hdr_off = at;
 		used = old_sparse_entries(&g->osp, h + H_GNU_SPARSE, 4);
@@ -1130,10 +1135,10 @@ static int header_block(struct targuard *g, struct sk_err *err)
 	if (all_zero(h, TG_BLOCK)) {
 		/* libarchive would report a clean end of archive here. */
 		if (g->ext.x || g->ext.L || g->ext.K)
-			return reject(
-			    g, err,
-			    "end-of-archive marker after an extension header at offset %" PRIu64,
-			    at);
+			return reject(g, err,
+				      "end-of-archive marker after an extension header at offset "
+				      "%" PRIu64,
+				      at);
 		g->st = TG_EOF1;
 		g->zeros = 0;
 		return 0;

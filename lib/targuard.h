@@ -13,14 +13,13 @@
 #include "err.h"
 
 struct targuard_limits {
-	size_t max_path;	/* longest name or link target, in bytes */
-	size_t max_pax;		/* largest pax 'x'/'g' or GNU 'L'/'K' body */
+	size_t max_path; /* longest name or link target, in bytes */
+	size_t max_pax;	 /* largest pax 'x'/'g' or GNU 'L'/'K' body */
 };
 
 struct targuard;
 
-int targuard_new(struct targuard **out, const struct targuard_limits *lim,
-		 struct sk_err *err);
+int targuard_new(struct targuard **out, const struct targuard_limits *lim, struct sk_err *err);
 /*
  * Check the next len bytes of the tar stream. Returns 0 while the stream is
  * acceptable so far, -1 with SK_EDAMAGED and a message naming the problem and

@@ -45,12 +45,12 @@ struct walk {
 	struct awriter *w;
 	struct progress *prog;
 	struct tree_stats *st;
-	char *buf;		/* IO_CHUNK bytes of file data */
+	char *buf; /* IO_CHUNK bytes of file data */
 	struct link_ent *links;
 	size_t nlinks, caplinks;
 	struct sk_extent *ext;
 	size_t capext;
-	char target[4097];	/* a symlink's target; here, not in each level's frame */
+	char target[4097]; /* a symlink's target; here, not in each level's frame */
 };
 
 static size_t link_slot(const struct walk *wk, dev_t dev, ino_t ino)
@@ -58,8 +58,7 @@ static size_t link_slot(const struct walk *wk, dev_t dev, ino_t ino)
 	size_t h = ((size_t)ino * 0x9e3779b97f4a7c15ULL) ^ (size_t)dev;
 
 	h &= wk->caplinks - 1;
-	while (wk->links[h].path &&
-	       (wk->links[h].dev != dev || wk->links[h].ino != ino))
+	while (wk->links[h].path && (wk->links[h].dev != dev || wk->links[h].ino != ino))
 		h = (h + 1) & (wk->caplinks - 1);
 	return h;
 }
@@ -82,8 +81,7 @@ static int link_grow(struct walk *wk)
 
 /* The first name of (dev, ino) if seen before, else remember path: NULL.
  * A hash set, so a tree of a million hardlinks is not quadratic. */
-static const char *link_seen(struct walk *wk, const struct stat *s, const char *path,
-			     int *oom)
+static const char *link_seen(struct walk *wk, const struct stat *s, const char *path, int *oom)
 {
 	size_t h;
 
@@ -141,7 +139,7 @@ static ssize_t map_sparse(struct walk *wk, int fd, const struct stat *s)
 		data = lseek(fd, pos, SEEK_DATA);
 		if (data < 0) {
 			if (errno == ENXIO)
-				break;	/* only a hole remains */
+				break; /* only a hole remains */
 			/* EINVAL: the file system has no SEEK_DATA. */
 			return errno == EINVAL ? 0 : -1;
 		}
@@ -378,8 +376,8 @@ static int walk_dir(struct walk *wk, int dfd, char *path, size_t plen, int depth
  * A directory: its header, then its children. path[0..plen) is its name,
  * as in walk_dir.
  */
-static int put_dir(struct walk *wk, int dfd, const char *name, char *path, size_t plen,
-		   int depth, const struct stat *s, struct sk_err *err)
+static int put_dir(struct walk *wk, int dfd, const char *name, char *path, size_t plen, int depth,
+		   const struct stat *s, struct sk_err *err)
 {
 	struct sk_entry e = { 0 };
 	int sub, ret;
@@ -445,10 +443,11 @@ static int skip_special(struct walk *wk, const char *path, const struct stat *s)
 	 * (a device node written as root is a way into the
 	 * host), and a socket or fifo has no content to keep. */
 	log_warn("skipping %s '%s'",
-		 S_ISSOCK(s->st_mode)  ? "socket" :
-		 S_ISFIFO(s->st_mode)  ? "fifo" :
-		 S_ISCHR(s->st_mode)   ? "character device" :
-		 S_ISBLK(s->st_mode)   ? "block device" : "special file",
+		 S_ISSOCK(s->st_mode)	? "socket"
+		 : S_ISFIFO(s->st_mode) ? "fifo"
+		 : S_ISCHR(s->st_mode)	? "character device"
+		 : S_ISBLK(s->st_mode)	? "block device"
+					: "special file",
 		 path);
 	wk->st->skipped++;
 	return 1;
@@ -478,8 +477,8 @@ static int walk_entry(struct walk *wk, int dfd, const char *name, char *path, si
 	 * lesser loss: an export must always import. */
 	if ((uint64_t)depth + 1 > wk->lim->max_depth || clen > wk->lim->max_path) {
 		log_warn("skipping '%.200s...': deeper or longer than the archive limits "
-			 "(max_depth %llu, max_path %llu)", path,
-			 (unsigned long long)wk->lim->max_depth,
+			 "(max_depth %llu, max_path %llu)",
+			 path, (unsigned long long)wk->lim->max_depth,
 			 (unsigned long long)wk->lim->max_path);
 		wk->st->skipped++;
 		return 1;
@@ -488,7 +487,7 @@ static int walk_entry(struct walk *wk, int dfd, const char *name, char *path, si
 	 * never as what it points at. */
 	if (fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
-			return 1;	/* gone since readdir */
+			return 1; /* gone since readdir */
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot stat '%s'", path);
 	}
 	switch (s.st_mode & S_IFMT) {
@@ -583,7 +582,7 @@ int tree_export(int rootfd, struct awriter *w, const struct extract_limits *lim,
  * each inode once however many names it has.
  */
 struct size_pass {
-	ino_t *seen;		/* open-addressing set of multi-link inodes */
+	ino_t *seen; /* open-addressing set of multi-link inodes */
 	size_t cap, n;
 };
 
@@ -597,7 +596,7 @@ static int size_seen(struct size_pass *sp, ino_t ino)
 		ino_t *nv = calloc(ncap, sizeof(*nv));
 
 		if (!nv)
-			return 0;	/* an estimate too high, nothing worse */
+			return 0; /* an estimate too high, nothing worse */
 		for (i = 0; i < sp->cap; i++) {
 			size_t h;
 
@@ -702,8 +701,8 @@ static int link_copy_dir(int src, int dst, const char *path, int depth, struct s
 		/* flags 0: a symlink is linked as itself, not its target. */
 		if (!S_ISDIR(s.st_mode)) {
 			if (linkat(src, names[i], dst, names[i], 0) < 0)
-				ret = sk_err_sys(err, SK_EFAIL, errno, "cannot link '%s'",
-						 names[i]);
+				ret =
+				    sk_err_sys(err, SK_EFAIL, errno, "cannot link '%s'", names[i]);
 			continue;
 		}
 		/* 0700 until its children are in: the source's mode may be
@@ -721,10 +720,9 @@ static int link_copy_dir(int src, int dst, const char *path, int depth, struct s
 
 			ret = link_copy_dir(s2, d2, names[i], depth + 1, err);
 			if (ret == 0 && (fchown(d2, s.st_uid, s.st_gid) < 0 ||
-					 fchmod(d2, s.st_mode & 07777) < 0 ||
-					 futimens(d2, ts) < 0))
-				ret = sk_err_sys(err, SK_EFAIL, errno, "cannot copy metadata of '%s'",
-						 names[i]);
+					 fchmod(d2, s.st_mode & 07777) < 0 || futimens(d2, ts) < 0))
+				ret = sk_err_sys(err, SK_EFAIL, errno,
+						 "cannot copy metadata of '%s'", names[i]);
 		}
 		if (s2 >= 0)
 			close(s2);

@@ -15,9 +15,9 @@
 #include "log.h"
 
 struct tree_stats {
-	uint64_t entries;	/* entries written */
-	uint64_t bytes;		/* apparent bytes of regular files */
-	uint64_t skipped;	/* sockets, fifos, devices left out */
+	uint64_t entries; /* entries written */
+	uint64_t bytes;	  /* apparent bytes of regular files */
+	uint64_t skipped; /* sockets, fifos, devices left out */
 };
 
 /*

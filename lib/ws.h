@@ -15,35 +15,37 @@
 #include "err.h"
 
 struct ws_opts {
-	const char *config_path;	/* -c, or NULL */
+	const char *config_path; /* -c, or NULL */
 	const char *bot;
-	int wait_s;			/* --wait; 0 = fail at once when busy */
-	int progress;			/* --progress */
-	int json;			/* --json */
+	int wait_s;   /* --wait; 0 = fail at once when busy */
+	int progress; /* --progress */
+	int json;     /* --json */
 
-	const char *output;		/* ws-export -o; NULL = stdout */
-	struct codec_opts co;		/* -z, -l, -j */
+	const char *output;   /* ws-export -o; NULL = stdout */
+	struct codec_opts co; /* -z, -l, -j */
 
-	const char *input;		/* ws-import -i; NULL = stdin */
+	const char *input; /* ws-import -i; NULL = stdin */
 	int merge;
 
-	int64_t generation;		/* ws-preserve -g; 0 = newest */
-	int keep;			/* ws-preserve -k; 0 = from config */
+	int64_t generation; /* ws-preserve -g; 0 = newest */
+	int keep;	    /* ws-preserve -k; 0 = from config */
 };
 
+/* clang-format off */
 #define WS_OPTS_INIT { .wait_s = 0 }
+/* clang-format on */
 
 /* What an import (or a restore) made of its archive. */
 struct ws_import_result {
 	char bot[72];
-	uint64_t entries;	/* entries extracted */
-	uint64_t bytes;		/* apparent bytes of regular files */
-	enum codec codec;	/* the codec the archive came in */
+	uint64_t entries; /* entries extracted */
+	uint64_t bytes;	  /* apparent bytes of regular files */
+	enum codec codec; /* the codec the archive came in */
 };
 
 /* What ws_restore restored. */
 struct ws_restore_result {
-	int64_t generation;	/* 0: the legacy directory */
+	int64_t generation; /* 0: the legacy directory */
 	struct ws_import_result import;
 };
 
@@ -51,13 +53,13 @@ struct ws_restore_result {
 struct ws_backup {
 	char bot[72];
 	int64_t generation;
-	char file[PATH_MAX];	/* absolute path of the archive, "" if it has none */
+	char file[PATH_MAX]; /* absolute path of the archive, "" if it has none */
 	char codec[8];
-	uint64_t size;		/* bytes of the archive */
+	uint64_t size; /* bytes of the archive */
 	char sha256[72];
 	uint64_t entries;
-	int64_t created;	/* unix seconds */
-	int64_t restored;	/* unix seconds of the last restore, 0 if never */
+	int64_t created;  /* unix seconds */
+	int64_t restored; /* unix seconds of the last restore, 0 if never */
 };
 
 /* Bot ids, sorted, each once. */

@@ -72,8 +72,8 @@ static int open_output(const char *path, char *tmp, size_t size, struct sk_err *
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", path);
 	if (isatty(fd)) {
 		close(fd);
-		return sk_err_set(err, SK_EUSAGE, "refusing to write an archive to a terminal ('%s')",
-				  path);
+		return sk_err_set(err, SK_EUSAGE,
+				  "refusing to write an archive to a terminal ('%s')", path);
 	}
 	return fd;
 }
@@ -100,7 +100,8 @@ int ws_export(const struct ws_opts *o, struct sk_err *err)
 
 	if (!o->output && isatty(STDOUT_FILENO))
 		return sk_err_set(err, SK_EUSAGE,
-				  "refusing to write an archive to a terminal (use -o FILE or a pipe)");
+				  "refusing to write an archive to a terminal (use -o FILE or a "
+				  "pipe)");
 	if (wsint_open(&c, o, 1, err) < 0)
 		return wsint_fail(err, "export", o->bot);
 	if (wsint_resolve_codec(c, o, &cs, err) < 0 || c->be->ops->probe(c->be, err) < 0)
@@ -110,8 +111,7 @@ int ws_export(const struct ws_opts *o, struct sk_err *err)
 		goto out;
 	if (o->output && (out_fd = open_output(o->output, tmp, sizeof(tmp), err)) < 0)
 		goto out;
-	if (wsint_begin(c, &jr, "export", "export", tmp, err) < 0 ||
-	    wsint_quiesce(c, &jr, err) < 0)
+	if (wsint_begin(c, &jr, "export", "export", tmp, err) < 0 || wsint_quiesce(c, &jr, err) < 0)
 		goto out;
 	fault_point("export-stopped");
 	if (c->be->offline) {

@@ -24,10 +24,10 @@
 #include "banned.h"
 
 struct swap_names {
-	char parent[PATH_MAX];	/* the workspace's directory */
+	char parent[PATH_MAX]; /* the workspace's directory */
 	char base[NAME_MAX + 1];
-	char newp[PATH_MAX];	/* <parent>/.<base>.statekit-new */
-	char oldp[PATH_MAX];	/* <parent>/.<base>.statekit-old */
+	char newp[PATH_MAX]; /* <parent>/.<base>.statekit-new */
+	char oldp[PATH_MAX]; /* <parent>/.<base>.statekit-old */
 };
 
 static int swap_names(const char *root, struct swap_names *sn, struct sk_err *err)
@@ -37,10 +37,10 @@ static int swap_names(const char *root, struct swap_names *sn, struct sk_err *er
 	if (!*base || strlen(base) > NAME_MAX - 20)
 		return sk_err_set(err, SK_EUSAGE, "bad workspace path '%s'", root);
 	snprintf(sn->base, sizeof(sn->base), "%s", base);
-	if ((size_t)snprintf(sn->newp, sizeof(sn->newp), "%s/.%s.statekit-new", sn->parent,
-			     base) >= sizeof(sn->newp) ||
-	    (size_t)snprintf(sn->oldp, sizeof(sn->oldp), "%s/.%s.statekit-old", sn->parent,
-			     base) >= sizeof(sn->oldp))
+	if ((size_t)snprintf(sn->newp, sizeof(sn->newp), "%s/.%s.statekit-new", sn->parent, base) >=
+		sizeof(sn->newp) ||
+	    (size_t)snprintf(sn->oldp, sizeof(sn->oldp), "%s/.%s.statekit-old", sn->parent, base) >=
+		sizeof(sn->oldp))
 		return sk_err_set(err, SK_EUSAGE, "workspace path '%s' is too long", root);
 	return 0;
 }
@@ -60,8 +60,7 @@ static int same_ino(const char *path, int64_t dev, int64_t ino)
  * the -new name (exchange) or the -old name (two renames) and goes; before
  * that, the staging goes and a workspace parked at -old comes back.
  */
-static int settle(const struct swap_names *sn, const char *root, int swapped,
-		  struct sk_err *err)
+static int settle(const struct swap_names *sn, const char *root, int swapped, struct sk_err *err)
 {
 	if (!swapped && !fs_exists(root) && fs_exists(sn->oldp)) {
 		if (rename(sn->oldp, root) < 0)
@@ -85,8 +84,7 @@ static int settle(const struct swap_names *sn, const char *root, int swapped,
  * mounted with redirect_dir, which containerd does not use. The caller then
  * rolls forward instead.
  */
-static int swap_in(const struct swap_names *sn, const char *root, int had_old,
-		   struct sk_err *err)
+static int swap_in(const struct swap_names *sn, const char *root, int had_old, struct sk_err *err)
 {
 	if (!had_old) {
 		if (renameat2(AT_FDCWD, sn->newp, AT_FDCWD, root, RENAME_NOREPLACE) < 0)
@@ -369,10 +367,10 @@ struct import_plan {
 	int merge, offline;
 	struct journal_row jr;
 	struct swap_names sn;
-	const char *root;	/* the workspace, while attached */
-	int had_old;		/* a workspace was there to replace */
-	int stagefd;		/* the staging directory, sn.newp */
-	struct stat st;		/* its identity, recorded before the swap */
+	const char *root; /* the workspace, while attached */
+	int had_old;	  /* a workspace was there to replace */
+	int stagefd;	  /* the staging directory, sn.newp */
+	struct stat st;	  /* its identity, recorded before the swap */
 	struct areader *r;
 	struct progress prog;
 	int swapped;
@@ -560,7 +558,7 @@ static enum wsint_row import_settle(struct import_plan *p)
 	}
 	if (settle(&p->sn, p->root, p->swapped, &cerr) < 0) {
 		log_warn("%s", cerr.msg);
-		return WSINT_KEEP_ROW;	/* the next repair tries again */
+		return WSINT_KEEP_ROW; /* the next repair tries again */
 	}
 	return WSINT_END_ROW;
 }
@@ -604,7 +602,8 @@ static int open_input(const struct ws_opts *o, uint64_t *size, struct sk_err *er
 
 	if (!o->input && isatty(STDIN_FILENO))
 		return sk_err_set(err, SK_EUSAGE,
-				  "refusing to read an archive from a terminal (use -i FILE or a pipe)");
+				  "refusing to read an archive from a terminal (use -i FILE or a "
+				  "pipe)");
 	if (o->input) {
 		fd = open(o->input, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)

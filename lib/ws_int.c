@@ -226,7 +226,7 @@ int wsint_resume(struct wsint_ctx *c, struct journal_row *jr, int ret, enum wsin
 	}
 	if (start_bot(c, jr, &lerr) < 0) {
 		late_failure(&ret, err, &lerr);
-		return ret;	/* keep the row: the next command retries */
+		return ret; /* keep the row: the next command retries */
 	}
 	if (keep == WSINT_END_ROW)
 		idx_journal_end(c->ix, jr->id, &lerr);
@@ -256,8 +256,8 @@ void wsint_limits(const struct sk_config *cfg, struct extract_limits *lim)
 	lim->max_depth = cfg->max_depth;
 }
 
-int wsint_resolve_codec(const struct wsint_ctx *c, const struct ws_opts *o,
-			struct wsint_codec *cs, struct sk_err *err)
+int wsint_resolve_codec(const struct wsint_ctx *c, const struct ws_opts *o, struct wsint_codec *cs,
+			struct sk_err *err)
 {
 	int max;
 
@@ -265,7 +265,7 @@ int wsint_resolve_codec(const struct wsint_ctx *c, const struct ws_opts *o,
 	cs->level = o->co.level_set ? o->co.level : c->cfg.level;
 	cs->threads = o->co.threads_set ? o->co.threads : c->cfg.threads;
 	if (cs->codec == CODEC_NONE)
-		return 0;	/* no level to check */
+		return 0; /* no level to check */
 	max = cs->codec == CODEC_GZIP ? 9 : 19;
 	if (cs->level > max)
 		return sk_err_set(err, SK_EUSAGE, "level %d is out of range for %s (1-%d)",

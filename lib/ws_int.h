@@ -26,9 +26,9 @@ struct wsint_ctx {
 	struct lock *lk;
 	struct backend *be;
 	const char *bot;
-	char object[80];		/* "bot.<id>": the journal's object */
+	char object[80]; /* "bot.<id>": the journal's object */
 	char locks[PATH_MAX];
-	char backups[PATH_MAX];		/* <state>/backups/<bot> */
+	char backups[PATH_MAX]; /* <state>/backups/<bot> */
 };
 
 /*
@@ -92,8 +92,8 @@ struct wsint_codec {
 	int level;
 	int threads;
 };
-int wsint_resolve_codec(const struct wsint_ctx *c, const struct ws_opts *o,
-			struct wsint_codec *cs, struct sk_err *err);
+int wsint_resolve_codec(const struct wsint_ctx *c, const struct ws_opts *o, struct wsint_codec *cs,
+			struct sk_err *err);
 
 /* What writing an archive did. */
 struct wsint_export_res {

@@ -28,7 +28,9 @@ static int backup_path(const struct wsint_ctx *c, int64_t gen, enum codec codec,
 		       size_t size)
 {
 	return (size_t)snprintf(out, size, "%s/gen-%06lld%s", c->backups, (long long)gen,
-				codec_suffix(codec)) >= size ? -1 : 0;
+				codec_suffix(codec)) >= size
+		   ? -1
+		   : 0;
 }
 
 /*
@@ -64,8 +66,9 @@ static int sweep_orphans(struct wsint_ctx *c, struct sk_err *err)
 
 	d = opendir(c->backups);
 	if (!d)
-		return errno == ENOENT ? 0 : sk_err_sys(err, SK_EFAIL, errno, "cannot read '%s'",
-							c->backups);
+		return errno == ENOENT
+			   ? 0
+			   : sk_err_sys(err, SK_EFAIL, errno, "cannot read '%s'", c->backups);
 	if (idx_backup_list(c->ix, c->bot, &rows, &n, err) < 0) {
 		closedir(d);
 		return -1;
@@ -127,11 +130,11 @@ struct preserve_plan {
 	struct wsint_ctx *c;
 	struct wsint_codec cs;
 	struct journal_row jr;
-	int rootfd;		/* the workspace, read-only */
-	int fd;			/* the archive being written, at tmp */
-	char tmp[PATH_MAX];	/* "" once renamed to b->file */
+	int rootfd;	    /* the workspace, read-only */
+	int fd;		    /* the archive being written, at tmp */
+	char tmp[PATH_MAX]; /* "" once renamed to b->file */
 	struct wsint_export_res res;
-	struct ws_backup *b;	/* the new generation; b->file its final name */
+	struct ws_backup *b; /* the new generation; b->file its final name */
 };
 
 /*
@@ -139,8 +142,7 @@ struct preserve_plan {
  * backup directory (swept of orphans), the bot itself, an online
  * workspace, the generation's number and its temporary file.
  */
-static int preserve_prepare(struct preserve_plan *p, const struct ws_opts *o,
-			    struct sk_err *err)
+static int preserve_prepare(struct preserve_plan *p, const struct ws_opts *o, struct sk_err *err)
 {
 	struct wsint_ctx *c = p->c;
 
@@ -170,8 +172,7 @@ static int write_generation(struct preserve_plan *p, int show_progress, struct s
 			return -1;
 		fault_point("preserve-mounted");
 	}
-	if (wsint_write_archive(&c->cfg, p->rootfd, p->fd, &p->cs, show_progress, &p->res,
-				err) < 0)
+	if (wsint_write_archive(&c->cfg, p->rootfd, p->fd, &p->cs, show_progress, &p->res, err) < 0)
 		return -1;
 	close(p->rootfd);
 	p->rootfd = -1;
@@ -403,7 +404,8 @@ int ws_restore(const struct ws_opts *o, struct ws_restore_result *res, struct sk
 	} else if (err->code != SK_ENOENT || o->generation) {
 		/* the error stands */
 	} else if (!legacy_dir(c, legacy, sizeof(legacy))) {
-		sk_err_set(err, SK_ENOENT, "bot '%s' has no backup and no legacy directory", c->bot);
+		sk_err_set(err, SK_ENOENT, "bot '%s' has no backup and no legacy directory",
+			   c->bot);
 	} else {
 		ret = restore_legacy(c, legacy, o, &res->import, err);
 	}
@@ -452,8 +454,7 @@ int ws_prune(const struct ws_opts *o, struct sk_err *err)
 }
 
 /* A backup row as the caller sees it: with the archive's absolute name. */
-static void backup_of(const struct sk_config *cfg, const struct backup_row *r,
-		      struct ws_backup *b)
+static void backup_of(const struct sk_config *cfg, const struct backup_row *r, struct ws_backup *b)
 {
 	struct sk_err e = SK_ERR_INIT;
 

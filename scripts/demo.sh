@@ -16,7 +16,8 @@ say() { printf '\n== %s\n' "$*"; }
 if ((EUID != 0)) || [[ -n ${STATEKIT_CONFIG:-} ]]; then
 	state=$(mktemp -d)/state
 	printf '[state]\ndir = %s\n' "$state" >"$(dirname "$state")/statekit.ini"
-	export STATEKIT_CONFIG=$(dirname "$state")/statekit.ini
+	STATEKIT_CONFIG=$(dirname "$state")/statekit.ini
+	export STATEKIT_CONFIG
 else
 	state=/var/lib/statekit
 	unset STATEKIT_CONFIG

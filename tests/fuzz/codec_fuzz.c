@@ -163,7 +163,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		     (strcmp(err2.msg, err.msg) &&
 		      (strncmp(err.msg, "zstd: ", 6) || strncmp(err2.msg, "zstd: ", 6)))))
 			fz_fail("codec: read whole: %d, %zu bytes, '%s'; read in pieces: %d, %zu "
-				"bytes, '%s'", ret, n, err.msg, ret2, n2, err2.msg);
+				"bytes, '%s'",
+				ret, n, err.msg, ret2, n2, err2.msg);
 	}
 	if (size == 0 && ret >= 0)
 		fz_fail("codec: an empty input was accepted");

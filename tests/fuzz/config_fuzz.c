@@ -39,11 +39,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cfg.state_dir[0] != '/')
 		fz_fail("config: accepted a relative state dir '%s'", cfg.state_dir);
 	if (!TERMINATED(state_dir) || !TERMINATED(backend) || !TERMINATED(ws_path) ||
-	    !TERMINATED(stop_command) || !TERMINATED(start_command) ||
-	    !TERMINATED(legacy_dir) || !TERMINATED(ctd_address) || !TERMINATED(ctd_namespace) ||
-	    !TERMINATED(ctd_container) || !TERMINATED(ctd_data_path) || !TERMINATED(ctd_ctr) ||
-	    !TERMINATED(fc_binary) || !TERMINATED(fc_jailer) || !TERMINATED(fc_socket) ||
-	    !TERMINATED(fc_chroot) || !TERMINATED(fc_clone))
+	    !TERMINATED(stop_command) || !TERMINATED(start_command) || !TERMINATED(legacy_dir) ||
+	    !TERMINATED(ctd_address) || !TERMINATED(ctd_namespace) || !TERMINATED(ctd_container) ||
+	    !TERMINATED(ctd_data_path) || !TERMINATED(ctd_ctr) || !TERMINATED(fc_binary) ||
+	    !TERMINATED(fc_jailer) || !TERMINATED(fc_socket) || !TERMINATED(fc_chroot) ||
+	    !TERMINATED(fc_clone))
 		fz_fail("config: a value runs past its buffer");
 	if (cfg.keep < 1 || cfg.level < 0 || cfg.level > 22 || cfg.threads < 0 ||
 	    cfg.ctd_stop_timeout < 0 || !cfg.max_entries || !cfg.max_bytes || !cfg.max_path ||

@@ -21,8 +21,8 @@ static uint32_t next_rand(uint32_t *s)
 	return *s;
 }
 
-static void check(const uint8_t *data, size_t size, const struct targuard_limits *lim,
-		  int split, struct verdict *v)
+static void check(const uint8_t *data, size_t size, const struct targuard_limits *lim, int split,
+		  struct verdict *v)
 {
 	struct targuard *g = NULL;
 	uint32_t seed = (uint32_t)size * 2654435761u | 1;
@@ -70,11 +70,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (whole.ret != pieces.ret || whole.err.code != pieces.err.code ||
 	    strcmp(whole.err.msg, pieces.err.msg))
 		fz_fail("targuard: the verdict depends on how the stream is split: whole %d '%s', "
-			"in pieces %d '%s'", whole.ret, whole.err.msg, pieces.ret, pieces.err.msg);
+			"in pieces %d '%s'",
+			whole.ret, whole.err.msg, pieces.ret, pieces.err.msg);
 	if (whole.ret < 0 && whole.err.code != SK_EDAMAGED)
 		fz_fail("targuard: rejected with code %d, not SK_EDAMAGED: %s", whole.err.code,
 			whole.err.msg);
 	check(data, size, &tight, 0, &small);
-	fz_verdict("%d %s; tight limits: %d %s", whole.ret, whole.err.msg, small.ret, small.err.msg);
+	fz_verdict("%d %s; tight limits: %d %s", whole.ret, whole.err.msg, small.ret,
+		   small.err.msg);
 	return 0;
 }

@@ -85,8 +85,8 @@ static int fd_of(const void *p, size_t len)
 /* Mixed test data: runs of random bytes between runs of text-like words. */
 static unsigned char *make_data(size_t len, uint32_t seed)
 {
-	static const char *words[] = {"state", "kit ",	 "bot ", "snapshot\n",
-				      "gzip ", "zstd\t", "0000", "workspace/"};
+	static const char *words[] = { "state", "kit ",	  "bot ", "snapshot\n",
+				       "gzip ", "zstd\t", "0000", "workspace/" };
 	unsigned char *p = xmalloc(len);
 	uint32_t x = seed ? seed : 1;
 	size_t i = 0, run, k;
@@ -119,7 +119,7 @@ static unsigned char *make_data(size_t len, uint32_t seed)
 static int encode(enum codec c, int level, int threads, const unsigned char *data, size_t len,
 		  struct buf *out, struct sk_err *err)
 {
-	static const size_t pieces[] = {1, 7, 512, 10240, 65536, 3 * MIB};
+	static const size_t pieces[] = { 1, 7, 512, 10240, 65536, 3 * MIB };
 	struct enc *e = NULL;
 	size_t off = 0, n, i = 0;
 	int fd = tmpfile_fd(NULL, 0), ret = -1;
@@ -328,9 +328,9 @@ static void test_levels(void)
 
 static void test_roundtrips(void)
 {
-	static const size_t sizes[] = {0, 1, MIB - 1, MIB, 5 * MIB + 3};
-	static const enum codec codecs[] = {CODEC_NONE, CODEC_GZIP, CODEC_ZSTD};
-	static const int threads[] = {1, 4};
+	static const size_t sizes[] = { 0, 1, MIB - 1, MIB, 5 * MIB + 3 };
+	static const enum codec codecs[] = { CODEC_NONE, CODEC_GZIP, CODEC_ZSTD };
+	static const int threads[] = { 1, 4 };
 	struct sk_err err = SK_ERR_INIT;
 	unsigned char *data = make_data(5 * MIB + 3, 7);
 	struct buf z, out;
@@ -456,11 +456,13 @@ static void test_gzip_members(void)
 /* Damage one gzip stream in every way we check; label names the flavour. */
 static void gzip_damage(const struct buf *z, const char *label)
 {
-	static const char *junk[] = {"junk", "\x1f", "\0\0\0\0", "\x1f\x8b"};
-	static const size_t junk_len[] = {4, 1, 4, 2};
+	static const char *junk[] = { "junk", "\x1f", "\0\0\0\0", "\x1f\x8b" };
+	static const size_t junk_len[] = { 4, 1, 4, 2 };
 	struct sk_err err = SK_ERR_INIT;
 	struct buf c, t;
-	size_t cuts[] = {2, 9, 10, 19, 20, 21, 100, z->len / 2, z->len - 8, z->len - 5, z->len - 1};
+	size_t cuts[] = {
+		2, 9, 10, 19, 20, 21, 100, z->len / 2, z->len - 8, z->len - 5, z->len - 1
+	};
 	size_t i;
 
 	c = cat(z, "", 0);
@@ -506,7 +508,7 @@ static void test_gzip_damage(void)
 	/* a wrong length field must never yield wrong data */
 	mlen = le32(ours.p + 16);
 	for (i = 0; i < 4; i++) {
-		static const int delta[] = {-1, 1, -100, 5000};
+		static const int delta[] = { -1, 1, -100, 5000 };
 
 		c = cat(&ours, "", 0);
 		c.p[16] = (unsigned char)(mlen + (uint32_t)delta[i]);
@@ -564,7 +566,7 @@ static void test_zstd_damage(void)
 {
 	struct sk_err err = SK_ERR_INIT;
 	unsigned char *data = make_data(3 * MIB, 5);
-	unsigned char skip[12] = {0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 'n', 'o', 't', 'e'};
+	unsigned char skip[12] = { 0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 'n', 'o', 't', 'e' };
 	struct buf z, nock, c, t, out;
 	size_t cuts[4], i, pos;
 	int r;
@@ -604,7 +606,7 @@ static void test_zstd_damage(void)
 
 	/* frames and skippable frames may follow each other */
 	{
-		struct buf s = {skip, sizeof(skip)}, sz, szs, zz;
+		struct buf s = { skip, sizeof(skip) }, sz, szs, zz;
 
 		sz = cat(&s, z.p, z.len);
 		szs = cat(&sz, skip, sizeof(skip));
@@ -644,13 +646,13 @@ static void test_magic(void)
 		const char *bytes, *name;
 		size_t len;
 	} m[] = {
-	    {"BZh91AY&SY", "bzip2", 10},
-	    {"\xfd"
-	     "7zXZ\0\0\4",
-	     "xz", 8},
-	    {"LZIP\1", "lzip", 5},
-	    {"\x1f\x9d\x90", "compress", 3},
-	    {"\x04\x22\x4d\x18\x64", "lz4", 5},
+		{ "BZh91AY&SY", "bzip2", 10 },
+		{ "\xfd"
+		  "7zXZ\0\0\4",
+		  "xz", 8 },
+		{ "LZIP\1", "lzip", 5 },
+		{ "\x1f\x9d\x90", "compress", 3 },
+		{ "\x04\x22\x4d\x18\x64", "lz4", 5 },
 	};
 	struct sk_err err = SK_ERR_INIT;
 	struct buf out;
@@ -680,11 +682,11 @@ static void test_corpus(void)
 		int good;
 		const char *want;
 	} f[] = {
-	    {"test_read_filter_gzip_recursive.gz", 0, "gzip: "},
-	    {"test_compat_gzip_2.tgz", 0, "trailing garbage after gzip member at offset"},
-	    {"test_compat_gzip_1.tgz", 1, NULL},
-	    {"test_read_too_many_filters.gz", 1, NULL},
-	    {"test_read_format_gtar_redundant_L.tar.Z", 0, "'compress'"},
+		{ "test_read_filter_gzip_recursive.gz", 0, "gzip: " },
+		{ "test_compat_gzip_2.tgz", 0, "trailing garbage after gzip member at offset" },
+		{ "test_compat_gzip_1.tgz", 1, NULL },
+		{ "test_read_too_many_filters.gz", 1, NULL },
+		{ "test_read_format_gtar_redundant_L.tar.Z", 0, "'compress'" },
 	};
 	const char *dir = getenv("SK_CORPUS");
 	struct sk_err err = SK_ERR_INIT;
@@ -719,7 +721,7 @@ static void test_corpus(void)
 
 static void test_write_errors(void)
 {
-	static const enum codec codecs[] = {CODEC_NONE, CODEC_GZIP, CODEC_ZSTD};
+	static const enum codec codecs[] = { CODEC_NONE, CODEC_GZIP, CODEC_ZSTD };
 	struct sk_err err = SK_ERR_INIT, err2 = SK_ERR_INIT;
 	unsigned char *data = make_data(4 * MIB, 9);
 	struct enc *e;

@@ -20,8 +20,8 @@ static int want_valid(const char *id)
 		return 0;
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)id[i];
-		int alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			    (c >= '0' && c <= '9');
+		int alnum =
+		    (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 
 		if (!alnum && (i == 0 || (c != '_' && c != '-')))
 			return 0;
@@ -105,7 +105,8 @@ int main(void)
 	invalid("a tab", "a\tb");
 	invalid("'%s'", "a%sb");
 	invalid("UTF-8 letters", "caf\xc3\xa9");
-	invalid("a leading byte 0xff", "\xff" "a");
+	invalid("a leading byte 0xff", "\xff"
+				       "a");
 	invalid("a byte 0x80", "a\x80");
 	invalid("DEL", "a\x7f");
 	invalid("ESC", "a\x1b[0m");
@@ -147,13 +148,15 @@ int main(void)
 		if ((check("bot", id, NULL, 0) == 0) != want_valid(id))
 			bad++;
 	}
-	ok(bad == 0, "config_check_id: every byte 1-255, first and later, matches the pattern "
-	   "(%d mismatches)", bad);
+	ok(bad == 0,
+	   "config_check_id: every byte 1-255, first and later, matches the pattern "
+	   "(%d mismatches)",
+	   bad);
 
 	/* The message names what was checked and says what is expected. */
 	check("snapshot", "-x", msg, sizeof(msg));
 	ok(strcmp(msg, "invalid snapshot id '-x' (expected 1-64 of A-Z a-z 0-9 _ -, "
-		  "starting with a letter or digit)") == 0,
+		       "starting with a letter or digit)") == 0,
 	   "config_check_id: the message names the kind and the id (%s)", msg);
 
 	/* Control bytes from an untrusted id never reach the terminal raw. */

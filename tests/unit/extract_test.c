@@ -30,12 +30,15 @@ static void die(const char *what)
 /* ---- extract_clean_path ---- */
 
 static const struct extract_limits lim = {
-	.max_entries = 1000, .max_bytes = 1 << 20, .max_path = 4096, .max_depth = 256,
+	.max_entries = 1000,
+	.max_bytes = 1 << 20,
+	.max_path = 4096,
+	.max_depth = 256,
 };
 
 /* Clean name with lim2 (or lim) into a PATH_MAX buffer; 0 or the error code. */
-static int clean(const char *name, const struct extract_limits *lim2, char *out,
-		 size_t *depth, char *msg)
+static int clean(const char *name, const struct extract_limits *lim2, char *out, size_t *depth,
+		 char *msg)
 {
 	struct sk_err err = SK_ERR_INIT;
 	char buf[PATH_MAX];
@@ -58,8 +61,8 @@ static void clean_ok(const char *name, const char *want, size_t want_depth)
 	int rc = clean(name, NULL, out, &d, NULL);
 
 	ok(rc == 0 && strcmp(out, want) == 0 && d == want_depth,
-	   "clean '%s' -> '%s' depth %zu (got rc %d, '%s', %zu)", name, want, want_depth, rc,
-	   out, d);
+	   "clean '%s' -> '%s' depth %zu (got rc %d, '%s', %zu)", name, want, want_depth, rc, out,
+	   d);
 }
 
 static void clean_bad(const char *label, const char *name, const char *want_msg)
@@ -164,7 +167,7 @@ static void test_clean_path(void)
 
 		rc = extract_clean_path("abc/defghij", &lim, tiny, sizeof(tiny), &d, &err);
 		ok(rc == -1 && err.code == SK_EDAMAGED &&
-		   strcmp(err.msg, "name longer than 7 bytes (the system's limit)") == 0,
+		       strcmp(err.msg, "name longer than 7 bytes (the system's limit)") == 0,
 		   "clean refuses a name longer than its buffer (%s)", err.msg);
 		tight.max_path = 5;
 		rc = extract_clean_path("abc/defghij", &tight, tiny, sizeof(tiny), &d, &err);
@@ -253,7 +256,8 @@ static void build(const char *const *spec)
 					break;
 			}
 		} else if (buf[0] == 'f') {
-			int fd = openat(root_fd, arg, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			int fd =
+			    openat(root_fd, arg, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 
 			if (fd < 0)
 				die(arg);
@@ -336,7 +340,7 @@ static char *expand(const char *tmpl)
 	return out;
 }
 
-enum { EXISTS = 1 };	/* every component exists: the kernel must agree */
+enum { EXISTS = 1 }; /* every component exists: the kernel must agree */
 
 /*
  * Build spec in a fresh root, put the symlink lpath -> target into it (its
@@ -356,7 +360,11 @@ static void link_case(const char *label, const char *const *spec, const char *lp
 		die(lpath);
 	got = extract_link_inside(root_fd, lpath, target);
 	ok(got == want, "link_inside: %s: '%.40s' -> '%.60s%s' is %s (got %d)", label, lpath,
-	   target, strlen(target) > 60 ? "..." : "", want == 1 ? "inside" : want == 0 ? "outside" : "a loop", got);
+	   target, strlen(target) > 60 ? "..." : "",
+	   want == 1   ? "inside"
+	   : want == 0 ? "outside"
+		       : "a loop",
+	   got);
 	if (flags & EXISTS) {
 		k = kernel_verdict(lpath);
 		ok(k == -1 ? !have_openat2 : k == want,
@@ -387,8 +395,8 @@ static void test_link_basic(void)
 	link_case("empty components", SPEC("d a/b"), "l", "a//b///", 1, EXISTS);
 	link_case("'.' components", SPEC("d a/b"), "l", "./a/./b/.", 1, EXISTS);
 	link_case("'.' and '//' hiding a '..'", SPEC("d a"), "a/l", ".//.././/..//.", 0, EXISTS);
-	link_case("a deep link climbing to the root", SPEC("d a/b/c/d"), "a/b/c/d/l",
-		  "../../../..", 1, EXISTS);
+	link_case("a deep link climbing to the root", SPEC("d a/b/c/d"), "a/b/c/d/l", "../../../..",
+		  1, EXISTS);
 	link_case("a deep link climbing one too far", SPEC("d a/b/c/d"), "a/b/c/d/l",
 		  "../../../../..", 0, EXISTS);
 }
@@ -398,16 +406,16 @@ static void test_link_absolute(void)
 	/* Even the tree's own absolute name: the tree will live elsewhere. */
 	link_case("an absolute target naming the tree itself", SPEC("d a"), "l", "@ROOT@/a", 0,
 		  EXISTS);
-	link_case("a link to a link with an absolute target", SPEC("l abs /tmp"), "l", "abs",
-		  0, EXISTS);
+	link_case("a link to a link with an absolute target", SPEC("l abs /tmp"), "l", "abs", 0,
+		  EXISTS);
 	link_case("'/' alone", NOSPEC, "l", "/", 0, EXISTS);
 }
 
 static void test_link_leave_and_return(void)
 {
 	/* The same place, by a way that passes outside the tree. */
-	link_case("a target that leaves the tree and comes back", SPEC("d a"), "l",
-		  "../@NAME@/a", 0, EXISTS);
+	link_case("a target that leaves the tree and comes back", SPEC("d a"), "l", "../@NAME@/a",
+		  0, EXISTS);
 	link_case("one that leaves two levels and comes back", SPEC("d d/a"), "d/l",
 		  "../../@TMP@/@NAME@/d/a", 0, EXISTS);
 	link_case("a link that leaves and comes back, reached by a chain",
@@ -418,20 +426,20 @@ static void test_link_chains(void)
 {
 	link_case("a chain of three ending in a directory",
 		  SPEC("d a", "l l3 a", "l l2 l3", "l l1 l2"), "l", "l1", 1, EXISTS);
-	link_case("a chain whose last link climbs out",
-		  SPEC("l l3 ..", "l l2 l3", "l l1 l2"), "l", "l1", 0, EXISTS);
-	link_case("a chain whose last link is absolute",
-		  SPEC("l l3 /", "l l2 l3", "l l1 l2"), "l", "l1", 0, EXISTS);
+	link_case("a chain whose last link climbs out", SPEC("l l3 ..", "l l2 l3", "l l1 l2"), "l",
+		  "l1", 0, EXISTS);
+	link_case("a chain whose last link is absolute", SPEC("l l3 /", "l l2 l3", "l l1 l2"), "l",
+		  "l1", 0, EXISTS);
 	/* The chain the lexical check alone misses: cur -> ., par -> cur/.. */
 	link_case("cur -> ., then cur/..", SPEC("l cur ."), "l", "cur/..", 0, EXISTS);
-	link_case("cur -> ., par -> cur/.., then par",
-		  SPEC("l cur .", "l par cur/.."), "l", "par", 0, EXISTS);
-	link_case("par reached through a deeper directory",
-		  SPEC("d a", "l cur .", "l par cur/.."), "a/l", "../par", 0, EXISTS);
-	link_case("cur/cur/cur/.. is the root's parent", SPEC("l cur ."), "l", "cur/cur/cur/..",
+	link_case("cur -> ., par -> cur/.., then par", SPEC("l cur .", "l par cur/.."), "l", "par",
 		  0, EXISTS);
-	link_case("a link to a link in another directory",
-		  SPEC("d a/b", "d x", "l x/to_b ../a/b"), "l", "x/to_b/..", 1, EXISTS);
+	link_case("par reached through a deeper directory", SPEC("d a", "l cur .", "l par cur/.."),
+		  "a/l", "../par", 0, EXISTS);
+	link_case("cur/cur/cur/.. is the root's parent", SPEC("l cur ."), "l", "cur/cur/cur/..", 0,
+		  EXISTS);
+	link_case("a link to a link in another directory", SPEC("d a/b", "d x", "l x/to_b ../a/b"),
+		  "l", "x/to_b/..", 1, EXISTS);
 	link_case("a link to a link, then up past the root",
 		  SPEC("d a/b", "d x", "l x/to_b ../a/b"), "l", "x/to_b/../../..", 0, EXISTS);
 	link_case("a link to a symlinked file", SPEC("f f", "l lf f"), "l", "lf", 1, EXISTS);
@@ -440,21 +448,20 @@ static void test_link_chains(void)
 static void test_link_dotdot_through_links(void)
 {
 	/* s -> a/b/c: "s/.." is a/b, not the root, as the kernel sees it. */
-	link_case("'..' after a link goes above its target",
-		  SPEC("d a/b/c", "l s a/b/c"), "l", "s/../../..", 1, EXISTS);
-	link_case("'..' after a link, one too many",
-		  SPEC("d a/b/c", "l s a/b/c"), "l", "s/../../../..", 0, EXISTS);
-	link_case("up -> .. inside a subdirectory, walked twice",
-		  SPEC("d a", "l a/up .."), "l", "a/up/a/up/a", 1, EXISTS);
-	link_case("up -> .. inside a subdirectory, then out",
-		  SPEC("d a", "l a/up .."), "l", "a/up/a/up/..", 0, EXISTS);
+	link_case("'..' after a link goes above its target", SPEC("d a/b/c", "l s a/b/c"), "l",
+		  "s/../../..", 1, EXISTS);
+	link_case("'..' after a link, one too many", SPEC("d a/b/c", "l s a/b/c"), "l",
+		  "s/../../../..", 0, EXISTS);
+	link_case("up -> .. inside a subdirectory, walked twice", SPEC("d a", "l a/up .."), "l",
+		  "a/up/a/up/a", 1, EXISTS);
+	link_case("up -> .. inside a subdirectory, then out", SPEC("d a", "l a/up .."), "l",
+		  "a/up/a/up/..", 0, EXISTS);
 	link_case("a deep link to a shallow one that climbs",
-		  SPEC("d a/b/c", "l top ..", "l a/b/c/t ../../../top"), "l", "a/b/c/t", 0,
-		  EXISTS);
+		  SPEC("d a/b/c", "l top ..", "l a/b/c/t ../../../top"), "l", "a/b/c/t", 0, EXISTS);
 	link_case("a shallow link to a deep one that climbs back",
 		  SPEC("d a/b/c", "l a/b/c/t ../../.."), "l", "a/b/c/t/a", 1, EXISTS);
-	link_case("a missing name, then the climbing chain",
-		  SPEC("l cur ."), "l", "gone/../cur/..", 0, 0);
+	link_case("a missing name, then the climbing chain", SPEC("l cur ."), "l", "gone/../cur/..",
+		  0, 0);
 }
 
 static void test_link_loops_and_hops(void)
@@ -464,12 +471,10 @@ static void test_link_loops_and_hops(void)
 	char bufs[64][80];
 	int i;
 
-	link_case("a link to itself", SPEC("l self self"), "l", "self", EXTRACT_LINK_LOOP,
-		  EXISTS);
+	link_case("a link to itself", SPEC("l self self"), "l", "self", EXTRACT_LINK_LOOP, EXISTS);
 	link_case("two links that point at each other", SPEC("l p q", "l q p"), "l", "p",
 		  EXTRACT_LINK_LOOP, EXISTS);
-	link_case("the test link itself in the loop", NOSPEC, "l", "l", EXTRACT_LINK_LOOP,
-		  EXISTS);
+	link_case("the test link itself in the loop", NOSPEC, "l", "l", EXTRACT_LINK_LOOP, EXISTS);
 
 	/*
 	 * A chain c1 -> c2 -> ... -> cN -> d. The resolver expands at most
@@ -553,10 +558,10 @@ static void test_link_long(void)
 
 		if (asprintf(&spec_l, "l a/long %s", t) < 0)
 			die("asprintf");
-		link_case("a long link target expanded mid-path",
-			  SPEC("d a/b", spec_l), "l", "a/long/a/b", 1, EXISTS);
-		link_case("a long link target expanded mid-path, then out",
-			  SPEC("d a/b", spec_l), "l", "a/long/..", 0, EXISTS);
+		link_case("a long link target expanded mid-path", SPEC("d a/b", spec_l), "l",
+			  "a/long/a/b", 1, EXISTS);
+		link_case("a long link target expanded mid-path, then out", SPEC("d a/b", spec_l),
+			  "l", "a/long/..", 0, EXISTS);
 		free(spec_l);
 	}
 	free(t);
@@ -584,7 +589,7 @@ static void remove_tmpdir(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "extract_test: cannot remove '%s'\n", tmpdir);
-		_exit(99);	/* something was left behind: a failure */
+		_exit(99); /* something was left behind: a failure */
 	}
 	tmpdir[0] = '\0';
 }

@@ -28,41 +28,41 @@ static void die(const char *what, const char *detail)
 
 /* Schema 1, as commit 133a221 released it (migration 0 -> 1). */
 static const char schema1[] =
-	"CREATE TABLE journal ("
-	"  id INTEGER PRIMARY KEY,"
-	"  object TEXT NOT NULL,"
-	"  kind TEXT NOT NULL,"
-	"  pid INTEGER NOT NULL,"
-	"  started INTEGER NOT NULL,"
-	"  step TEXT NOT NULL,"
-	"  stopped INTEGER NOT NULL DEFAULT 0,"
-	"  path TEXT NOT NULL DEFAULT '',"
-	"  path2 TEXT NOT NULL DEFAULT '',"
-	"  ino INTEGER NOT NULL DEFAULT 0,"
-	"  dev INTEGER NOT NULL DEFAULT 0);"
-	"CREATE INDEX journal_object ON journal(object);"
-	"CREATE TABLE backups ("
-	"  bot TEXT NOT NULL,"
-	"  generation INTEGER NOT NULL,"
-	"  file TEXT NOT NULL,"
-	"  codec TEXT NOT NULL,"
-	"  size INTEGER NOT NULL,"
-	"  sha256 TEXT NOT NULL,"
-	"  entries INTEGER NOT NULL,"
-	"  created INTEGER NOT NULL,"
-	"  restored INTEGER NOT NULL DEFAULT 0,"
-	"  PRIMARY KEY (bot, generation));"
-	"CREATE TABLE backup_seq (bot TEXT PRIMARY KEY, last INTEGER NOT NULL);";
+    "CREATE TABLE journal ("
+    "  id INTEGER PRIMARY KEY,"
+    "  object TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  pid INTEGER NOT NULL,"
+    "  started INTEGER NOT NULL,"
+    "  step TEXT NOT NULL,"
+    "  stopped INTEGER NOT NULL DEFAULT 0,"
+    "  path TEXT NOT NULL DEFAULT '',"
+    "  path2 TEXT NOT NULL DEFAULT '',"
+    "  ino INTEGER NOT NULL DEFAULT 0,"
+    "  dev INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX journal_object ON journal(object);"
+    "CREATE TABLE backups ("
+    "  bot TEXT NOT NULL,"
+    "  generation INTEGER NOT NULL,"
+    "  file TEXT NOT NULL,"
+    "  codec TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  entries INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  restored INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (bot, generation));"
+    "CREATE TABLE backup_seq (bot TEXT PRIMARY KEY, last INTEGER NOT NULL);";
 
 static const char data1[] =
-	"INSERT INTO journal (object, kind, pid, started, step, stopped, path, path2, ino, dev)"
-	" VALUES ('bot.b1', 'import', 4242, 1700000000, 'swapped', 1,"
-	" '/s/tmp/import.b1.x', '/s/workspaces/b1', 77, 2049);"
-	"INSERT INTO backups VALUES ('b1', 3, '/s/backups/b1/3.tar.gz', 'gzip', 1234,"
-	" 'aaaa', 10, 1700000100, 0);"
-	"INSERT INTO backups VALUES ('b1', 5, '/s/backups/b1/5.tar.zst', 'zstd', 99,"
-	" 'bbbb', 2, 1700000200, 1700000300);"
-	"INSERT INTO backup_seq VALUES ('b1', 7);";
+    "INSERT INTO journal (object, kind, pid, started, step, stopped, path, path2, ino, dev)"
+    " VALUES ('bot.b1', 'import', 4242, 1700000000, 'swapped', 1,"
+    " '/s/tmp/import.b1.x', '/s/workspaces/b1', 77, 2049);"
+    "INSERT INTO backups VALUES ('b1', 3, '/s/backups/b1/3.tar.gz', 'gzip', 1234,"
+    " 'aaaa', 10, 1700000100, 0);"
+    "INSERT INTO backups VALUES ('b1', 5, '/s/backups/b1/5.tar.zst', 'zstd', 99,"
+    " 'bbbb', 2, 1700000200, 1700000300);"
+    "INSERT INTO backup_seq VALUES ('b1', 7);";
 
 /* A fresh state directory for one case. */
 static const char *new_state(void)
@@ -140,10 +140,17 @@ static int file_count(const char *state, const char *sql)
 static int use_schema2(struct idx *ix, struct sk_err *err)
 {
 	struct snapshot_row s = { .id = "s1", .machine = "m1", .created = 5, .size = 10 };
-	struct artifact_row a = { .name = "memory", .kind = "memory", .size = 10,
+	struct artifact_row a = { .name = "memory",
+				  .kind = "memory",
+				  .size = 10,
 				  .sha256 = "cccc" };
-	struct machine_row m = { .id = "m2", .pid = 1, .socket = "/run/x", .root = "/r",
-				 .taps = "eth0=tap0", .snapshot = "s1", .created = 6 };
+	struct machine_row m = { .id = "m2",
+				 .pid = 1,
+				 .socket = "/run/x",
+				 .root = "/r",
+				 .taps = "eth0=tap0",
+				 .snapshot = "s1",
+				 .created = 6 };
 	struct snapshot_row got;
 	struct artifact_row *arts = NULL;
 	int ret;
@@ -225,12 +232,11 @@ static void test_from_1(void)
 	ok(file_version(state) == 2, "index: schema 1 is now schema 2 (%d)", file_version(state));
 
 	rc = idx_journal_find(ix, "bot.b1", j, 4, &n, &err);
-	ok(rc == 0 && n == 1, "index: the schema 1 journal row survives (%d rows, %s)", n,
-	   err.msg);
+	ok(rc == 0 && n == 1, "index: the schema 1 journal row survives (%d rows, %s)", n, err.msg);
 	ok(n == 1 && strcmp(j[0].kind, "import") == 0 && j[0].pid == 4242 &&
-	   j[0].started == 1700000000 && strcmp(j[0].step, "swapped") == 0 && j[0].stopped == 1 &&
-	   strcmp(j[0].staging, "/s/tmp/import.b1.x") == 0 &&
-	   strcmp(j[0].target, "/s/workspaces/b1") == 0 && j[0].ino == 77 && j[0].dev == 2049,
+	       j[0].started == 1700000000 && strcmp(j[0].step, "swapped") == 0 &&
+	       j[0].stopped == 1 && strcmp(j[0].staging, "/s/tmp/import.b1.x") == 0 &&
+	       strcmp(j[0].target, "/s/workspaces/b1") == 0 && j[0].ino == 77 && j[0].dev == 2049,
 	   "index: every schema 1 journal field reads back unchanged");
 	ok(n == 1 && j[0].jail_side[0] == '\0' && j[0].child == 0 && j[0].child_start == 0,
 	   "index: the journal columns schema 2 added read as their defaults");
@@ -248,17 +254,16 @@ static void test_from_1(void)
 	rc = idx_backup_list(ix, "b1", &b, &nb, &err);
 	ok(rc == 0 && nb == 2, "index: both schema 1 backups survive (%zu, %s)", nb, err.msg);
 	ok(nb == 2 && b[0].generation == 3 && strcmp(b[0].file, "/s/backups/b1/3.tar.gz") == 0 &&
-	   strcmp(b[0].codec, "gzip") == 0 && b[0].size == 1234 &&
-	   strcmp(b[0].sha256, "aaaa") == 0 && b[0].entries == 10 &&
-	   b[0].created == 1700000100 && b[0].restored == 0 && b[1].generation == 5 &&
-	   strcmp(b[1].codec, "zstd") == 0 && b[1].restored == 1700000300,
+	       strcmp(b[0].codec, "gzip") == 0 && b[0].size == 1234 &&
+	       strcmp(b[0].sha256, "aaaa") == 0 && b[0].entries == 10 &&
+	       b[0].created == 1700000100 && b[0].restored == 0 && b[1].generation == 5 &&
+	       strcmp(b[1].codec, "zstd") == 0 && b[1].restored == 1700000300,
 	   "index: every schema 1 backup field reads back unchanged");
 	free(b);
 	rc = idx_backup_next(ix, "b1", &gen, &err);
 	ok(rc == 0 && gen == 8, "index: backup_seq survives: the next generation is 8 (%lld)",
 	   (long long)gen);
-	ok(use_schema2(ix, &err) == 0, "index: schema 1 gained the schema 2 tables (%s)",
-	   err.msg);
+	ok(use_schema2(ix, &err) == 0, "index: schema 1 gained the schema 2 tables (%s)", err.msg);
 	idx_close(ix);
 
 	/* Opening again is a no-op. */
@@ -266,8 +271,8 @@ static void test_from_1(void)
 	rc = idx_open(&ix, state, &err);
 	idx_close(ix);
 	ok(rc == 0 && file_version(state) == 2 &&
-	   file_count(state, "SELECT count(*) FROM backups") == 2 &&
-	   file_count(state, "SELECT count(*) FROM snapshots") == 1,
+	       file_count(state, "SELECT count(*) FROM backups") == 2 &&
+	       file_count(state, "SELECT count(*) FROM snapshots") == 1,
 	   "index: a second open of the migrated index changes nothing (%s)", err.msg);
 }
 
@@ -289,9 +294,9 @@ static void test_failed_migration(void)
 	ok(rc == -1 && !ix && err.code == SK_EFAIL && strstr(err.msg, "migrate schema"),
 	   "index: a migration that fails is an error (%d: %s)", err.code, err.msg);
 	ok(file_version(state) == 1 &&
-	   file_count(state, "SELECT count(*) FROM pragma_table_info('journal')"
-			     " WHERE name = 'path3'") == 0 &&
-	   file_count(state, "SELECT count(*) FROM backups") == 2,
+	       file_count(state, "SELECT count(*) FROM pragma_table_info('journal')"
+				 " WHERE name = 'path3'") == 0 &&
+	       file_count(state, "SELECT count(*) FROM backups") == 2,
 	   "index: a failed migration is rolled back whole: schema 1, no new column");
 }
 
@@ -330,11 +335,12 @@ static void test_newer(void)
 	ok(err.code == SK_EFAIL && strstr(err.msg, want) && strstr(err.msg, "index.db"),
 	   "index: a newer schema is SK_EFAIL and says so (%d: %s)", err.code, err.msg);
 	ok(file_version(state) == idx_schema_version() + 1 &&
-	   file_count(state, "SELECT x FROM future") == 42,
+	       file_count(state, "SELECT x FROM future") == 42,
 	   "index: a newer index is left as it was");
 	ok(journal_mode_bytes(state) == 0x0101,
 	   "index: a refused newer index keeps its rollback journal, not switched to WAL "
-	   "(header bytes 18-19: %04x)", journal_mode_bytes(state));
+	   "(header bytes 18-19: %04x)",
+	   journal_mode_bytes(state));
 }
 
 /* Write len bytes of buf at off into state's index.db. */
@@ -411,7 +417,8 @@ static void test_damaged(void)
 			die("idx_open", err.msg);
 		idx_close(ix);
 		ix = NULL;
-		root = file_count(state, "SELECT rootpage FROM sqlite_master WHERE name = 'backups'");
+		root =
+		    file_count(state, "SELECT rootpage FROM sqlite_master WHERE name = 'backups'");
 		if (root < 2)
 			die("rootpage", "not found");
 		/* Keep the 8-byte page header's type so the page is still a leaf. */
@@ -422,7 +429,8 @@ static void test_damaged(void)
 			rc = idx_backup_list(ix, NULL, &b, &nb, &err);
 		ok(rc == -1 && err.code == SK_EDAMAGED,
 		   "index: a current index with a broken table page is SK_EDAMAGED by the time "
-		   "it is read (%d: %s)", err.code, err.msg);
+		   "it is read (%d: %s)",
+		   err.code, err.msg);
 		free(b);
 		idx_close(ix);
 	}
@@ -438,7 +446,7 @@ static void remove_tmpdir(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "index_test: cannot remove '%s'\n", tmpdir);
-		_exit(99);	/* something was left behind: a failure */
+		_exit(99); /* something was left behind: a failure */
 	}
 	tmpdir[0] = '\0';
 }

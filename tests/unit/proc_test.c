@@ -55,7 +55,7 @@ int main(void)
 	 * caught, a signal blocked, a descriptor without close-on-exec. */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
-	signal(SIGUSR2, SIG_IGN);	/* as if statekit had been started ignoring it */
+	signal(SIGUSR2, SIG_IGN); /* as if statekit had been started ignoring it */
 	sigemptyset(&block);
 	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &block, NULL);
@@ -69,7 +69,8 @@ int main(void)
 		/* 32 and 33 are glibc's own (thread cancellation, setxid): its
 		 * signal() will not touch them, and every glibc program sets
 		 * them up afresh at start. A make's /bin/sh may ignore them. */
-		ok((mask(buf, "SigIgn:\t") & ~0x180000000ULL) == 0, "no signal ignored in the child");
+		ok((mask(buf, "SigIgn:\t") & ~0x180000000ULL) == 0,
+		   "no signal ignored in the child");
 		ok(mask(buf, "SigBlk:\t") == 0, "an empty signal mask in the child");
 	}
 	{
@@ -91,7 +92,7 @@ int main(void)
 		sk_err_clear(&err);
 		rc = run(argv, buf, sizeof(buf), &err);
 		ok(rc == -1 && err.code == SK_EFAIL && err.sys == ENOENT &&
-			   strstr(err.msg, "cannot run the test child") != NULL,
+		       strstr(err.msg, "cannot run the test child") != NULL,
 		   "an exec failure comes back as an error, not exit 127: %s", err.msg);
 	}
 	{
@@ -139,17 +140,17 @@ int main(void)
 		sk_err_clear(&err);
 		rc = proc_spawn(&sp, "the test child", &err);
 		ok(rc == 0 && proc_spawn_release(&sp, "the test child", &err) == -1 &&
-			   err.sys == ENOENT && sp.pid == -1,
+		       err.sys == ENOENT && sp.pid == -1,
 		   "a released child that cannot exec is reaped and reported: %s", err.msg);
 	}
 	{
 		sk_err_clear(&err);
 		ok(proc_status_ok(0, "hook", &err) == 0, "exit 0 is success");
 		ok(proc_status_ok(3 << 8, "hook", &err) == -1 &&
-			   strcmp(err.msg, "hook failed (exit status 3)") == 0,
+		       strcmp(err.msg, "hook failed (exit status 3)") == 0,
 		   "an exit status is named: %s", err.msg);
 		ok(proc_status_ok(SIGKILL, "hook", &err) == -1 &&
-			   strcmp(err.msg, "hook killed by signal 9") == 0,
+		       strcmp(err.msg, "hook killed by signal 9") == 0,
 		   "a signal is named: %s", err.msg);
 	}
 	close(leak);

@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const struct targuard_limits lim = {4096, 1 << 20};
-static const char posix_magic[8] = {'u', 's', 't', 'a', 'r', '\0', '0', '0'};
+static const struct targuard_limits lim = { 4096, 1 << 20 };
+static const char posix_magic[8] = { 'u', 's', 't', 'a', 'r', '\0', '0', '0' };
 static const char gnu_magic[8] = "ustar  ";
 
 /* ---- running the guard ---- */
@@ -60,7 +60,7 @@ static int run(const unsigned char *buf, size_t len, size_t chunk, char *msg, si
  */
 static int verdict(const unsigned char *buf, size_t len, char *msg, size_t msgsz)
 {
-	static const size_t chunks[] = {1, 7, 512, 4096};
+	static const size_t chunks[] = { 1, 7, 512, 4096 };
 	char other[sizeof(((struct sk_err *)0)->msg)];
 	size_t i;
 	int r, r2;
@@ -249,7 +249,7 @@ static void pax_case(struct tb *b, const void *body, size_t n)
 
 static void pax_rec_case(struct tb *b, const char *key, const char *val, size_t vlen)
 {
-	struct tb r = {0};
+	struct tb r = { 0 };
 
 	rec(&r, key, val, vlen);
 	pax_case(b, r.p, r.len);
@@ -260,7 +260,7 @@ static void pax_rec_case(struct tb *b, const char *key, const char *val, size_t 
 
 static void test_basics(void)
 {
-	struct tb b = {0};
+	struct tb b = { 0 };
 	unsigned char h[512];
 
 	tb_end(&b);
@@ -328,7 +328,7 @@ static void test_basics(void)
 static void test_headers(void)
 {
 	static const char rejected[] = "34679ADEIMNVXZa";
-	struct tb b = {0};
+	struct tb b = { 0 };
 	unsigned char h[512];
 	const char *t;
 	unsigned sum;
@@ -486,7 +486,7 @@ static void test_headers(void)
 	tb_end(&b);
 	CHECK(&b, "directory name has data", "ustar prefix with an empty name has a '/' name");
 	{
-		struct tb r = {0};
+		struct tb r = { 0 };
 
 		recs(&r, "path", "x/");
 		tb_reset(&b);
@@ -513,7 +513,7 @@ static void test_headers(void)
 
 static void test_pax(void)
 {
-	struct tb b = {0}, r = {0};
+	struct tb b = { 0 }, r = { 0 };
 	unsigned char h[512];
 	char big[5000];
 
@@ -672,7 +672,7 @@ static void test_pax(void)
 
 static void test_gnu_long(void)
 {
-	struct tb b = {0};
+	struct tb b = { 0 };
 	char name[5000];
 	unsigned char h[512];
 
@@ -738,7 +738,7 @@ static void test_gnu_long(void)
 
 	tb_reset(&b);
 	{
-		struct tb r = {0};
+		struct tb r = { 0 };
 
 		recs(&r, "path", "other");
 		tb_special(&b, 'L', "abc", 4);
@@ -785,7 +785,7 @@ static void old_sparse(struct tb *b, int n, bool gnu)
 /* A pax sparse 1.0 entry: 'x' at 0, header at 1024, map at 1536, 1024 data bytes. */
 static void sparse10(struct tb *b, const char *map)
 {
-	struct tb r = {0};
+	struct tb r = { 0 };
 	unsigned char h[512];
 
 	recs(&r, "GNU.sparse.major", "1");
@@ -807,18 +807,18 @@ static void sparse10(struct tb *b, const char *map)
 static void test_sparse(void)
 {
 	static const char *const maps[] = {
-	    "2\n0\n512\n4096\n512\n", "2\n0\n512\n4096\n511\n",	 "2\n0\n512\nx\n512\n",
-	    "9\n0\n512\n4096\n512\n", "2\n0\n512\n4096\n0512\n", "2\n0\n512\n0\n512\n",
+		"2\n0\n512\n4096\n512\n", "2\n0\n512\n4096\n511\n",  "2\n0\n512\nx\n512\n",
+		"9\n0\n512\n4096\n512\n", "2\n0\n512\n4096\n0512\n", "2\n0\n512\n0\n512\n",
 	};
 	static const char *const want[] = {
-	    NULL,
-	    "GNU sparse map does not match the entry at offset 1536",
-	    "bad GNU sparse map at offset 1544",
-	    "bad GNU sparse map",
-	    "bad GNU sparse map",
-	    "bad GNU sparse map",
+		NULL,
+		"GNU sparse map does not match the entry at offset 1536",
+		"bad GNU sparse map at offset 1544",
+		"bad GNU sparse map",
+		"bad GNU sparse map",
+		"bad GNU sparse map",
 	};
-	struct tb b = {0}, r = {0};
+	struct tb b = { 0 }, r = { 0 };
 	size_t i;
 
 	old_sparse(&b, 3, true);
@@ -989,7 +989,7 @@ static void test_sticky(void)
 {
 	struct sk_err err = SK_ERR_INIT;
 	struct targuard *g = NULL;
-	struct tb b = {0};
+	struct tb b = { 0 };
 	char first[sizeof(err.msg)];
 	int r1, r2, r3;
 
@@ -1070,73 +1070,75 @@ static const struct corpus_case {
 	const char *want; /* NULL: passes */
 	const char *why;
 } corpus[] = {
-    {"cpython/recursion.tar", RAW, "no ustar magic", "'g' with '0 X=' record, no magic"},
-    {"cpython/testtar.tar", RAW, "unsupported entry type '7'", "format zoo with devices"},
-    {"go/gnu-incremental.tar", RAW, "unsupported entry type 'D'", "GNU dumpdir"},
-    {"go/gnu-sparse-big.tar", RAW, NULL, "old GNU sparse, 60 GB, extension block"},
-    {"go/hardlink.tar", RAW, NULL, "file plus hardlink"},
-    {"go/hdr-only.tar", RAW, "unsupported entry type '6' (fifo) at offset 512", "devices"},
-    {"go/issue10968.tar", RAW, "bad header checksum at offset 0", "fuzzed header"},
-    {"go/issue11169.tar", RAW, "bad header checksum at offset 0",
-     "checksum field '011420\\0' '0'; its pax record is bad too"},
-    {"go/issue12435.tar", RAW, "no ustar magic", "fuzzed sparse header"},
-    {"go/neg-size.tar", RAW, "no ustar magic", "fuzzed header, negative base-256 size"},
-    {"go/pax-bad-hdr-file.tar", RAW, "pax record does not end in a newline at offset 512",
-     "record length mismatch"},
-    {"go/pax-bad-hdr-large.tar.bz2", BZIP2, "pax header too large at offset 0",
-     "pax header over 1 MiB"},
-    {"go/pax-bad-mtime-file.tar", RAW, "bad pax mtime at offset 512", "unparsable mtime"},
-    {"go/pax-nul-path.tar", RAW, "pax path contains NUL at offset 512", "NUL in path"},
-    {"go/pax-nul-xattrs.tar", RAW, "pax keyword contains NUL at offset 512", "NUL in xattr key"},
-    {"go/sparse-formats.tar", RAW, NULL, "GNU old sparse and pax 0.0, 0.1, 1.0"},
-    {"go/writer-big-long.tar", RAW, "truncated archive at offset 1536", "16 GiB, no data"},
-    {"go/xattrs.tar", RAW, NULL, "SCHILY.xattr with a binary value"},
-    {"jwilk/absolute1.tar", RAW, NULL, "path semantics: extractor"},
-    {"jwilk/absolute2.tar", RAW, NULL, "path semantics: extractor"},
-    {"jwilk/dirsymlink.tar", RAW, NULL, "path semantics: extractor"},
-    {"jwilk/dirsymlink2a.tar", RAW, NULL, "path semantics: extractor"},
-    {"jwilk/dirsymlink2b.tar", RAW, NULL, "path semantics: extractor"},
-    {"jwilk/relative0.tar", RAW, NULL, "path semantics: extractor"},
-    {"jwilk/relative2.tar", RAW, NULL, "path semantics: extractor"},
-    {"jwilk/symlink.tar", RAW, NULL, "path semantics: extractor"},
-    {"libarchive/test_compat_gzip_1.tgz", GZIP, NULL, "multi-member gzip, valid tar"},
-    {"libarchive/test_compat_gzip_2.tgz", GZIP, NULL,
-     "tar is valid; the gzip trailing garbage is the codec's to reject"},
-    {"libarchive/test_read_filter_gzip_recursive.gz", NOT_TAR, NULL, "gzip layer only"},
-    {"libarchive/test_read_format_gtar_redundant_L.tar.Z", GZIP,
-     "redundant GNU long name header at offset 1024", "L after L"},
-    {"libarchive/test_read_format_tar_V_negative_size.tar", RAW, "bad header checksum at offset 0",
-     "'V' with negative size"},
-    {"libarchive/test_read_format_tar_acl_oob_read.tar", RAW,
-     "pax record does not end in a newline at offset 2048", "crafted ACL record"},
-    {"libarchive/test_read_format_tar_empty_filename.tar", RAW, NULL, "empty name: extractor"},
-    {"libarchive/test_read_format_tar_invalid_pax_size.tar", RAW, "no ustar magic",
-     "'utsar' magic; negative pax size"},
-    {"libarchive/test_read_format_tar_pax_g_large.tar", RAW, "pax header too large at offset 0",
-     "4 GiB 'g' header"},
-    {"libarchive/test_read_pax_empty_val_no_nl.tar", RAW, "bad pax record length at offset 512",
-     "'4 x=' without newline"},
-    {"libarchive/test_read_too_many_filters.gz", NOT_TAR, NULL, "gzip layer only"},
-    {"node-tar/bad-cksum.tar", RAW, "bad header checksum at offset 1024", "bad checksum"},
-    {"node-tar/excessively-deep.tar", RAW, "pax path too long at offset 512",
-     "444 KB path over max_path"},
-    {"node-tar/links-invalid.tar", RAW, NULL, "empty link target: extractor"},
-    {"node-tar/long-linkname.tar", RAW, NULL, "pax linkpath"},
-    {"node-tar/path-missing.tar", RAW, NULL, "empty name: extractor"},
-    {"node-tar/sync-gzip-fail.tgz", GZIP, NULL, "small valid tgz"},
-    {"snyk/zip-slip-win.tar", RAW, NULL, "path semantics: extractor"},
-    {"snyk/zip-slip.tar", RAW, NULL, "path semantics: extractor"},
-    {"tar-rs/simple_missing_last_header.tar", RAW, NULL,
-     "has 16 zero blocks after 3 headers: a valid end of archive (tar-rs reads it too)"},
-    {"tar-rs/sparse-large.tar", RAW, NULL, "old GNU sparse, base-256 offsets"},
-    {"tar-split/1c51fc28-no-eof-marker.tar.gz", GZIP,
-     "missing end-of-archive marker at offset 1024", "no end-of-archive marker"},
-    {"tar-split/fatlonglink.tar.gz", GZIP, NULL, "26 MB of GNU long names"},
-    {"tar-split/notenoughnils.tar.gz", GZIP, "missing end-of-archive marker at offset 512",
-     "header only"},
-    {"tar-stream/base-256-size.tar", RAW, NULL, "base-256 size"},
-    {"tar-stream/incomplete.tar", RAW, "truncated archive at offset 1000", "truncated"},
-    {"tar-stream/unknown-format.tar", RAW, "no ustar magic", "magic removed"},
+	{ "cpython/recursion.tar", RAW, "no ustar magic", "'g' with '0 X=' record, no magic" },
+	{ "cpython/testtar.tar", RAW, "unsupported entry type '7'", "format zoo with devices" },
+	{ "go/gnu-incremental.tar", RAW, "unsupported entry type 'D'", "GNU dumpdir" },
+	{ "go/gnu-sparse-big.tar", RAW, NULL, "old GNU sparse, 60 GB, extension block" },
+	{ "go/hardlink.tar", RAW, NULL, "file plus hardlink" },
+	{ "go/hdr-only.tar", RAW, "unsupported entry type '6' (fifo) at offset 512", "devices" },
+	{ "go/issue10968.tar", RAW, "bad header checksum at offset 0", "fuzzed header" },
+	{ "go/issue11169.tar", RAW, "bad header checksum at offset 0",
+	  "checksum field '011420\\0' '0'; its pax record is bad too" },
+	{ "go/issue12435.tar", RAW, "no ustar magic", "fuzzed sparse header" },
+	{ "go/neg-size.tar", RAW, "no ustar magic", "fuzzed header, negative base-256 size" },
+	{ "go/pax-bad-hdr-file.tar", RAW, "pax record does not end in a newline at offset 512",
+	  "record length mismatch" },
+	{ "go/pax-bad-hdr-large.tar.bz2", BZIP2, "pax header too large at offset 0",
+	  "pax header over 1 MiB" },
+	{ "go/pax-bad-mtime-file.tar", RAW, "bad pax mtime at offset 512", "unparsable mtime" },
+	{ "go/pax-nul-path.tar", RAW, "pax path contains NUL at offset 512", "NUL in path" },
+	{ "go/pax-nul-xattrs.tar", RAW, "pax keyword contains NUL at offset 512",
+	  "NUL in xattr key" },
+	{ "go/sparse-formats.tar", RAW, NULL, "GNU old sparse and pax 0.0, 0.1, 1.0" },
+	{ "go/writer-big-long.tar", RAW, "truncated archive at offset 1536", "16 GiB, no data" },
+	{ "go/xattrs.tar", RAW, NULL, "SCHILY.xattr with a binary value" },
+	{ "jwilk/absolute1.tar", RAW, NULL, "path semantics: extractor" },
+	{ "jwilk/absolute2.tar", RAW, NULL, "path semantics: extractor" },
+	{ "jwilk/dirsymlink.tar", RAW, NULL, "path semantics: extractor" },
+	{ "jwilk/dirsymlink2a.tar", RAW, NULL, "path semantics: extractor" },
+	{ "jwilk/dirsymlink2b.tar", RAW, NULL, "path semantics: extractor" },
+	{ "jwilk/relative0.tar", RAW, NULL, "path semantics: extractor" },
+	{ "jwilk/relative2.tar", RAW, NULL, "path semantics: extractor" },
+	{ "jwilk/symlink.tar", RAW, NULL, "path semantics: extractor" },
+	{ "libarchive/test_compat_gzip_1.tgz", GZIP, NULL, "multi-member gzip, valid tar" },
+	{ "libarchive/test_compat_gzip_2.tgz", GZIP, NULL,
+	  "tar is valid; the gzip trailing garbage is the codec's to reject" },
+	{ "libarchive/test_read_filter_gzip_recursive.gz", NOT_TAR, NULL, "gzip layer only" },
+	{ "libarchive/test_read_format_gtar_redundant_L.tar.Z", GZIP,
+	  "redundant GNU long name header at offset 1024", "L after L" },
+	{ "libarchive/test_read_format_tar_V_negative_size.tar", RAW,
+	  "bad header checksum at offset 0", "'V' with negative size" },
+	{ "libarchive/test_read_format_tar_acl_oob_read.tar", RAW,
+	  "pax record does not end in a newline at offset 2048", "crafted ACL record" },
+	{ "libarchive/test_read_format_tar_empty_filename.tar", RAW, NULL,
+	  "empty name: extractor" },
+	{ "libarchive/test_read_format_tar_invalid_pax_size.tar", RAW, "no ustar magic",
+	  "'utsar' magic; negative pax size" },
+	{ "libarchive/test_read_format_tar_pax_g_large.tar", RAW,
+	  "pax header too large at offset 0", "4 GiB 'g' header" },
+	{ "libarchive/test_read_pax_empty_val_no_nl.tar", RAW,
+	  "bad pax record length at offset 512", "'4 x=' without newline" },
+	{ "libarchive/test_read_too_many_filters.gz", NOT_TAR, NULL, "gzip layer only" },
+	{ "node-tar/bad-cksum.tar", RAW, "bad header checksum at offset 1024", "bad checksum" },
+	{ "node-tar/excessively-deep.tar", RAW, "pax path too long at offset 512",
+	  "444 KB path over max_path" },
+	{ "node-tar/links-invalid.tar", RAW, NULL, "empty link target: extractor" },
+	{ "node-tar/long-linkname.tar", RAW, NULL, "pax linkpath" },
+	{ "node-tar/path-missing.tar", RAW, NULL, "empty name: extractor" },
+	{ "node-tar/sync-gzip-fail.tgz", GZIP, NULL, "small valid tgz" },
+	{ "snyk/zip-slip-win.tar", RAW, NULL, "path semantics: extractor" },
+	{ "snyk/zip-slip.tar", RAW, NULL, "path semantics: extractor" },
+	{ "tar-rs/simple_missing_last_header.tar", RAW, NULL,
+	  "has 16 zero blocks after 3 headers: a valid end of archive (tar-rs reads it too)" },
+	{ "tar-rs/sparse-large.tar", RAW, NULL, "old GNU sparse, base-256 offsets" },
+	{ "tar-split/1c51fc28-no-eof-marker.tar.gz", GZIP,
+	  "missing end-of-archive marker at offset 1024", "no end-of-archive marker" },
+	{ "tar-split/fatlonglink.tar.gz", GZIP, NULL, "26 MB of GNU long names" },
+	{ "tar-split/notenoughnils.tar.gz", GZIP, "missing end-of-archive marker at offset 512",
+	  "header only" },
+	{ "tar-stream/base-256-size.tar", RAW, NULL, "base-256 size" },
+	{ "tar-stream/incomplete.tar", RAW, "truncated archive at offset 1000", "truncated" },
+	{ "tar-stream/unknown-format.tar", RAW, "no ustar magic", "magic removed" },
 };
 
 static const struct corpus_case *corpus_find(const char *rel)
@@ -1193,9 +1195,9 @@ static void test_corpus(void)
 
 	/* Every file in the corpus has a row in the table. */
 	{
-		static const char *const subdirs[] = {"cpython",    "go",	 "jwilk",
-						      "libarchive", "node-tar",	 "snyk",
-						      "tar-rs",	    "tar-split", "tar-stream"};
+		static const char *const subdirs[] = { "cpython",    "go",	  "jwilk",
+						       "libarchive", "node-tar",  "snyk",
+						       "tar-rs",     "tar-split", "tar-stream" };
 		size_t s, files = 0, unknown = 0;
 
 		for (s = 0; s < sizeof(subdirs) / sizeof(subdirs[0]); s++) {
@@ -1229,27 +1231,27 @@ static const struct gen_case {
 	const char *cmd; /* run in the temp dir */
 	const char *want;
 } generated[] = {
-    {"gnu.tar", "tar --format=gnu -S -cf gnu.tar -C src tree", NULL},
-    {"oldgnu.tar", "tar --format=oldgnu -S -cf oldgnu.tar -C src tree", NULL},
-    {"pax.tar", "tar --format=pax -S -cf pax.tar -C src tree", NULL},
-    {"posix.tar", "tar --format=posix -cf posix.tar -C src tree", NULL},
-    {"pax-sparse00.tar",
-     "tar --format=pax -S --sparse-version=0.0 -cf pax-sparse00.tar -C src tree", NULL},
-    {"pax-sparse01.tar",
-     "tar --format=pax -S --sparse-version=0.1 -cf pax-sparse01.tar -C src tree", NULL},
-    {"pax-sparse10.tar",
-     "tar --format=pax -S --sparse-version=1.0 -cf pax-sparse10.tar -C src tree", NULL},
-    {"ustar.tar", "tar --format=ustar -cf ustar.tar -C src small", NULL},
-    {"gnu-b1.tar", "tar --format=gnu -b 1 -cf gnu-b1.tar -C src small", NULL},
-    {"bsd-pax.tar", "bsdtar --format pax -cf bsd-pax.tar -C src tree", NULL},
-    {"bsd-ustar.tar", "bsdtar --format ustar -cf bsd-ustar.tar -C src small", NULL},
-    {"bsd-gnutar.tar", "bsdtar --format gnutar -cf bsd-gnutar.tar -C src tree", NULL},
-    {"bsd-default.tar", "bsdtar -cf bsd-default.tar -C src tree", NULL},
-    {"fifo.tar", "tar --format=pax -cf fifo.tar -C src special",
-     "unsupported entry type '6' (fifo)"},
-    {"incremental.tar", "tar --format=gnu -g snar -cf incremental.tar -C src small",
-     "unsupported entry type 'D'"},
-    {"v7.tar", "tar --format=v7 -cf v7.tar -C src small", "no ustar magic"},
+	{ "gnu.tar", "tar --format=gnu -S -cf gnu.tar -C src tree", NULL },
+	{ "oldgnu.tar", "tar --format=oldgnu -S -cf oldgnu.tar -C src tree", NULL },
+	{ "pax.tar", "tar --format=pax -S -cf pax.tar -C src tree", NULL },
+	{ "posix.tar", "tar --format=posix -cf posix.tar -C src tree", NULL },
+	{ "pax-sparse00.tar",
+	  "tar --format=pax -S --sparse-version=0.0 -cf pax-sparse00.tar -C src tree", NULL },
+	{ "pax-sparse01.tar",
+	  "tar --format=pax -S --sparse-version=0.1 -cf pax-sparse01.tar -C src tree", NULL },
+	{ "pax-sparse10.tar",
+	  "tar --format=pax -S --sparse-version=1.0 -cf pax-sparse10.tar -C src tree", NULL },
+	{ "ustar.tar", "tar --format=ustar -cf ustar.tar -C src small", NULL },
+	{ "gnu-b1.tar", "tar --format=gnu -b 1 -cf gnu-b1.tar -C src small", NULL },
+	{ "bsd-pax.tar", "bsdtar --format pax -cf bsd-pax.tar -C src tree", NULL },
+	{ "bsd-ustar.tar", "bsdtar --format ustar -cf bsd-ustar.tar -C src small", NULL },
+	{ "bsd-gnutar.tar", "bsdtar --format gnutar -cf bsd-gnutar.tar -C src tree", NULL },
+	{ "bsd-default.tar", "bsdtar -cf bsd-default.tar -C src tree", NULL },
+	{ "fifo.tar", "tar --format=pax -cf fifo.tar -C src special",
+	  "unsupported entry type '6' (fifo)" },
+	{ "incremental.tar", "tar --format=gnu -g snar -cf incremental.tar -C src small",
+	  "unsupported entry type 'D'" },
+	{ "v7.tar", "tar --format=v7 -cf v7.tar -C src small", "no ustar magic" },
 };
 
 /* The tree the archives are made of: long names, links, holes, empty things. */
@@ -1373,7 +1375,7 @@ static void test_generated(void)
  */
 static void test_mutations(void)
 {
-	struct tb b = {0}, r = {0};
+	struct tb b = { 0 }, r = { 0 };
 	unsigned char *copy;
 	uint32_t seed = 12345;
 	char m1[600], m2[600];

@@ -1,6 +1,10 @@
 /*
- * snap.c: fcsnap-list, fcsnap-delete (and the repair of a killed delete) and
- * fcsnap-verify. What the operations share is in snapint.c.
+ * snap.c: the front door of every fcsnap operation. fcsnap-list,
+ * fcsnap-delete (and the repair of a killed delete) and fcsnap-verify live
+ * here; create, restore, export and import live in snapcreate.c,
+ * snaprestore.c and snapxfer.c and are entered from here, handed the table
+ * of journal repairs so that no file below this one needs to know the
+ * others. What the operations share is in snapint.c.
  */
 #include "snap.h"
 
@@ -17,6 +21,39 @@
 #include "snapint.h"
 #include "banned.h"
 
+/*
+ * Each journal kind and the repair that lives beside its operation. Every
+ * operation that opens the state read-write repairs what killed commands
+ * left, whichever command they were.
+ */
+static const struct snapint_repair snap_repairs[] = {
+	{ "fcsnap-create", snapcreate_repair },
+	{ "fcsnap-restore", snaprestore_repair },
+	{ "fcsnap-delete", snap_repair_delete },
+	{ "fcsnap-import", snapxfer_repair_import },
+	{ NULL, NULL },
+};
+
+int snap_create(const struct snap_opts *o, struct snap_created *res, struct sk_err *err)
+{
+	return snapcreate_run(o, snap_repairs, res, err);
+}
+
+int snap_restore(const struct snap_opts *o, struct machine_row *res, struct sk_err *err)
+{
+	return snaprestore_run(o, snap_repairs, res, err);
+}
+
+int snap_export(const struct snap_opts *o, struct sk_err *err)
+{
+	return snapxfer_export(o, snap_repairs, err);
+}
+
+int snap_import(const struct snap_opts *o, struct sk_err *err)
+{
+	return snapxfer_import(o, snap_repairs, err);
+}
+
 /* ---- fcsnap-list, fcsnap-delete, fcsnap-verify ---- */
 
 int snap_list(const struct snap_opts *o, struct snapshot_row **rows, size_t *n, struct sk_err *err)
@@ -32,7 +69,7 @@ int snap_list(const struct snap_opts *o, struct snapshot_row **rows, size_t *n, 
 	if (o->ids)
 		ret = snapint_open_readonly(&c, o->config_path, err);
 	else
-		ret = snapint_open(&c, o->config_path, err);
+		ret = snapint_open(&c, o->config_path, snap_repairs, err);
 	if (ret == 0 && c)
 		ret = idx_snap_list(c->ix, o->machine, rows, n, err);
 	snapint_close(c);
@@ -64,7 +101,7 @@ int snap_delete(const struct snap_opts *o, struct sk_err *err)
 
 	if (config_check_id("snapshot", o->snapshot, err) < 0)
 		return -1;
-	if (snapint_open(&c, o->config_path, err) < 0 ||
+	if (snapint_open(&c, o->config_path, snap_repairs, err) < 0 ||
 	    lock_acquire(&slk, c->locks, "snapshot", o->snapshot, o->wait_s, err) < 0 ||
 	    idx_snap_get(c->ix, o->snapshot, &row, NULL, err) < 0 ||
 	    idx_machine_list(c->ix, &ms, &n, err) < 0)
@@ -139,7 +176,7 @@ int snap_verify(const struct snap_opts *o, snap_verified_fn done, void *arg, str
 
 	if (!o->all && config_check_id("snapshot", o->snapshot, err) < 0)
 		return -1;
-	if (snapint_open(&c, o->config_path, err) < 0)
+	if (snapint_open(&c, o->config_path, snap_repairs, err) < 0)
 		goto out;
 	if (!o->all) {
 		bad = verify_one(c, o, o->snapshot, done, arg, &first) < 0;

@@ -237,7 +237,8 @@ struct create_plan {
 };
 
 /* Ids, index, locks (machine before snapshot), and the snapshot id is free. */
-static int create_open(struct create_plan **pp, const struct snap_opts *o, struct sk_err *err)
+static int create_open(struct create_plan **pp, const struct snap_opts *o,
+		       const struct snapint_repair *repairs, struct sk_err *err)
 {
 	struct sk_err e = SK_ERR_INIT;
 	struct snapshot_row existing;
@@ -252,7 +253,7 @@ static int create_open(struct create_plan **pp, const struct snap_opts *o, struc
 		return sk_err_set(err, SK_EFAIL, "out of memory");
 	p->o = o;
 	p->rootfd = p->jfd = p->stagefd = -1;
-	if (snapint_open(&p->c, o->config_path, err) < 0)
+	if (snapint_open(&p->c, o->config_path, repairs, err) < 0)
 		return -1;
 	c = p->c;
 	if (lock_acquire(&p->mlk, c->locks, "machine", o->machine, o->wait_s, err) < 0 ||
@@ -663,12 +664,13 @@ static void create_close(struct create_plan *p, int ret)
 	free(p);
 }
 
-int snap_create(const struct snap_opts *o, struct snap_created *res, struct sk_err *err)
+int snapcreate_run(const struct snap_opts *o, const struct snapint_repair *repairs,
+		   struct snap_created *res, struct sk_err *err)
 {
 	struct create_plan *p = NULL;
 	int ret = -1;
 
-	if (create_open(&p, o, err) < 0 || describe_machine(p, err) < 0)
+	if (create_open(&p, o, repairs, err) < 0 || describe_machine(p, err) < 0)
 		goto out;
 	if (stage(p, err) < 0) /* the journal row, from here on undone */
 		goto out;

@@ -55,17 +55,6 @@ void snapint_rmtree(const char *path)
 
 /* ---- repair: finish or undo what a killed fcsnap command left ---- */
 
-/* Each journal kind and the repair that lives beside its operation. */
-static const struct {
-	const char *kind;
-	void (*repair)(struct sctx *c, const struct journal_row *r, const char *id);
-} repairs[] = {
-	{ "fcsnap-create", snapcreate_repair },
-	{ "fcsnap-restore", snaprestore_repair },
-	{ "fcsnap-delete", snap_repair_delete },
-	{ "fcsnap-import", snapxfer_repair_import },
-};
-
 /* Is row id still in the journal? Between the read and the lock its owner may have finished. */
 static int still_journaled(struct sctx *c, const struct journal_row *r, struct journal_row *again)
 {
@@ -95,9 +84,9 @@ static void repair_one(struct sctx *c, const struct journal_row *r, struct journ
 	if (lock_acquire(&lk, c->locks, kind, id, 0, &e) < 0)
 		return;
 	if (still_journaled(c, r, again))
-		for (k = 0; k < sizeof(repairs) / sizeof(repairs[0]); k++)
-			if (!strcmp(r->kind, repairs[k].kind))
-				repairs[k].repair(c, r, id);
+		for (k = 0; c->repairs[k].kind; k++)
+			if (!strcmp(r->kind, c->repairs[k].kind))
+				c->repairs[k].repair(c, r, id);
 	lock_release(lk);
 }
 
@@ -131,7 +120,8 @@ static int ctx_alloc(struct sctx **cp, const char *config_path, struct sk_err *e
 	return config_load(&(*cp)->cfg, config_path, err);
 }
 
-int snapint_open(struct sctx **cp, const char *config_path, struct sk_err *err)
+int snapint_open(struct sctx **cp, const char *config_path, const struct snapint_repair *repairs,
+		 struct sk_err *err)
 {
 	struct sctx *c;
 	const char *st;
@@ -139,6 +129,7 @@ int snapint_open(struct sctx **cp, const char *config_path, struct sk_err *err)
 	if (ctx_alloc(cp, config_path, err) < 0)
 		return -1;
 	c = *cp;
+	c->repairs = repairs;
 	st = c->cfg.state_dir;
 	if (clone_mode_parse(c->cfg.fc_clone, &c->clone) < 0)
 		return sk_err_set(err, SK_EUSAGE, "invalid clone mode '%s'", c->cfg.fc_clone);

@@ -1,7 +1,7 @@
 /*
  * snapint: what the snapshot operations (snap.c, snapcreate.c, snaprestore.c,
  * snapxfer.c) share: the opened state, the manifest file, artifact checks,
- * and the journal repair table. Not for use outside those files.
+ * and the journal repair loop. Not for use outside those files.
  */
 #ifndef SK_SNAPINT_H
 #define SK_SNAPINT_H
@@ -13,6 +13,7 @@
 #include "err.h"
 #include "fcjson.h"
 #include "index.h"
+#include "snap.h"
 
 /* The opened state of one fcsnap command; heap-allocated (the config alone is ~45 KB). */
 struct sctx {
@@ -23,14 +24,28 @@ struct sctx {
 	char machines[PATH_MAX];
 	char tmp[PATH_MAX];
 	enum clone_mode clone;
+	const struct snapint_repair *repairs; /* snapint_open's, for repair_all */
+};
+
+/*
+ * A journal repair, each beside its operation. It is called with the
+ * object's lock held and the row known to be still there; id is the object's
+ * id (machine or snapshot). It ends the row, or leaves it for the next
+ * command when the work cannot be finished yet.
+ */
+struct snapint_repair {
+	const char *kind; /* the journal row's kind: "fcsnap-create", ... */
+	void (*repair)(struct sctx *c, const struct journal_row *r, const char *id);
 };
 
 /*
  * Allocate *cp, load the config, make the state directories, open the index
- * and repair what killed commands left. On failure *cp may still be set:
- * snapint_close it. Exit classes 1, 2, 5.
+ * and repair what killed commands left, with repairs (terminated by a NULL
+ * kind). On failure *cp may still be set: snapint_close it. Exit classes 1,
+ * 2, 5.
  */
-int snapint_open(struct sctx **cp, const char *config_path, struct sk_err *err);
+int snapint_open(struct sctx **cp, const char *config_path, const struct snapint_repair *repairs,
+		 struct sk_err *err);
 /*
  * The same for readers that must change nothing (completions): the config and
  * the index only, no directories, no repair. 0 with *cp NULL when there is no
@@ -72,11 +87,17 @@ int snapint_call_state(struct fcapi *fc, const char *state, struct sk_err *err);
 int snapint_machine_alive(const struct machine_row *m);
 
 /*
- * The journal repairs, each beside its operation. Each is called with the
- * object's lock held and the row known to be still there; id is the object's
- * id (machine or snapshot). Each ends the row, or leaves it for the next
- * command when the work cannot be finished yet.
+ * The operations, each in its file, entered through snap.c, which hands them
+ * the repair table; and their repairs (struct snapint_repair).
  */
+int snapcreate_run(const struct snap_opts *o, const struct snapint_repair *repairs,
+		   struct snap_created *res, struct sk_err *err);
+int snaprestore_run(const struct snap_opts *o, const struct snapint_repair *repairs,
+		    struct machine_row *res, struct sk_err *err);
+int snapxfer_export(const struct snap_opts *o, const struct snapint_repair *repairs,
+		    struct sk_err *err);
+int snapxfer_import(const struct snap_opts *o, const struct snapint_repair *repairs,
+		    struct sk_err *err);
 void snapcreate_repair(struct sctx *c, const struct journal_row *r, const char *machine);
 void snaprestore_repair(struct sctx *c, const struct journal_row *r, const char *machine);
 void snap_repair_delete(struct sctx *c, const struct journal_row *r, const char *sid);

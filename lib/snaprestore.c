@@ -247,7 +247,8 @@ struct restore_plan {
 };
 
 /* Ids, index, locks (machine before snapshot, as fcsnap-create: no lock-order cycle). */
-static int restore_open(struct restore_plan **pp, const struct snap_opts *o, struct sk_err *err)
+static int restore_open(struct restore_plan **pp, const struct snap_opts *o,
+			const struct snapint_repair *repairs, struct sk_err *err)
 {
 	struct restore_plan *p;
 
@@ -259,7 +260,7 @@ static int restore_open(struct restore_plan **pp, const struct snap_opts *o, str
 		return sk_err_set(err, SK_EFAIL, "out of memory");
 	p->o = o;
 	p->sp = (struct proc_spawn)PROC_SPAWN_INIT(NULL);
-	if (snapint_open(&p->c, o->config_path, err) < 0)
+	if (snapint_open(&p->c, o->config_path, repairs, err) < 0)
 		return -1;
 	p->jailed = p->c->cfg.fc_jailer[0] != '\0';
 	if (lock_acquire(&p->mlk, p->c->locks, "machine", o->machine, o->wait_s, err) < 0 ||
@@ -781,12 +782,13 @@ static void restore_close(struct restore_plan *p, int ret)
 	free(p);
 }
 
-int snap_restore(const struct snap_opts *o, struct machine_row *res, struct sk_err *err)
+int snaprestore_run(const struct snap_opts *o, const struct snapint_repair *repairs,
+		    struct machine_row *res, struct sk_err *err)
 {
 	struct restore_plan *p = NULL;
 	int ret = -1;
 
-	if (restore_open(&p, o, err) < 0) /* ids, index, locks */
+	if (restore_open(&p, o, repairs, err) < 0) /* ids, index, locks */
 		goto out;
 	if (check_machine_free(p, err) < 0 || check_artifacts(p, err) < 0 ||
 	    map_taps(p, o, err) < 0 || plan_layout(p, err) < 0)

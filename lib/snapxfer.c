@@ -215,7 +215,8 @@ out:
 	return ret;
 }
 
-int snap_export(const struct snap_opts *o, struct sk_err *err)
+int snapxfer_export(const struct snap_opts *o, const struct snapint_repair *repairs,
+		    struct sk_err *err)
 {
 	struct sctx *c = NULL;
 	struct lock *lk = NULL;
@@ -237,7 +238,7 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 		return sk_err_set(err, SK_EUSAGE,
 				  "refusing to write a snapshot stream to a terminal "
 				  "(redirect it or pipe it into fcsnap-import)");
-	if (snapint_open(&c, o->config_path, err) < 0 ||
+	if (snapint_open(&c, o->config_path, repairs, err) < 0 ||
 	    lock_acquire(&lk, c->locks, "snapshot", o->snapshot, o->wait_s, err) < 0 ||
 	    idx_snap_get(c->ix, o->snapshot, &row, &arts, err) < 0 ||
 	    fs_pathf(dir, sizeof(dir), err, "%s/%s", c->snaps, o->snapshot) < 0 ||
@@ -477,7 +478,8 @@ struct import_plan {
 };
 
 /* The plan, the index (and repair), the decoder on stdin, which must not be a terminal. */
-static int import_open(struct import_plan **pp, const struct snap_opts *o, struct sk_err *err)
+static int import_open(struct import_plan **pp, const struct snap_opts *o,
+		       const struct snapint_repair *repairs, struct sk_err *err)
 {
 	struct import_plan *p;
 
@@ -491,7 +493,8 @@ static int import_open(struct import_plan **pp, const struct snap_opts *o, struc
 		return sk_err_set(err, SK_EFAIL, "out of memory");
 	p->o = o;
 	p->dirfd = -1;
-	if (snapint_open(&p->c, o->config_path, err) < 0 || dec_open(&p->d, STDIN_FILENO, err) < 0)
+	if (snapint_open(&p->c, o->config_path, repairs, err) < 0 ||
+	    dec_open(&p->d, STDIN_FILENO, err) < 0)
 		return -1;
 	p->r.d = p->d;
 	return 0;
@@ -676,12 +679,14 @@ static void import_close(struct import_plan *p, int ret)
 	free(p);
 }
 
-int snap_import(const struct snap_opts *o, struct sk_err *err)
+int snapxfer_import(const struct snap_opts *o, const struct snapint_repair *repairs,
+		    struct sk_err *err)
 {
 	struct import_plan *p = NULL;
 	int ret = -1;
 
-	if (import_open(&p, o, err) < 0 || read_manifest_record(p, err) < 0 || claim_id(p, err) < 0)
+	if (import_open(&p, o, repairs, err) < 0 || read_manifest_record(p, err) < 0 ||
+	    claim_id(p, err) < 0)
 		goto out;
 	if (begin_staging(p, err) < 0) /* the journal row, from here on undone */
 		goto out;

@@ -102,7 +102,7 @@ int ws_export(const struct ws_opts *o, struct sk_err *err)
 		return sk_err_set(err, SK_EUSAGE,
 				  "refusing to write an archive to a terminal (use -o FILE or a "
 				  "pipe)");
-	if (wsint_open(&c, o, 1, err) < 0)
+	if (wsint_open(&c, o, ws_repairs, err) < 0)
 		return wsint_fail(err, "export", o->bot);
 	if (wsint_resolve_codec(c, o, &cs, err) < 0 || c->be->ops->probe(c->be, err) < 0)
 		goto out;

@@ -266,7 +266,7 @@ out:
  * starts, and the journal row says "rf-clear" before the first old entry
  * goes. From then on the import only goes forward: a crash, a power cut or
  * a failure is finished by the next command on the bot, under its lock,
- * before it does anything else (wsint_import_repair), and each step can be
+ * before it does anything else (import_repair), and each step can be
  * repeated:
  *   rf-clear  remove every entry of the workspace, sync;
  *   rf-fill   move every staged entry into it (rf_fill), sync.
@@ -331,7 +331,7 @@ static int repair_attach(struct wsint_ctx *c, struct journal_row *r, struct sk_e
  * left is the old tree; otherwise the old tree is still (or again) the
  * workspace and the staging goes.
  */
-int wsint_import_repair(struct wsint_ctx *c, struct journal_row *r, struct sk_err *err)
+static int import_repair(struct wsint_ctx *c, struct journal_row *r, struct sk_err *err)
 {
 	struct swap_names sn;
 	int rolling = strncmp(r->step, "rf-", 3) == 0;
@@ -360,6 +360,15 @@ out:
 		ret = -1;
 	return ret;
 }
+
+/*
+ * Each kind of journal row that leaves more than a temporary file, and its
+ * repair (ws_int.h). Only an import does; every locked open takes this table.
+ */
+const struct wsint_repair ws_repairs[] = {
+	{ "import", import_repair },
+	{ NULL, NULL },
+};
 
 /* An import in progress: what its steps share. */
 struct import_plan {
@@ -627,7 +636,7 @@ int ws_import(const struct ws_opts *o, struct ws_import_result *res, struct sk_e
 	in_fd = open_input(o, &in_size, err);
 	if (in_fd < 0)
 		return -1;
-	if (wsint_open(&c, o, 1, err) < 0)
+	if (wsint_open(&c, o, ws_repairs, err) < 0)
 		goto out;
 	snprintf(res->bot, sizeof(res->bot), "%s", c->bot);
 	ret = wsint_import_locked(c, in_fd, o->merge, o->progress, in_size, res, err);

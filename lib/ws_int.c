@@ -1,7 +1,7 @@
 /*
  * ws_int.c: what every ws operation shares: opening the bot (config, lock,
  * index, backend), the repair of whatever an earlier command left in the
- * journal (each kind's repair dispatched from a table), and rule 3 (stop,
+ * journal (each kind's repair dispatched from the table handed in), and rule 3 (stop,
  * always start again, end the row) written once.
  */
 #include "ws_int.h"
@@ -36,19 +36,12 @@ static int repair_tmpfile(struct wsint_ctx *c, struct journal_row *r, struct sk_
 	return 0;
 }
 
-/* Each kind of row's repair; a kind not named here leaves a temporary file. */
-static const struct {
-	const char *kind;
-	int (*repair)(struct wsint_ctx *c, struct journal_row *r, struct sk_err *err);
-} repairs[] = {
-	{ "import", wsint_import_repair },
-};
-
-static int repair_row(struct wsint_ctx *c, struct journal_row *r, struct sk_err *err)
+static int repair_row(struct wsint_ctx *c, const struct wsint_repair *repairs,
+		      struct journal_row *r, struct sk_err *err)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(repairs) / sizeof(repairs[0]); i++)
+	for (i = 0; repairs[i].kind; i++)
 		if (strcmp(r->kind, repairs[i].kind) == 0)
 			return repairs[i].repair(c, r, err);
 	return repair_tmpfile(c, r, err);
@@ -60,7 +53,7 @@ static int repair_row(struct wsint_ctx *c, struct journal_row *r, struct sk_err 
  * Finish or undo what earlier commands on the bot left in the journal, oldest
  * first; then start the bot if one of them had stopped it, and end the row.
  */
-static int repair(struct wsint_ctx *c, struct sk_err *err)
+static int repair(struct wsint_ctx *c, const struct wsint_repair *repairs, struct sk_err *err)
 {
 	struct journal_row *rows;
 	int n, i, ret = -1;
@@ -78,7 +71,7 @@ static int repair(struct wsint_ctx *c, struct sk_err *err)
 	for (i = 0; i < n; i++) {
 		struct journal_row *r = &rows[i];
 
-		if (repair_row(c, r, err) < 0)
+		if (repair_row(c, repairs, r, err) < 0)
 			goto out;
 		if (r->stopped) {
 			log_warn("starting bot '%s' again after an interrupted %s (pid %ld)",
@@ -118,7 +111,8 @@ static int make_state(struct wsint_ctx *c, struct sk_err *err)
 	return fs_mkdir_p(dir, 0700, err);
 }
 
-int wsint_open(struct wsint_ctx **out, const struct ws_opts *o, int lock, struct sk_err *err)
+int wsint_open(struct wsint_ctx **out, const struct ws_opts *o, const struct wsint_repair *repairs,
+	       struct sk_err *err)
 {
 	struct wsint_ctx *c;
 
@@ -141,10 +135,10 @@ int wsint_open(struct wsint_ctx **out, const struct ws_opts *o, int lock, struct
 		goto fail;
 	if (backend_open(&c->be, &c->cfg, o->bot, err) < 0)
 		goto fail;
-	if (lock) {
+	if (repairs) {
 		if (lock_acquire(&c->lk, c->locks, "bot", o->bot, o->wait_s, err) < 0)
 			goto fail;
-		if (repair(c, err) < 0)
+		if (repair(c, repairs, err) < 0)
 			goto fail;
 	}
 done:

@@ -32,12 +32,29 @@ struct wsint_ctx {
 };
 
 /*
- * Config, id check, state layout, index; for a bot (o->bot), its backend;
- * with lock, also the bot's lock and the repair of anything an earlier
- * command left in the journal. *out is malloc'd (the config is too big for
- * a stack frame): close it with wsint_close, which accepts NULL.
+ * The repair of one kind of journal row the bot may hold. A kind without
+ * one left at most a temporary file (the row's staging), which is removed.
  */
-int wsint_open(struct wsint_ctx **out, const struct ws_opts *o, int lock, struct sk_err *err);
+struct wsint_repair {
+	const char *kind; /* "import", ... */
+	int (*repair)(struct wsint_ctx *c, struct journal_row *r, struct sk_err *err);
+};
+/*
+ * The table, terminated by a NULL kind. It lives in ws_import.c, beside the
+ * only repair that does more than remove a file; export and preserve take it
+ * from there, so that ws_int.c needs none of them.
+ */
+extern const struct wsint_repair ws_repairs[];
+
+/*
+ * Config, id check, state layout, index; for a bot (o->bot), its backend.
+ * With repairs (ws_repairs), also the bot's lock and the repair of anything
+ * an earlier command left in the journal; NULL opens without the lock, for
+ * commands that only read. *out is malloc'd (the config is too big for a
+ * stack frame): close it with wsint_close, which accepts NULL.
+ */
+int wsint_open(struct wsint_ctx **out, const struct ws_opts *o, const struct wsint_repair *repairs,
+	       struct sk_err *err);
 void wsint_close(struct wsint_ctx *c);
 
 /*
@@ -112,7 +129,5 @@ int wsint_write_archive(const struct sk_config *cfg, int rootfd, int out_fd,
  */
 int wsint_import_locked(struct wsint_ctx *c, int in_fd, int merge, int show_progress,
 			uint64_t in_size, struct ws_import_result *res, struct sk_err *err);
-/* Finish or undo an import that died, from its journal row (ws_import.c). */
-int wsint_import_repair(struct wsint_ctx *c, struct journal_row *r, struct sk_err *err);
 
 #endif

@@ -213,7 +213,7 @@ int ws_preserve(const struct ws_opts *o, struct ws_backup *b, struct sk_err *err
 	int ret = -1;
 
 	memset(b, 0, sizeof(*b));
-	if (wsint_open(&p.c, o, 1, err) < 0)
+	if (wsint_open(&p.c, o, ws_repairs, err) < 0)
 		return wsint_fail(err, "preserve", o->bot);
 	if (preserve_prepare(&p, o, err) < 0)
 		goto out;
@@ -395,7 +395,7 @@ int ws_restore(const struct ws_opts *o, struct ws_restore_result *res, struct sk
 	int ret = -1;
 
 	memset(res, 0, sizeof(*res));
-	if (wsint_open(&c, o, 1, err) < 0)
+	if (wsint_open(&c, o, ws_repairs, err) < 0)
 		return wsint_fail(err, "restore", o->bot);
 	snprintf(res->import.bot, sizeof(res->import.bot), "%s", c->bot);
 	if (idx_backup_get(c->ix, c->bot, o->generation, &row, err) == 0) {
@@ -422,7 +422,7 @@ int ws_check(const struct ws_opts *o, int *waiting, struct sk_err *err)
 	char legacy[PATH_MAX];
 
 	*waiting = 0;
-	if (wsint_open(&c, o, 0, err) < 0)
+	if (wsint_open(&c, o, NULL, err) < 0)
 		return -1;
 	if (idx_backup_get(c->ix, c->bot, 0, &row, err) == 0) {
 		*waiting = !row.restored;
@@ -444,7 +444,7 @@ int ws_prune(const struct ws_opts *o, struct sk_err *err)
 	struct wsint_ctx *c = NULL;
 	int ret;
 
-	if (wsint_open(&c, o, 1, err) < 0)
+	if (wsint_open(&c, o, ws_repairs, err) < 0)
 		return wsint_fail(err, "prune", o->bot);
 	ret = prune_locked(c, o->keep > 0 ? o->keep : c->cfg.keep, err);
 	if (ret == 0)
@@ -479,7 +479,7 @@ int ws_list(const struct ws_opts *o, struct ws_backup **list, size_t *n, struct 
 
 	*list = NULL;
 	*n = 0;
-	if (wsint_open(&c, o, 0, err) < 0)
+	if (wsint_open(&c, o, NULL, err) < 0)
 		return -1;
 	if (idx_backup_list(c->ix, o->bot, &rows, n, err) < 0)
 		goto out;
@@ -583,7 +583,7 @@ int ws_list_ids(const struct ws_opts *o, struct ws_ids *ids, struct sk_err *err)
 
 	ids->v = NULL;
 	ids->n = 0;
-	if (wsint_open(&c, o, 0, err) < 0)
+	if (wsint_open(&c, o, NULL, err) < 0)
 		return -1;
 	ids_from_workspaces(&l, c->cfg.ws_path);
 	ids_from_dir(&l, c->cfg.legacy_dir);

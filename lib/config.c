@@ -137,34 +137,27 @@ static int choice_ok(const char *choices, const char *v)
 }
 
 /* inih calls this for every key; returning 0 makes ini_parse report the line. */
-static int on_key(void *user, const char *section, const char *name, const char *value)
+/* The key named in section, or NULL; *known_section says whether section is one. */
+static const struct key *find_key(const char *section, const char *name, int *known_section)
 {
-	struct parse *ps = user;
-	char *base = (char *)ps->cfg;
-	const struct key *k = NULL;
-	int known_section = 0;
 	size_t i;
 
-	if (ps->failed)
-		return 1;
+	*known_section = 0;
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (strcmp(keys[i].section, section) != 0)
 			continue;
-		known_section = 1;
-		if (strcmp(keys[i].name, name) == 0) {
-			k = &keys[i];
-			break;
-		}
+		*known_section = 1;
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
 	}
-	ps->failed = 1;
-	if (!known_section) {
-		sk_err_set(ps->err, SK_EUSAGE, "unknown section '[%s]'", section);
-		return 0;
-	}
-	if (!k) {
-		sk_err_set(ps->err, SK_EUSAGE, "unknown key '%s' in [%s]", name, section);
-		return 0;
-	}
+	return NULL;
+}
+
+/* Check value against what key k takes and store it; 0 with ps->err set if it is bad. */
+static int set_value(struct parse *ps, const struct key *k, const char *name, const char *value)
+{
+	char *base = (char *)ps->cfg;
+
 	switch (k->kind) {
 	case K_TMPL:
 		if (!strstr(value, "%s") && !(k->empty_ok && !*value)) {
@@ -232,6 +225,29 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		}
 		break;
 	}
+	return 1;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *ps = user;
+	const struct key *k;
+	int known_section;
+
+	if (ps->failed)
+		return 1;
+	k = find_key(section, name, &known_section);
+	ps->failed = 1;
+	if (!known_section) {
+		sk_err_set(ps->err, SK_EUSAGE, "unknown section '[%s]'", section);
+		return 0;
+	}
+	if (!k) {
+		sk_err_set(ps->err, SK_EUSAGE, "unknown key '%s' in [%s]", name, section);
+		return 0;
+	}
+	if (!set_value(ps, k, name, value))
+		return 0;
 	if (strcmp(section, "workspace") == 0 && strcmp(name, "path") == 0)
 		ps->ws_path_set = 1;
 	if (strcmp(section, "workspace") == 0 && strcmp(name, "legacy_dir") == 0)

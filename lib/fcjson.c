@@ -79,8 +79,7 @@ int fcjson_vmconfig(char *body, struct fc_vmconfig *out, struct sk_err *err)
 	copy_str(out->boot_args, sizeof(out->boot_args),
 		 json_string_value(json_object_get(v, "boot_args")));
 	v = json_object_get(root, "drives");
-	json_array_foreach(v, i, d)
-	{
+	json_array_foreach (v, i, d) {
 		struct fc_drive *dr;
 		const char *path = json_string_value(json_object_get(d, "path_on_host"));
 
@@ -101,8 +100,7 @@ int fcjson_vmconfig(char *body, struct fc_vmconfig *out, struct sk_err *err)
 		}
 	}
 	v = json_object_get(root, "network-interfaces");
-	json_array_foreach(v, i, d)
-	{
+	json_array_foreach (v, i, d) {
 		struct fc_net *n;
 
 		if (out->nnets == FC_MAX_NETS) {
@@ -381,13 +379,94 @@ static int parse_artifact(json_t *j, struct artifact_row *a, struct sk_err *err)
 	return 0;
 }
 
+/* The manifest's scalar fields: ids, versions, times, the jail's owner. */
+static int parse_header(json_t *root, struct manifest *m, struct sk_err *err)
+{
+	struct sk_err idc = SK_ERR_INIT;
+	json_t *v = json_object_get(root, "format");
+
+	if (!json_is_integer(v) || json_integer_value(v) != MANIFEST_FORMAT)
+		return sk_err_set(err, SK_EDAMAGED,
+				  "manifest: unknown format (this statekit reads %d)",
+				  MANIFEST_FORMAT);
+	m->format = MANIFEST_FORMAT;
+	if (get_str(root, "snapshot", m->snapshot, sizeof(m->snapshot), 1, err) < 0 ||
+	    get_str(root, "machine", m->machine, sizeof(m->machine), 1, err) < 0 ||
+	    get_str(root, "vmm_version", m->vmm_version, sizeof(m->vmm_version), 1, err) < 0 ||
+	    get_str(root, "snapshot_version", m->snapshot_version, sizeof(m->snapshot_version), 0,
+		    err) < 0 ||
+	    get_str(root, "guest_ip", m->guest_ip, sizeof(m->guest_ip), 0, err) < 0)
+		return -1;
+	if (config_check_id("snapshot", m->snapshot, &idc) < 0 ||
+	    config_check_id("machine", m->machine, &idc) < 0)
+		return sk_err_set(err, SK_EDAMAGED, "manifest: %s", idc.msg);
+	m->created = json_integer_value(json_object_get(root, "created"));
+	m->pause_us = json_integer_value(json_object_get(root, "pause_us"));
+	m->jailed = json_is_true(json_object_get(root, "jailed"));
+	m->uid = (long)json_integer_value(json_object_get(root, "uid"));
+	m->gid = (long)json_integer_value(json_object_get(root, "gid"));
+	if (m->uid < 0 || m->gid < 0 || m->uid > 0x7fffffff || m->gid > 0x7fffffff)
+		return bad(err, "'uid' or 'gid' out of range");
+	return 0;
+}
+
+/* "taps": the machine's network interfaces, at most FC_MAX_NETS. */
+static int parse_taps(json_t *root, struct manifest *m, struct sk_err *err)
+{
+	json_t *v = json_object_get(root, "taps"), *j;
+	size_t i;
+
+	if (v && !json_is_array(v))
+		return bad(err, "'taps' is not an array");
+	json_array_foreach (v, i, j) {
+		struct fc_net *n;
+
+		if (m->nnets == FC_MAX_NETS)
+			return bad(err, "too many taps");
+		n = &m->nets[m->nnets++];
+		if (get_str(j, "iface_id", n->iface, sizeof(n->iface), 1, err) < 0 ||
+		    get_str(j, "host_dev_name", n->tap, sizeof(n->tap), 1, err) < 0 ||
+		    get_str(j, "guest_mac", n->mac, sizeof(n->mac), 0, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* "artifacts": each once, exactly one state and one memory file, disks after. */
+static int parse_artifacts(json_t *root, struct manifest *m, struct sk_err *err)
+{
+	json_t *v = json_object_get(root, "artifacts"), *j;
+	int nstate = 0, nmem = 0;
+	size_t i, k;
+
+	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 2 + FC_MAX_DRIVES)
+		return bad(err, "'artifacts' is not a list of 2 to 34 entries");
+	m->arts = calloc(json_array_size(v), sizeof(*m->arts));
+	if (!m->arts)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	json_array_foreach (v, i, j) {
+		struct artifact_row *a = &m->arts[m->nart];
+
+		if (parse_artifact(j, a, err) < 0)
+			return -1;
+		for (k = 0; k < (size_t)m->nart; k++)
+			if (!strcmp(m->arts[k].name, a->name))
+				return sk_err_set(err, SK_EDAMAGED,
+						  "manifest: artifact '%s' listed twice", a->name);
+		nstate += !strcmp(a->kind, "state");
+		nmem += !strcmp(a->kind, "memory");
+		m->nart++;
+	}
+	if (nstate != 1 || nmem != 1)
+		return bad(err, "a snapshot needs exactly one state and one memory artifact");
+	return 0;
+}
+
 int fcjson_manifest_parse(const char *text, struct manifest *m, struct sk_err *err)
 {
 	json_error_t je;
-	json_t *root, *v, *j;
-	size_t i, k;
-	int nstate = 0, nmem = 0, ret = -1;
-	struct sk_err idc = SK_ERR_INIT;
+	json_t *root, *v;
+	int ret = -1;
 
 	memset(m, 0, sizeof(*m));
 	root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
@@ -396,84 +475,9 @@ int fcjson_manifest_parse(const char *text, struct manifest *m, struct sk_err *e
 			   je.text);
 		goto out;
 	}
-	v = json_object_get(root, "format");
-	if (!json_is_integer(v) || json_integer_value(v) != MANIFEST_FORMAT) {
-		sk_err_set(err, SK_EDAMAGED, "manifest: unknown format (this statekit reads %d)",
-			   MANIFEST_FORMAT);
+	if (parse_header(root, m, err) < 0 || parse_taps(root, m, err) < 0 ||
+	    parse_artifacts(root, m, err) < 0)
 		goto out;
-	}
-	m->format = MANIFEST_FORMAT;
-	if (get_str(root, "snapshot", m->snapshot, sizeof(m->snapshot), 1, err) < 0 ||
-	    get_str(root, "machine", m->machine, sizeof(m->machine), 1, err) < 0 ||
-	    get_str(root, "vmm_version", m->vmm_version, sizeof(m->vmm_version), 1, err) < 0 ||
-	    get_str(root, "snapshot_version", m->snapshot_version, sizeof(m->snapshot_version), 0,
-		    err) < 0 ||
-	    get_str(root, "guest_ip", m->guest_ip, sizeof(m->guest_ip), 0, err) < 0)
-		goto out;
-	if (config_check_id("snapshot", m->snapshot, &idc) < 0 ||
-	    config_check_id("machine", m->machine, &idc) < 0) {
-		sk_err_set(err, SK_EDAMAGED, "manifest: %s", idc.msg);
-		goto out;
-	}
-	m->created = json_integer_value(json_object_get(root, "created"));
-	m->pause_us = json_integer_value(json_object_get(root, "pause_us"));
-	m->jailed = json_is_true(json_object_get(root, "jailed"));
-	m->uid = (long)json_integer_value(json_object_get(root, "uid"));
-	m->gid = (long)json_integer_value(json_object_get(root, "gid"));
-	if (m->uid < 0 || m->gid < 0 || m->uid > 0x7fffffff || m->gid > 0x7fffffff) {
-		bad(err, "'uid' or 'gid' out of range");
-		goto out;
-	}
-	v = json_object_get(root, "taps");
-	if (v && !json_is_array(v)) {
-		bad(err, "'taps' is not an array");
-		goto out;
-	}
-	json_array_foreach(v, i, j)
-	{
-		struct fc_net *n;
-
-		if (m->nnets == FC_MAX_NETS) {
-			bad(err, "too many taps");
-			goto out;
-		}
-		n = &m->nets[m->nnets++];
-		if (get_str(j, "iface_id", n->iface, sizeof(n->iface), 1, err) < 0 ||
-		    get_str(j, "host_dev_name", n->tap, sizeof(n->tap), 1, err) < 0 ||
-		    get_str(j, "guest_mac", n->mac, sizeof(n->mac), 0, err) < 0)
-			goto out;
-	}
-	v = json_object_get(root, "artifacts");
-	if (!json_is_array(v) || json_array_size(v) == 0 ||
-	    json_array_size(v) > 2 + FC_MAX_DRIVES) {
-		bad(err, "'artifacts' is not a list of 2 to 34 entries");
-		goto out;
-	}
-	m->arts = calloc(json_array_size(v), sizeof(*m->arts));
-	if (!m->arts) {
-		sk_err_set(err, SK_EFAIL, "out of memory");
-		goto out;
-	}
-	json_array_foreach(v, i, j)
-	{
-		struct artifact_row *a = &m->arts[m->nart];
-
-		if (parse_artifact(j, a, err) < 0)
-			goto out;
-		for (k = 0; k < (size_t)m->nart; k++)
-			if (!strcmp(m->arts[k].name, a->name)) {
-				sk_err_set(err, SK_EDAMAGED, "manifest: artifact '%s' listed twice",
-					   a->name);
-				goto out;
-			}
-		nstate += !strcmp(a->kind, "state");
-		nmem += !strcmp(a->kind, "memory");
-		m->nart++;
-	}
-	if (nstate != 1 || nmem != 1) {
-		bad(err, "a snapshot needs exactly one state and one memory artifact");
-		goto out;
-	}
 	v = json_object_get(root, "vm_config");
 	if (json_is_object(v))
 		m->vm_config = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -535,8 +539,7 @@ int fcjson_ctr_container(const char *text, size_t len, struct ctrd_container *ou
 			sk_err_set(err, SK_EFAIL, "'Labels' is not an object");
 			goto out;
 		}
-		json_object_foreach(labels, key, v)
-		{
+		json_object_foreach (labels, key, v) {
 			if (!json_is_string(v)) {
 				sk_err_set(err, SK_EFAIL, "label '%s' is not a string", key);
 				goto out;

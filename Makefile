@@ -1,4 +1,4 @@
-# statekit: make, make check, make install. DEVELOPER=1 adds -Werror;
+# statekit: make, make check, make lint, make install. DEVELOPER=1 adds -Werror;
 # SANITIZE=address,undefined builds sanitized binaries. make fuzz builds the
 # libFuzzer targets of tests/fuzz with clang into build-fuzz (see
 # scripts/fuzz.sh, which runs them).
@@ -85,10 +85,19 @@ fuzz-targets: $(FUZZERS)
 check: all
 	SK_BUILD=$(B) tests/run.sh
 
+# The house rules: C formatted by .clang-format, man pages clean for mandoc,
+# shell scripts clean for shellcheck. The bats suites and their helpers are
+# checked at warning level, without the findings that come from bats running
+# each test in a subshell and from variables the helpers set for the suites.
+C_ALL      := $(wildcard lib/*.c lib/*.h cmd/*.c tests/unit/*.c tests/fuzz/*.c)
+SH_SCRIPTS := $(wildcard scripts/*.sh bench/*.sh completions/bash/*) tests/run.sh \
+              tests/fuzz/seeds.sh .ci/run
 lint:
+	clang-format --dry-run -Werror $(C_ALL)
 	mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7)
-	bash -n $(wildcard completions/bash/*) tests/run.sh $(wildcard bench/*.sh) scripts/fuzz.sh \
-		tests/fuzz/seeds.sh
+	shellcheck $(SH_SCRIPTS)
+	shellcheck -S warning -e SC2030,SC2031,SC2034,SC2154,SC2153 $(wildcard tests/*.bats)
+	shellcheck -S warning -e SC2034,SC2154 $(wildcard tests/helpers/*.bash)
 
 demo:
 	scripts/demo.sh

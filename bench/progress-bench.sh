@@ -51,6 +51,7 @@ rm -f "$dir/tar" "$dir/plain" "$dir/progress"
 tar -C "$ws" -cf - . | cat >/dev/null
 "$bin/ws-export" -z none -o /dev/null bot1 2>/dev/null
 for ((i = 0; i < reps; i++)); do
+	# shellcheck disable=SC2016  # $1 is for the inner sh, not this one
 	run tar sh -c 'tar -C "$1" -cf - . | cat' sh "$ws"
 	run plain "$bin/ws-export" -z none -o /dev/null bot1
 	run progress "$bin/ws-export" --progress -z none -o /dev/null bot1

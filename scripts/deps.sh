@@ -13,7 +13,7 @@ pkgs=(
 	pigz zstd bzip2 xz-utils attr python3 util-linux libarchive-tools
 	libcurl4-openssl-dev libjansson-dev xfsprogs iproute2
 	containerd runc busybox-static
-	jq less procps
+	jq less procps clang-format shellcheck
 )
 # Optional group "fuzz": only with --fuzz (.ci/run asks for it).
 fuzz_pkgs=(clang libclang-rt-14-dev)

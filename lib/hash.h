@@ -12,6 +12,7 @@
 #include "log.h"
 
 #define HASH_HEX_LEN 64
+#define HASH_LEN 32 /* a sha256 digest in bytes */
 
 struct hash;
 
@@ -20,6 +21,11 @@ void hash_update(struct hash *h, const void *buf, size_t len);
 /* Write the lowercase hex digest (65 bytes with NUL) and free. */
 void hash_final(struct hash *h, char hex[HASH_HEX_LEN + 1]);
 void hash_free(struct hash *h);
+/* The digest as bytes, and free. */
+void hash_final_raw(struct hash *h, uint8_t md[HASH_LEN]);
+/* Lowercase hex of a digest (65 bytes with NUL); parse it back (-1 if not 64 hex digits). */
+void hash_hex(const uint8_t md[HASH_LEN], char hex[HASH_HEX_LEN + 1]);
+int hash_unhex(const char *hex, uint8_t md[HASH_LEN]);
 
 /* sha256 of the whole file at path; *size gets its length. SK_ENOENT when
  * missing, SK_EFAIL on a read error. */
@@ -42,6 +48,47 @@ struct hash_job {
  * job's ret and err), else 0.
  */
 int hash_many(struct hash_job *jobs, size_t n, int threads, struct progress *prog);
+
+/*
+ * Chunked digests (manifest format 2). A file is cut into chunks of a fixed
+ * size (the last may be shorter); each chunk has its sha256, and the file's
+ * digest is the sha256 of its chunk digests, as bytes, in order. A chunk
+ * of zeros has a known digest: it is never hashed, and a chunk that lies in
+ * a hole is not even read.
+ */
+#define HASH_CHUNK_SIZE (4u << 20) /* what fcsnap-create writes; see bench/ */
+#define HASH_CHUNK_MIN (64u << 10)
+#define HASH_CHUNK_MAX (64u << 20)
+
+struct chunk_list {
+	uint32_t chunk_size;
+	size_t n;		/* ceil(file size / chunk_size) */
+	uint8_t (*d)[HASH_LEN]; /* n digests, malloc'd */
+};
+/* How many chunks a file of size bytes has. */
+size_t chunk_count(uint64_t size, uint32_t chunk_size);
+/* The file digest of a chunk list. */
+void chunk_list_digest(const struct chunk_list *cl, char hex[HASH_HEX_LEN + 1]);
+/* Is chunk i the chunk of zeros of its length? */
+int chunk_is_zero(const struct chunk_list *cl, size_t i, uint64_t file_size);
+void chunk_list_free(struct chunk_list *cl);
+
+/* One file for chunk_hash_many: path in; size, chunks, hex, ret and err out. */
+struct chunk_job {
+	const char *path;
+	uint64_t size;
+	struct chunk_list chunks; /* free with chunk_list_free */
+	char hex[HASH_HEX_LEN + 1];
+	int ret;
+	struct sk_err err;
+};
+/*
+ * The chunk digests of every job's file, chunks of every file spread over
+ * up to threads workers (0: one per core). prog as for hash_many, counting
+ * hole chunks as done at once. -1 when any job failed (see each job).
+ */
+int chunk_hash_many(struct chunk_job *jobs, size_t n, uint32_t chunk_size, int threads,
+		    struct progress *prog);
 
 /*
  * A hasher: sha256 on its own thread, so that a stream can be read, scanned
@@ -67,5 +114,13 @@ void hasher_zeros(struct hasher *hs, uint64_t n);
 int hasher_finish(struct hasher *hs, char hex[HASH_HEX_LEN + 1], struct sk_err *err);
 /* Stop and free without a digest; NULL is fine. */
 void hasher_abort(struct hasher *hs);
+/*
+ * The same hasher, computing chunk digests of chunk_size instead of one
+ * digest (runs of zeros that fill a chunk cost nothing). hasher_finish_chunks
+ * gives the list (free it with chunk_list_free) and the file digest.
+ */
+int hasher_start_chunked(struct hasher **out, uint32_t chunk_size, struct sk_err *err);
+int hasher_finish_chunks(struct hasher *hs, struct chunk_list *cl, char hex[HASH_HEX_LEN + 1],
+			 struct sk_err *err);
 
 #endif

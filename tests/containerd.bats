@@ -195,7 +195,7 @@ net_hooks() {
 	run -0 ws-export -o "$BATS_TEST_TMPDIR/o.tgz" bot1
 	[[ $(bot_state bot1) == none ]]
 	[[ ! -s $EVENTS ]]
-	[[ $(tar -xzOf "$BATS_TEST_TMPDIR/o.tgz" exit-note) == done ]]
+	[[ $(tar -xzOf "$BATS_TEST_TMPDIR/o.tgz" exit-note) == "done" ]]
 	assert_clean
 }
 

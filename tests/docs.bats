@@ -52,7 +52,7 @@ setup()
     load '/usr/lib/bats/bats-support/load.bash'
     load '/usr/lib/bats/bats-assert/load.bash'
     ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-    cd "$ROOT"
+    cd "$ROOT" || return 1
 }
 
 # need_tool TOOL PACKAGE: fail with a clear message when TOOL is missing.
@@ -126,22 +126,23 @@ in_list()
 
 check_help_in_docs()
 {
-    local cmd=$1 o missing=()
+    local cmd=$1 o missing=() zsh_long
 
     help_options "$cmd"
     bash_options "$cmd"
+    mapfile -t zsh_long < <(zsh_options "completions/zsh/_$cmd")
     for o in "${HELP_LONG[@]}"; do
         man_has_item "man/man1/$cmd.1" "$o" ||
             missing+=("man/man1/$cmd.1 has no .It for $o")
         in_list "$o" "${BASH_LONG[@]}" ||
             missing+=("completions/bash/$cmd does not offer $o")
-        in_list "$o" $(zsh_options "completions/zsh/_$cmd") ||
+        in_list "$o" "${zsh_long[@]}" ||
             missing+=("completions/zsh/_$cmd does not offer $o")
     done
     for o in "${HELP_SHORT[@]}"; do
         man_has_item "man/man1/$cmd.1" "-$o" ||
             missing+=("man/man1/$cmd.1 has no .It for -$o")
-        grep -qE -e "[{(' ]-$o[+,=)' ]" "completions/zsh/_$cmd" ||
+        grep -qE -e "[{(' ]-${o}[+,=)' ]" "completions/zsh/_$cmd" ||
             missing+=("completions/zsh/_$cmd does not offer -$o")
     done
     ((${#missing[@]} == 0)) || fail "$(printf '%s\n' "${missing[@]}")"

@@ -200,7 +200,7 @@ setup() {
 	SRV=$EXD/srv
 	ST2=$BATS_TEST_TMPDIR/host2
 	CONF2=$BATS_TEST_TMPDIR/host2.ini
-	EX_NET1= EX_NET2= EX_NS_EXTRA= EX_DATE= EX_HOOK=
+	EX_NET1='' EX_NET2='' EX_NS_EXTRA='' EX_DATE='' EX_HOOK=''
 	ex_host2
 }
 
@@ -306,7 +306,7 @@ ex_pty() {
 # line or an output line), EX_EXPECT (the output lines of a "$ " session).
 # At a comment line EX_HOOK, if set, is called with the line.
 ex_run() {
-	local line i=0 script= session= n rc
+	local line i=0 script='' session='' n rc
 	mapfile -t EX_LINES < <(ex_lines "$1" "$2")
 	((${#EX_LINES[@]})) || fail "$1 has no example block $2"
 	EX_RC=() EX_EXPECT=()
@@ -361,7 +361,7 @@ ex_rcs() {
 # is stdin, further '%' newlines) and unescape '\%', as crontab(5) says. Sets
 # CRON_CMD and CRON_IN (unset when there is no '%').
 cron_cmd() {
-	local s=$1 c i out= in= part=cmd
+	local s=$1 c i out='' in='' part=cmd
 	unset CRON_IN
 	for ((i = 0; i < ${#s}; i++)); do
 		c=${s:i:1}
@@ -517,7 +517,7 @@ assert_machine_runs() {
 }
 
 @test "examples: every example line is valid sh and names only options its command's --help lists" {
-	local f n line words w cmd= bad=() i all sessions
+	local f n line words w cmd='' bad=() i all sessions
 	declare -A helps
 	# The lines as the pages have them now, FILE:BLOCK<TAB>LINE.
 	all=$(while read -r f; do

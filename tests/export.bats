@@ -550,7 +550,7 @@ export_must_import() {
 	run ws-export -o "$BATS_TEST_TMPDIR/null" bot1
 	assert_success
 	[[ -c $BATS_TEST_TMPDIR/null ]] || fail "the device was replaced by a regular file"
-	assert_equal "$(ls -A "$BATS_TEST_TMPDIR" | grep -c '^\.null')" 0
+	assert_equal "$(find "$BATS_TEST_TMPDIR" -mindepth 1 -maxdepth 1 -name '.null*' -printf . | wc -c)" 0
 	mkfifo "$BATS_TEST_TMPDIR/fifo"
 	gzip -t <"$BATS_TEST_TMPDIR/fifo" &
 	reader=$!

@@ -266,8 +266,8 @@ vm_on() {
 	python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["machine"] == "vm7" and j["pid"] > 0' <<<"$output" ||
 		fail "bad --json: $output"
 	# The new VMM opened its own disk, never vm1's.
-	ls -l "/proc/$pid/fd" | grep -q "$m/rootfs.img" || fail "vm7 does not hold its own disk"
-	! ls -l "/proc/$pid/fd" | grep -q "vms/vm1/" || fail "vm7 holds a file of vm1"
+	readlink "/proc/$pid/fd"/* | grep -q "$m/rootfs.img" || fail "vm7 does not hold its own disk"
+	! readlink "/proc/$pid/fd"/* | grep -q "vms/vm1/" || fail "vm7 holds a file of vm1"
 	assert_clean
 }
 
@@ -635,7 +635,7 @@ start_with_vsock() {
 	d=$ST/snapshots/s1
 	assert_equal "$(stat -c %u:%a "$d/memory")" "0:600"
 	assert_equal "$(stat -c %u:%a "$d/vmstate")" "0:600"
-	[[ -z $(ls -A "$BATS_TEST_TMPDIR/jail/firecracker/vm1/root" | grep statekit) ]] ||
+	[[ -z $(find "$BATS_TEST_TMPDIR/jail/firecracker/vm1/root" -mindepth 1 -maxdepth 1 -name '*statekit*') ]] ||
 		fail "snapshot files left in vm1's jail"
 	run --separate-stderr fcsnap-restore -v --tap "eth0=$tap2" s1 vm7
 	[[ $status == 0 ]] || fail "fcsnap-restore: $stderr"
@@ -746,7 +746,7 @@ state_on_small_fs() {
 	assert_equal "$(journal_rows)" 0
 	[[ -z $(ls -A "$ST/tmp") ]] || fail "staging left: $(ls -A "$ST/tmp")"
 	[[ ! -e $ST/snapshots/s1 ]]
-	[[ -z $(ls -A "$BATS_TEST_TMPDIR/jail/firecracker/vm1/root" | grep statekit) ]] ||
+	[[ -z $(find "$BATS_TEST_TMPDIR/jail/firecracker/vm1/root" -mindepth 1 -maxdepth 1 -name '*statekit*') ]] ||
 		fail "snapshot files left in vm1's jail"
 	# with room again, the same snapshot is taken, copied out of the jail
 	find "$FILL" -mindepth 1 -delete

@@ -56,7 +56,7 @@ ws_state() {
 # Every name under the test directory outside the workspace, except the
 # index files whose WAL comes and goes; plus well-known escape targets.
 outside() {
-	find "$BATS_TEST_TMPDIR" -path "$WS/${1:-bot1}" -prune -o ! -name 'index.db*' \
+	find "$BATS_TEST_TMPDIR" -path "$WS/bot1" -prune -o ! -name 'index.db*' \
 		! -path "$EV" ! -name 'separate-stderr-*' -printf '%p %y\n' | LC_ALL=C sort
 	local p
 	for p in /tmp/x /tmp/moo /tmp/evil.txt /etc/x /moo /escape /b; do

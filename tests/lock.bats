@@ -286,7 +286,7 @@ hold_lock() {
 wait_for_lock_open() {
 	local t
 	for t in $(seq 100); do
-		ls -l "/proc/$1/fd" 2>/dev/null | grep -q "/locks/$2\$" && return 0
+		readlink "/proc/$1/fd"/* 2>/dev/null | grep -q "/locks/$2\$" && return 0
 		sleep 0.05
 	done
 	fail "process $1 never opened the lock '$2'"

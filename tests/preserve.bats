@@ -616,7 +616,7 @@ print(d["bot"], d["entries"], d["codec"])
 	mkdir -p "$WS/backed-up"
 	run -0 ws-preserve backed-up
 	rm -rf "$WS/backed-up"
-	run -0 ws-preserve --restore done
+	run -0 ws-preserve --restore "done"
 	rm -rf "$WS/done"
 	run -0 --separate-stderr ws-preserve --list-ids
 	run -0 sort -u <<<"$output"

@@ -277,7 +277,8 @@ export_matrix() {	# TREE
 
 @test "ws-import: the same tree with stderr a terminal, a pipe or a file, --progress, -q, -v, --json, from stdin or -i, new or replacing" {
 	local mode flags input i=0 t z bot cmd json
-	local -a ZS=($CODECS)
+	local -a ZS
+	read -r -a ZS <<<"$CODECS"
 	local m=0
 	for mode in tty pipe file; do
 		m=$((m + 1))

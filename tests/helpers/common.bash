@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared setup for the bats suites: a private state directory and config per
 # test, the built binaries on PATH, and a few assertions about trees.
 bats_require_minimum_version 1.5.0

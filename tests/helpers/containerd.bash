@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A private containerd for the suites of the containerd backend: its root,
 # state, socket and config live in the suite's temporary directory, it uses
 # the overlayfs snapshotter and runc, and it runs bots from a busybox image

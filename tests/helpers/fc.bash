@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Test microVMs for the fcsnap suites: start, configure, boot, pause, snapshot,
 # restore and stop Firecracker processes, and look at what they leave on disk.
 # Load after common.bash; call fc_stop_all from teardown.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Loop-mounted filesystems for tests that need a particular one: XFS with
 # reflink, ext4 without. Everything mounted here is unmounted and detached by
 # loopfs_cleanup (call it from teardown).

@@ -24,3 +24,35 @@ load helpers/common
 	run grep -ln 'exec[lv]p\?(' "$REPO"/lib/*.c "$REPO"/cmd/*.c
 	assert_output "$REPO/lib/proc.c"
 }
+
+@test "source: no module of lib/ depends on itself through others" {
+	local b=${SK_BUILD:-build}
+	[[ $b == /* ]] || b=$REPO/$b
+	run "$REPO/tests/helpers/modcycles" "$b"
+	assert_success
+	assert_output --partial 'snap -> '
+	refute_output --partial cycle
+}
+
+@test "source: make lint passes (clang-format, mandoc -Tlint, shellcheck)" {
+	run make -s -C "$REPO" lint
+	assert_success
+}
+
+@test "source: make lint fails on a file clang-format would change" {
+	local t=$BATS_TEST_TMPDIR/r
+	cp -a "$REPO/." "$t"
+	printf 'int f(void);\nint f(void) { return 1; }\n' >>"$t/lib/err.c"
+	run make -s -C "$t" lint
+	assert_failure
+	assert_output --partial 'err.c'
+}
+
+@test "source: no function in lib/ is over 100 lines" {
+	local f long=
+	for f in "$REPO"/lib/*.c; do
+		long+=$(awk -v F="${f##*/}" '/^[a-z].*\(/ { name = $0; start = NR }
+			/^}/ && start { if (NR - start + 1 > 100) printf " %s:%d", F, start; start = 0 }' "$f")
+	done
+	[[ -z $long ]] || fail "functions over 100 lines at:$long"
+}

@@ -79,7 +79,7 @@ int fcjson_vmconfig(char *body, struct fc_vmconfig *out, struct sk_err *err)
 	copy_str(out->boot_args, sizeof(out->boot_args),
 		 json_string_value(json_object_get(v, "boot_args")));
 	v = json_object_get(root, "drives");
-	json_array_foreach (v, i, d) {
+	json_array_foreach(v, i, d) {
 		struct fc_drive *dr;
 		const char *path = json_string_value(json_object_get(d, "path_on_host"));
 
@@ -100,7 +100,7 @@ int fcjson_vmconfig(char *body, struct fc_vmconfig *out, struct sk_err *err)
 		}
 	}
 	v = json_object_get(root, "network-interfaces");
-	json_array_foreach (v, i, d) {
+	json_array_foreach(v, i, d) {
 		struct fc_net *n;
 
 		if (out->nnets == FC_MAX_NETS) {
@@ -199,6 +199,20 @@ int fcjson_safe_name(const char *name)
 	return 1;
 }
 
+/* A chunk list as an array of hex digests. */
+static json_t *chunks_json(const struct chunk_list *cl)
+{
+	json_t *a = json_array();
+	char hex[HASH_HEX_LEN + 1];
+	size_t i;
+
+	for (i = 0; i < cl->n; i++) {
+		hash_hex(cl->d[i], hex);
+		json_array_append_new(a, json_string(hex));
+	}
+	return a;
+}
+
 char *fcjson_manifest_dump(const struct manifest *m, struct sk_err *err)
 {
 	json_t *o, *arts, *nets, *cfg = NULL;
@@ -207,6 +221,8 @@ char *fcjson_manifest_dump(const struct manifest *m, struct sk_err *err)
 
 	o = json_object();
 	json_object_set_new(o, "format", json_integer(m->format));
+	if (m->chunks)
+		json_object_set_new(o, "chunk_size", json_integer(m->chunk_size));
 	json_object_set_new(o, "snapshot", json_string(m->snapshot));
 	json_object_set_new(o, "machine", json_string(m->machine));
 	json_object_set_new(o, "created", json_integer(m->created));
@@ -233,6 +249,8 @@ char *fcjson_manifest_dump(const struct manifest *m, struct sk_err *err)
 		json_t *j = json_pack("{s:s, s:s, s:I, s:s}", "name", a->name, "kind", a->kind,
 				      "size", (json_int_t)a->size, "sha256", a->sha256);
 
+		if (m->chunks)
+			json_object_set_new(j, "chunks", chunks_json(&m->chunks[i]));
 		if (!strcmp(a->kind, "disk")) {
 			json_object_set_new(j, "drive_id", json_string(a->drive_id));
 			json_object_set_new(j, "recorded_path", json_string(a->recorded));
@@ -385,11 +403,19 @@ static int parse_header(json_t *root, struct manifest *m, struct sk_err *err)
 	struct sk_err idc = SK_ERR_INIT;
 	json_t *v = json_object_get(root, "format");
 
-	if (!json_is_integer(v) || json_integer_value(v) != MANIFEST_FORMAT)
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > MANIFEST_FORMAT)
 		return sk_err_set(err, SK_EDAMAGED,
-				  "manifest: unknown format (this statekit reads %d)",
+				  "manifest: unknown format (this statekit reads 1 to %d)",
 				  MANIFEST_FORMAT);
-	m->format = MANIFEST_FORMAT;
+	m->format = (int)json_integer_value(v);
+	if (m->format >= 2) {
+		json_int_t cs = json_integer_value(json_object_get(root, "chunk_size"));
+
+		if (cs < HASH_CHUNK_MIN || cs > HASH_CHUNK_MAX || (cs & (cs - 1)))
+			return bad(err, "'chunk_size' is not a power of two from 64 KiB to 64 MiB");
+		m->chunk_size = (uint32_t)cs;
+	}
 	if (get_str(root, "snapshot", m->snapshot, sizeof(m->snapshot), 1, err) < 0 ||
 	    get_str(root, "machine", m->machine, sizeof(m->machine), 1, err) < 0 ||
 	    get_str(root, "vmm_version", m->vmm_version, sizeof(m->vmm_version), 1, err) < 0 ||
@@ -418,7 +444,7 @@ static int parse_taps(json_t *root, struct manifest *m, struct sk_err *err)
 
 	if (v && !json_is_array(v))
 		return bad(err, "'taps' is not an array");
-	json_array_foreach (v, i, j) {
+	json_array_foreach(v, i, j) {
 		struct fc_net *n;
 
 		if (m->nnets == FC_MAX_NETS)
@@ -428,6 +454,45 @@ static int parse_taps(json_t *root, struct manifest *m, struct sk_err *err)
 		    get_str(j, "host_dev_name", n->tap, sizeof(n->tap), 1, err) < 0 ||
 		    get_str(j, "guest_mac", n->mac, sizeof(n->mac), 0, err) < 0)
 			return -1;
+	}
+	return 0;
+}
+
+/*
+ * An artifact's "chunks" (format 2): one digest per chunk of its size, and
+ * its sha256 the digest of the list, so the manifest holds together before
+ * a byte of the file is read.
+ */
+static int parse_chunks(json_t *j, const struct artifact_row *a, uint32_t cs, struct chunk_list *cl,
+			struct sk_err *err)
+{
+	json_t *v = json_object_get(j, "chunks"), *h;
+	char hex[HASH_HEX_LEN + 1];
+	size_t i;
+
+	cl->chunk_size = cs;
+	if (!json_is_array(v) || json_array_size(v) != chunk_count(a->size, cs))
+		return sk_err_set(err, SK_EDAMAGED,
+				  "manifest: artifact '%s' does not list one chunk per %u bytes",
+				  a->name, cs);
+	cl->d = calloc(json_array_size(v) ? json_array_size(v) : 1, HASH_LEN);
+	if (!cl->d)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	json_array_foreach(v, i, h) {
+		if (!json_is_string(h) || hash_unhex(json_string_value(h), cl->d[i]) < 0) {
+			chunk_list_free(cl); /* the caller frees only whole artifacts */
+			return sk_err_set(err, SK_EDAMAGED,
+					  "manifest: artifact '%s' has a bad chunk digest (%zu)",
+					  a->name, i);
+		}
+		cl->n++;
+	}
+	chunk_list_digest(cl, hex);
+	if (strcmp(hex, a->sha256)) {
+		chunk_list_free(cl);
+		return sk_err_set(err, SK_EDAMAGED,
+				  "manifest: artifact '%s': its sha256 is not the chunks' digest",
+				  a->name);
 	}
 	return 0;
 }
@@ -442,12 +507,16 @@ static int parse_artifacts(json_t *root, struct manifest *m, struct sk_err *err)
 	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 2 + FC_MAX_DRIVES)
 		return bad(err, "'artifacts' is not a list of 2 to 34 entries");
 	m->arts = calloc(json_array_size(v), sizeof(*m->arts));
-	if (!m->arts)
+	if (m->format >= 2)
+		m->chunks = calloc(json_array_size(v), sizeof(*m->chunks));
+	if (!m->arts || (m->format >= 2 && !m->chunks))
 		return sk_err_set(err, SK_EFAIL, "out of memory");
-	json_array_foreach (v, i, j) {
+	json_array_foreach(v, i, j) {
 		struct artifact_row *a = &m->arts[m->nart];
 
 		if (parse_artifact(j, a, err) < 0)
+			return -1;
+		if (m->chunks && parse_chunks(j, a, m->chunk_size, &m->chunks[m->nart], err) < 0)
 			return -1;
 		for (k = 0; k < (size_t)m->nart; k++)
 			if (!strcmp(m->arts[k].name, a->name))
@@ -491,6 +560,12 @@ out:
 
 void fcjson_manifest_free(struct manifest *m)
 {
+	int i;
+
+	for (i = 0; m->chunks && i < m->nart; i++)
+		chunk_list_free(&m->chunks[i]);
+	free(m->chunks);
+	m->chunks = NULL;
 	free(m->arts);
 	free(m->vm_config);
 	m->arts = NULL;
@@ -539,7 +614,7 @@ int fcjson_ctr_container(const char *text, size_t len, struct ctrd_container *ou
 			sk_err_set(err, SK_EFAIL, "'Labels' is not an object");
 			goto out;
 		}
-		json_object_foreach (labels, key, v) {
+		json_object_foreach(labels, key, v) {
 			if (!json_is_string(v)) {
 				sk_err_set(err, SK_EFAIL, "label '%s' is not a string", key);
 				goto out;

@@ -11,11 +11,17 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "hash.h"
 #include "index.h"
 
 #define FC_MAX_DRIVES 32
 #define FC_MAX_NETS 16
-#define MANIFEST_FORMAT 1
+/*
+ * The manifest format fcsnap-create writes: 2 has a chunk list per artifact
+ * (hash.h) and the artifact's sha256 is the digest of that list; 1 (read
+ * and verified still) has the sha256 of the whole file.
+ */
+#define MANIFEST_FORMAT 2
 
 struct fc_instance {
 	char id[128];
@@ -99,6 +105,8 @@ struct manifest {
 	struct fc_net nets[FC_MAX_NETS];
 	int nart;
 	struct artifact_row *arts; /* malloc'd */
+	uint32_t chunk_size;	   /* format 2 */
+	struct chunk_list *chunks; /* format 2: nart of them, malloc'd; NULL in format 1 */
 	char *vm_config;	   /* GET /vm/config text, malloc'd, may be NULL */
 };
 
@@ -107,7 +115,10 @@ char *fcjson_manifest_dump(const struct manifest *m, struct sk_err *err);
 /*
  * Parse and check a manifest: known format, valid ids, artifact names that
  * are plain file names inside the snapshot, known kinds, 64-digit sha256s,
- * one state and one memory file, unique names. Anything else SK_EDAMAGED.
+ * one state and one memory file, unique names; in format 2 a chunk size
+ * that is a power of two from HASH_CHUNK_MIN to HASH_CHUNK_MAX, and per
+ * artifact as many chunk digests as its size has chunks, whose digest is its
+ * sha256. Anything else SK_EDAMAGED.
  */
 int fcjson_manifest_parse(const char *text, struct manifest *m, struct sk_err *err);
 void fcjson_manifest_free(struct manifest *m);

@@ -156,8 +156,7 @@ static int verify_one(struct sctx *c, const struct snap_opts *o, const char *id,
 	if (snapint_read_manifest(dir, &man, err) < 0 ||
 	    snapint_manifest_matches(&man, &row, arts, err) < 0)
 		goto out;
-	ret = snapint_verify_artifacts(dir, id, arts, row.nartifacts, c->cfg.threads, o->progress,
-				       err);
+	ret = snapint_verify_artifacts(dir, id, &man, c->cfg.threads, o->progress, err);
 out:
 	done(arg, id, ret == 0 ? NULL : err);
 	fcjson_manifest_free(&man);

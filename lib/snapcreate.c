@@ -221,6 +221,7 @@ struct create_plan {
 	struct fc_vmconfig *vc;
 	struct manifest man;
 	struct artifact_row *arts; /* nart of them: state, memory, then disks */
+	struct chunk_list *chunks; /* nart of them, once hashed */
 	int nart;
 	struct snapshot_row row;
 	char sock[PATH_MAX];   /* the machine's API socket */
@@ -517,15 +518,16 @@ static int take_out_of_jail(struct create_plan *p, struct sk_err *err)
 	return snapint_check_interrupt(err);
 }
 
-/* Hash after the resume, every file at once. */
+/* Hash after the resume: the chunks of every file, on every core. */
 static int hash_artifacts(struct create_plan *p, struct sk_err *err)
 {
-	struct hash_job *jobs = calloc((size_t)p->nart, sizeof(*jobs));
+	struct chunk_job *jobs = calloc((size_t)p->nart, sizeof(*jobs));
 	char(*paths)[PATH_MAX] = calloc((size_t)p->nart, sizeof(*paths));
 	struct progress prog;
 	int i, rc = -1;
 
-	if (!jobs || !paths) {
+	p->chunks = calloc((size_t)p->nart, sizeof(*p->chunks));
+	if (!jobs || !paths || !p->chunks) {
 		sk_err_set(err, SK_EFAIL, "out of memory");
 		goto out;
 	}
@@ -537,8 +539,10 @@ static int hash_artifacts(struct create_plan *p, struct sk_err *err)
 	}
 	progress_start(&prog, p->o->progress, 0);
 	snprintf(prog.what, sizeof(prog.what), "hashing '%s'", p->o->snapshot);
-	rc = hash_many(jobs, (size_t)p->nart, p->c->cfg.threads, &prog);
+	rc = chunk_hash_many(jobs, (size_t)p->nart, HASH_CHUNK_SIZE, p->c->cfg.threads, &prog);
 	progress_end(&prog, rc == 0);
+	for (i = 0; i < p->nart; i++)
+		p->chunks[i] = jobs[i].chunks; /* freed with the plan, whatever happened */
 	for (i = 0; i < p->nart && rc == 0; i++) {
 		memcpy(p->arts[i].sha256, jobs[i].hex, sizeof(jobs[i].hex));
 		p->arts[i].size = jobs[i].size;
@@ -573,6 +577,8 @@ static int write_manifest(struct create_plan *p, struct sk_err *err)
 	memcpy(m->nets, p->vc->nets, sizeof(p->vc->nets));
 	m->nart = p->nart;
 	m->arts = p->arts;
+	m->chunk_size = HASH_CHUNK_SIZE;
+	m->chunks = p->chunks;
 	m->vm_config = p->vc->raw;
 	if (snapint_write_manifest(p->stage, m, err) < 0 || fs_fsync_path(p->stage, err) < 0)
 		return -1;
@@ -643,6 +649,8 @@ static void create_undo(struct create_plan *p)
 
 static void create_close(struct create_plan *p, int ret)
 {
+	int i;
+
 	if (!p)
 		return;
 	if (ret < 0 && p->journaled)
@@ -656,6 +664,9 @@ static void create_close(struct create_plan *p, int ret)
 	if (p->vc)
 		free(p->vc->raw);
 	free(p->vc);
+	for (i = 0; p->chunks && i < p->nart; i++)
+		chunk_list_free(&p->chunks[i]);
+	free(p->chunks);
 	free(p->arts);
 	fcapi_close(p->fc);
 	lock_release(p->slk);

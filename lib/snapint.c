@@ -290,63 +290,150 @@ int snapint_read_manifest(const char *dir, struct manifest *m, struct sk_err *er
  * them). Each mismatch is logged; the first one (or a missing file) is the
  * SK_EDAMAGED error. label names the snapshot in messages.
  */
-int snapint_verify_artifacts(const char *dir, const char *label, const struct artifact_row *want,
-			     int n, int threads, int show_progress, struct sk_err *err)
+/* What hashing one artifact found; bad_chunk is -1 when every chunk matched. */
+struct found {
+	int ret;
+	struct sk_err err;
+	uint64_t size;
+	char hex[HASH_HEX_LEN + 1];
+	long long bad_chunk; /* the first chunk that differs from the manifest's */
+	size_t nbad;	     /* how many do */
+	char bad_hex[HASH_HEX_LEN + 1];
+};
+
+/* Format 1: the sha256 of each whole file. */
+static int hash_whole(char (*paths)[PATH_MAX], int n, int threads, struct progress *prog,
+		      struct found *f)
+{
+	struct hash_job *jobs = calloc((size_t)n, sizeof(*jobs));
+	int i;
+
+	if (!jobs)
+		return -1;
+	for (i = 0; i < n; i++)
+		jobs[i].path = paths[i];
+	hash_many(jobs, (size_t)n, threads, prog);
+	for (i = 0; i < n; i++) {
+		f[i].ret = jobs[i].ret;
+		f[i].err = jobs[i].err;
+		f[i].size = jobs[i].size;
+		f[i].bad_chunk = -1;
+		memcpy(f[i].hex, jobs[i].hex, sizeof(f[i].hex));
+	}
+	free(jobs);
+	return 0;
+}
+
+/* Format 2: each file's chunks on every core, each compared with the manifest's. */
+static int hash_chunked(char (*paths)[PATH_MAX], const struct manifest *m, int threads,
+			struct progress *prog, struct found *f)
+{
+	struct chunk_job *jobs = calloc((size_t)m->nart, sizeof(*jobs));
+	size_t k;
+	int i;
+
+	if (!jobs)
+		return -1;
+	for (i = 0; i < m->nart; i++)
+		jobs[i].path = paths[i];
+	chunk_hash_many(jobs, (size_t)m->nart, m->chunk_size, threads, prog);
+	for (i = 0; i < m->nart; i++) {
+		const struct chunk_list *want = &m->chunks[i], *got = &jobs[i].chunks;
+
+		f[i].ret = jobs[i].ret;
+		f[i].err = jobs[i].err;
+		f[i].size = jobs[i].size;
+		f[i].bad_chunk = -1;
+		memcpy(f[i].hex, jobs[i].hex, sizeof(f[i].hex));
+		for (k = 0; f[i].ret == 0 && k < got->n && k < want->n; k++) {
+			if (memcmp(got->d[k], want->d[k], HASH_LEN) == 0)
+				continue;
+			if (f[i].nbad++ == 0) {
+				f[i].bad_chunk = (long long)k;
+				hash_hex(got->d[k], f[i].bad_hex);
+			}
+		}
+		chunk_list_free(&jobs[i].chunks);
+	}
+	free(jobs);
+	return 0;
+}
+
+/* The message for artifact i's trouble, or 0 when it is as the manifest says. */
+static int judge(const char *label, const struct manifest *m, const struct artifact_row *want,
+		 const struct found *f, struct sk_err *e)
+{
+	if (f->ret < 0 && f->err.code == SK_ENOENT)
+		return sk_err_set(e, SK_EDAMAGED, "snapshot '%s': artifact '%s' is missing", label,
+				  want->name);
+	if (f->ret < 0)
+		return sk_err_set(e, f->err.code, "snapshot '%s': %s", label, f->err.msg);
+	if (f->size != want->size)
+		return sk_err_set(e, SK_EDAMAGED,
+				  "snapshot '%s': artifact '%s' is %llu bytes, expected %llu",
+				  label, want->name, (unsigned long long)f->size,
+				  (unsigned long long)want->size);
+	if (f->bad_chunk >= 0) {
+		char want_hex[HASH_HEX_LEN + 1];
+
+		hash_hex(m->chunks[want - m->arts].d[f->bad_chunk], want_hex);
+		return sk_err_set(e, SK_EDAMAGED,
+				  "snapshot '%s': artifact '%s' is damaged: %zu of its %zu chunks "
+				  "differ, the first at byte %llu (sha256 %.16s..., expected "
+				  "%.16s...)",
+				  label, want->name, f->nbad, m->chunks[want - m->arts].n,
+				  (unsigned long long)f->bad_chunk * m->chunk_size, f->bad_hex,
+				  want_hex);
+	}
+	if (strcmp(f->hex, want->sha256))
+		return sk_err_set(e, SK_EDAMAGED,
+				  "snapshot '%s': artifact '%s' is damaged: sha256 %.16s..., "
+				  "expected "
+				  "%.16s...",
+				  label, want->name, f->hex, want->sha256);
+	return 0;
+}
+
+int snapint_verify_artifacts(const char *dir, const char *label, const struct manifest *m,
+			     int threads, int show_progress, struct sk_err *err)
 {
 	struct progress prog;
-	struct hash_job *jobs;
+	struct found *f;
 	char(*paths)[PATH_MAX];
-	int i, bad = 0;
+	int i, bad = 0, rc;
 
-	jobs = calloc((size_t)n, sizeof(*jobs));
-	paths = calloc((size_t)n, sizeof(*paths));
-	if (!jobs || !paths) {
-		free(jobs);
+	f = calloc((size_t)m->nart, sizeof(*f));
+	paths = calloc((size_t)m->nart, sizeof(*paths));
+	if (!f || !paths) {
+		free(f);
 		free(paths);
 		return sk_err_set(err, SK_EFAIL, "out of memory");
 	}
-	for (i = 0; i < n; i++) {
-		if (snprintf(paths[i], sizeof(paths[i]), "%s/%s", dir, want[i].name) >=
+	for (i = 0; i < m->nart; i++)
+		if (snprintf(paths[i], sizeof(paths[i]), "%s/%s", dir, m->arts[i].name) >=
 		    (int)sizeof(paths[i]))
 			paths[i][0] = '\0'; /* fails to open, reported as missing */
-		jobs[i].path = paths[i];
-	}
 	progress_start(&prog, show_progress, 0);
 	snprintf(prog.what, sizeof(prog.what), "hashing '%s'", label);
-	hash_many(jobs, (size_t)n, threads, &prog);
+	if (m->chunks)
+		rc = hash_chunked(paths, m, threads, &prog, f);
+	else
+		rc = hash_whole(paths, m->nart, threads, &prog, f);
 	progress_end(&prog, 1);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < m->nart && rc == 0; i++) {
 		struct sk_err e = SK_ERR_INIT;
 
-		if (jobs[i].ret < 0) {
-			if (jobs[i].err.code == SK_ENOENT)
-				sk_err_set(&e, SK_EDAMAGED,
-					   "snapshot '%s': artifact '%s' is missing", label,
-					   want[i].name);
-			else
-				sk_err_set(&e, jobs[i].err.code, "snapshot '%s': %s", label,
-					   jobs[i].err.msg);
-		} else if (jobs[i].size != want[i].size) {
-			sk_err_set(&e, SK_EDAMAGED,
-				   "snapshot '%s': artifact '%s' is %llu bytes, expected %llu",
-				   label, want[i].name, (unsigned long long)jobs[i].size,
-				   (unsigned long long)want[i].size);
-		} else if (strcmp(jobs[i].hex, want[i].sha256)) {
-			sk_err_set(&e, SK_EDAMAGED,
-				   "snapshot '%s': artifact '%s' is damaged: sha256 %.16s..., "
-				   "expected "
-				   "%.16s...",
-				   label, want[i].name, jobs[i].hex, want[i].sha256);
-		} else {
+		if (judge(label, m, &m->arts[i], &f[i], &e) == 0)
 			continue;
-		}
 		if (!bad++)
 			*err = e;
 		else
 			log_error("%s", e.msg);
 	}
-	free(jobs);
+	free(f);
 	free(paths);
+	if (rc < 0)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
 	return bad ? -1 : 0;
 }
 

@@ -74,12 +74,15 @@ int snapint_has_dotdot(const char *p);
 void snapint_binary_versions(const struct sctx *c, char *ver, size_t vsize, char *fmt,
 			     size_t fsize);
 /*
- * Hash the n artifacts want of a snapshot directory in parallel and compare;
- * each mismatch is logged and the first one is SK_EDAMAGED (a missing file too).
- * Progress is drawn as log.h decides (show_progress: --progress).
+ * Hash the artifacts of manifest m in snapshot directory dir in parallel and
+ * compare: chunk by chunk in format 2 (a chunk in a hole costs nothing),
+ * whole files in format 1. Each mismatch is logged and the first one is
+ * SK_EDAMAGED (a missing file too). Check m against the index first
+ * (snapint_manifest_matches). Progress is drawn as log.h decides
+ * (show_progress: --progress).
  */
-int snapint_verify_artifacts(const char *dir, const char *label, const struct artifact_row *want,
-			     int n, int threads, int show_progress, struct sk_err *err);
+int snapint_verify_artifacts(const char *dir, const char *label, const struct manifest *m,
+			     int threads, int show_progress, struct sk_err *err);
 struct fcapi;
 /* PATCH /vm {"state": state}. */
 int snapint_call_state(struct fcapi *fc, const char *state, struct sk_err *err);

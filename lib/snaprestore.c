@@ -307,8 +307,8 @@ static int check_artifacts(struct restore_plan *p, struct sk_err *err)
 	    snapint_read_manifest(p->sdir, &p->man, err) < 0 ||
 	    snapint_manifest_matches(&p->man, &p->srow, p->arts, err) < 0)
 		return -1;
-	if (snapint_verify_artifacts(p->sdir, o->snapshot, p->arts, p->srow.nartifacts,
-				     p->c->cfg.threads, o->progress, err) < 0)
+	if (snapint_verify_artifacts(p->sdir, o->snapshot, &p->man, p->c->cfg.threads, o->progress,
+				     err) < 0)
 		return -1;
 	return version_check(p->c, &p->man, err);
 }

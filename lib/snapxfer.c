@@ -8,15 +8,18 @@
  *   per artifact, in manifest order:
  *     'F' u16 len, name
  *     'D' u64 offset, u32 len, bytes     (any number, offsets increasing)
- *     'E' u64 size, 64 hex digits of sha256
+ *     'E' u64 size, 64 hex digits of the manifest's sha256 for it
  *   'T' 64 hex digits of the sha256 of the manifest text
  *
  * all integers little-endian. A 'D' record carries one run of non-zero 4 KiB
  * pages; holes and zero pages are not sent at all (memory files are mostly
  * zero pages) and come back as holes. The importer trusts nothing: names
  * must be the manifest's, in its order; offsets must increase and stay
- * inside the manifest's size; every file's sha256 is computed while it is
- * written and compared with the manifest's.
+ * inside the manifest's size; every file's digest is computed while it is
+ * written and compared with the manifest's (chunked in manifest format 2,
+ * where a run of zeros that fills a chunk costs nothing, so a stream that
+ * claims terabytes of zeros cannot keep the importer busy; whole-file in
+ * format 1).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -124,8 +127,33 @@ static int send_runs(struct enc *e, const uint8_t *buf, size_t len, uint64_t off
 	return 0;
 }
 
+/*
+ * The digest the manifest gives an artifact: chunked when chunk_size is not
+ * 0 (format 2), else of the whole file. In format 2 the manifest was checked
+ * to hold its chunk list's digest as the artifact's sha256, so comparing that
+ * one digest compares every chunk.
+ */
+static int digest_start(struct hasher **hs, uint32_t chunk_size, struct sk_err *err)
+{
+	return chunk_size ? hasher_start_chunked(hs, chunk_size, err) : hasher_start(hs, err);
+}
+
+static int digest_finish(struct hasher *hs, uint32_t chunk_size, char hex[HASH_HEX_LEN + 1],
+			 struct sk_err *err)
+{
+	struct chunk_list cl = { 0 };
+	int rc;
+
+	if (!chunk_size)
+		return hasher_finish(hs, hex, err);
+	rc = hasher_finish_chunks(hs, &cl, hex, err);
+	chunk_list_free(&cl);
+	return rc;
+}
+
 static int export_file(struct enc *e, const char *dir, const char *sid,
-		       const struct artifact_row *a, struct progress *prog, struct sk_err *err)
+		       const struct artifact_row *a, uint32_t chunk_size, struct progress *prog,
+		       struct sk_err *err)
 {
 	char path[PATH_MAX], hex[HASH_HEX_LEN + 1];
 	uint8_t hdr[3 + 80], end[1 + 8 + HASH_HEX_LEN];
@@ -150,7 +178,7 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	/* The sha256 is computed on another core while this one reads and sends. */
-	if (hasher_start(&hs, err) < 0)
+	if (digest_start(&hs, chunk_size, err) < 0)
 		goto out;
 	hdr[0] = 'F';
 	put16(hdr + 1, (uint16_t)nlen);
@@ -195,7 +223,7 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 	}
 	done = hs;
 	hs = NULL; /* finished or not, it is freed */
-	if (hasher_finish(done, hex, err) < 0)
+	if (digest_finish(done, chunk_size, hex, err) < 0)
 		goto out;
 	/* Damage found here ends the stream before this file's end record. */
 	if (strcmp(hex, a->sha256)) {
@@ -268,7 +296,8 @@ int snapxfer_export(const struct snap_opts *o, const struct snapint_repair *repa
 		goto out;
 	progress_start(&prog, o->progress, total);
 	for (i = 0; i < man.nart; i++)
-		if (export_file(e, dir, o->snapshot, &man.arts[i], &prog, err) < 0)
+		if (export_file(e, dir, o->snapshot, &man.arts[i], man.chunks ? man.chunk_size : 0,
+				&prog, err) < 0)
 			goto out;
 	sha256_text(text, hex);
 	tail[0] = 'T';
@@ -361,8 +390,8 @@ static int SK_PRINTF(2, 3) bad(struct sk_err *err, const char *fmt, ...)
 }
 
 /* Receive one artifact into <stage>/<name>, checking it against a. */
-static int import_file(struct rd *r, int dirfd, const struct artifact_row *a, struct progress *prog,
-		       struct sk_err *err)
+static int import_file(struct rd *r, int dirfd, const struct artifact_row *a, uint32_t chunk_size,
+		       struct progress *prog, struct sk_err *err)
 {
 	uint8_t t, rec[12], end[8 + HASH_HEX_LEN], name[80];
 	uint16_t nlen;
@@ -387,7 +416,7 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a, st
 	fd = openat(dirfd, a->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", a->name);
-	if (hasher_start(&hs, err) < 0)
+	if (digest_start(&hs, chunk_size, err) < 0)
 		goto out;
 	for (;;) {
 		uint64_t off;
@@ -440,7 +469,7 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a, st
 	progress_add(prog, a->size - pos);
 	done = hs;
 	hs = NULL; /* finished or not, it is freed */
-	if (hasher_finish(done, hex, err) < 0)
+	if (digest_finish(done, chunk_size, hex, err) < 0)
 		goto out;
 	if (strcmp(hex, a->sha256)) {
 		bad(err, "artifact '%s' arrived damaged: its sha256 does not match the manifest",
@@ -601,7 +630,8 @@ static int receive_artifacts(struct import_plan *p, struct sk_err *err)
 
 	progress_start(&p->prog, p->o->progress, p->total);
 	for (i = 0; i < p->man.nart; i++)
-		if (import_file(&p->r, p->dirfd, &p->man.arts[i], &p->prog, err) < 0)
+		if (import_file(&p->r, p->dirfd, &p->man.arts[i],
+				p->man.chunks ? p->man.chunk_size : 0, &p->prog, err) < 0)
 			return -1;
 	if (rd_get(&p->r, tail, sizeof(tail), err) < 0)
 		return -1;

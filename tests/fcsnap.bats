@@ -73,13 +73,19 @@ vm_on() {
 	assert_equal "$(stat -c %s "$d/memory")" $((32 << 20))
 	assert_equal "$(stat -c %s "$d/disk-rootfs")" $((64 << 20))
 	assert_equal "$(fc_state "$(sock vm1)")" Running
-	# The manifest's and the index's sha256 are the files' own.
+	# Format 2: the manifest lists each 4 MiB chunk's sha256, and its and
+	# the index's sha256 of a file is that of its chunk list; both are the
+	# files' own, computed here apart from statekit.
+	assert_equal "$(jq -r '.format, .chunk_size' "$d/manifest.json" | paste -sd' ')" "2 $((4 << 20))"
 	for f in vmstate memory disk-rootfs disk-data; do
-		sum=$(sha256sum "$d/$f" | cut -d' ' -f1)
+		sum=$("$REPO/tests/helpers/chunk-digest" "$d/$f")
 		assert_equal "$(sqlite3 "$ST/index.db" "SELECT sha256 FROM artifacts WHERE snapshot='s1' AND name='$f'")" "$sum"
-		python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); a={x["name"]:x["sha256"] for x in m["artifacts"]}; sys.exit(a[sys.argv[2]] != sys.argv[3])' "$d/manifest.json" "$f" "$sum" ||
-			fail "manifest sha256 of $f differs"
+		assert_equal "$(jq -r --arg f "$f" '.artifacts[] | select(.name == $f) | .sha256' "$d/manifest.json")" "$sum"
+		assert_equal "$(jq -r --arg f "$f" '.artifacts[] | select(.name == $f) | .chunks[]' "$d/manifest.json")" \
+			"$("$REPO/tests/helpers/chunk-digest" --chunks "$d/$f")"
 	done
+	# 32 MiB of memory is 8 chunks; 64 MiB and 16 MiB of disk 16 and 4.
+	assert_equal "$(jq -r '[.artifacts[] | .chunks | length | tostring] | join(" ")' "$d/manifest.json")" "1 8 16 4"
 	run python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["machine"], m["vmm_version"], m["guest_ip"], m["taps"][0]["iface_id"], len(m["vm_config"]["drives"]))' "$d/manifest.json"
 	assert_output --regexp '^vm1 [0-9]+\.[0-9]+\.[0-9]+ 172\.16\.0\.2 eth0 2$'
 	assert_equal "$(snap_rows)" 1
@@ -362,14 +368,15 @@ vm_on() {
 	# Make the memory artifact the wrong size, and the records agree with it,
 	# so only Firecracker can notice.
 	truncate -s 1M "$ST/snapshots/s1/memory"
-	sum=$(sha256sum "$ST/snapshots/s1/memory" | cut -d' ' -f1)
+	sum=$("$REPO/tests/helpers/chunk-digest" "$ST/snapshots/s1/memory")
 	sqlite3 "$ST/index.db" "UPDATE artifacts SET size=1048576, sha256='$sum' WHERE name='memory'"
-	python3 - "$ST/snapshots/s1/manifest.json" "$sum" <<-'PY'
+	python3 - "$ST/snapshots/s1/manifest.json" "$sum" \
+		"$("$REPO/tests/helpers/chunk-digest" --chunks "$ST/snapshots/s1/memory")" <<-'PY'
 	import json, sys
 	m = json.load(open(sys.argv[1]))
 	for a in m["artifacts"]:
 	    if a["name"] == "memory":
-	        a["size"], a["sha256"] = 1048576, sys.argv[2]
+	        a["size"], a["sha256"], a["chunks"] = 1048576, sys.argv[2], sys.argv[3].split()
 	json.dump(m, open(sys.argv[1], "w"))
 	PY
 	run --separate-stderr fcsnap-restore --tap "eth0=${FC_TAP_eth0}r" s1 vm7
@@ -466,6 +473,69 @@ vm_on() {
 	[[ $stderr == *"2 of 2 snapshots failed verification"* ]] || fail "stderr: $stderr"
 	run fcsnap-verify nosuch
 	assert_failure 3
+}
+
+@test "fcsnap-verify: a damaged chunk is named by its place; zero chunks and holes match" {
+	fc_start vm1 --mem 32 --disk data:16
+	fcsnap-create vm1 s1
+	# A byte at 5 MiB lies in the second 4 MiB chunk of the memory file.
+	printf 'Y' | dd of="$ST/snapshots/s1/memory" bs=1 seek=$((5 << 20)) conv=notrunc status=none
+	run --separate-stderr fcsnap-verify s1
+	assert_failure 5
+	[[ $stderr == *"artifact 'memory' is damaged: 1 of its 8 chunks differ, the first at byte 4194304"* ]] ||
+		fail "stderr: $stderr"
+	# Every zero chunk of a file made a hole reads as the zeros it held
+	# (the test disk holds data in its first and last 4 MiB only).
+	fcsnap-create vm1 s2
+	f=$ST/snapshots/s2/disk-data
+	zero=$(head -c $((4 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)
+	mapfile -t chunks < <(jq -r '.artifacts[] | select(.name == "disk-data") | .chunks[]' \
+		"$ST/snapshots/s2/manifest.json")
+	n=0
+	for i in "${!chunks[@]}"; do
+		[[ ${chunks[i]} == "$zero" ]] || continue
+		fallocate --punch-hole --offset $((i << 22)) --length $((4 << 20)) "$f"
+		n=$((n + 1))
+	done
+	assert_equal "$n" 2
+	run fcsnap-verify s2
+	assert_success
+	assert_output "s2: ok"
+}
+
+@test "fcsnap-*: a snapshot of manifest format 1 (whole-file sha256) still verifies, restores, exports and imports" {
+	sim_only
+	fc_start vm1 --disk data:8
+	fcsnap-create vm1 s1
+	d=$ST/snapshots/s1
+	for f in vmstate memory disk-data; do
+		sum=$(sha256sum "$d/$f" | cut -d' ' -f1)
+		sqlite3 "$ST/index.db" "UPDATE artifacts SET sha256='$sum' WHERE snapshot='s1' AND name='$f'"
+	done
+	python3 - "$d/manifest.json" <<-'PY'
+	import hashlib, json, os, sys
+	p = sys.argv[1]
+	m = json.load(open(p))
+	m["format"] = 1
+	del m["chunk_size"]
+	for a in m["artifacts"]:
+	    del a["chunks"]
+	    a["sha256"] = hashlib.sha256(open(os.path.join(os.path.dirname(p), a["name"]), "rb").read()).hexdigest()
+	json.dump(m, open(p, "w"), indent=2)
+	PY
+	run --separate-stderr fcsnap-verify s1
+	assert_success
+	assert_output "s1: ok"
+	fcsnap-export s1 | fcsnap-import --as s1b
+	assert_equal "$(jq .format "$ST/snapshots/s1b/manifest.json")" 1
+	run fcsnap-verify s1b
+	assert_success
+	run --separate-stderr fcsnap-restore --tap "eth0=${FC_TAP_eth0}r" s1b vm7
+	assert_success
+	printf 'Y' | dd of="$d/memory" bs=1 seek=100 conv=notrunc status=none
+	run --separate-stderr fcsnap-verify s1
+	assert_failure 5
+	[[ $stderr == *"artifact 'memory' is damaged: sha256 "* ]] || fail "stderr: $stderr"
 }
 
 @test "fcsnap-list: a table, JSON, ids, and a filter by machine" {

@@ -63,6 +63,7 @@ README.md:5	ex-readme-fcsnap	fcsnap-verify --all                  # re-hash ever
 README.md:6	norun:make	make                         # build/bin/*
 README.md:6	norun:check	make check                   # unit tests and bats suites
 README.md:6	norun:make	make DEVELOPER=1             # -Werror
+README.md:6	norun:lint	make lint                    # clang-format, mandoc -Tlint, shellcheck
 README.md:6	norun:check	make SANITIZE=address,undefined check
 README.md:6	norun:install	make install PREFIX=/usr/local DESTDIR=...
 man/man1/fcsnap-create.1:1	ex-fccreate	fcsnap-create -v vm1 vm1-pre-upgrade
@@ -153,6 +154,7 @@ declare -gA EX_NORUN=(
 	[check]="runs the whole suite, this file included (about 20 minutes on 2 cores)"
 	[make]="rebuilds ./build, the binaries this suite is running (scripts/demo.sh, run by the Quick start test, runs make all itself)"
 	[install]="DESTDIR=... is a placeholder, and an install writes outside the clone"
+	[lint]="tests/house.bats runs it, with the other rules of the source"
 )
 
 STATEKIT_CMDS=" ws-export ws-import ws-preserve fcsnap-create fcsnap-restore fcsnap-list fcsnap-delete fcsnap-verify fcsnap-export fcsnap-import "

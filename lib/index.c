@@ -84,6 +84,15 @@ static const char *const migrations[] = {
 	"  snapshot TEXT NOT NULL,"
 	"  pins INTEGER NOT NULL,"
 	"  created INTEGER NOT NULL);",
+	/* 2 -> 3: every snapshot statekit asked a Firecracker process for */
+	"CREATE TABLE vmm_snapshots ("
+	"  id INTEGER PRIMARY KEY,"
+	"  machine TEXT NOT NULL,"
+	"  pid INTEGER NOT NULL,"
+	"  pid_start INTEGER NOT NULL,"
+	"  snapshot TEXT NOT NULL,"
+	"  done INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX vmm_snapshots_machine ON vmm_snapshots(machine);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -797,6 +806,80 @@ static void read_machine(sqlite3_stmt *st, struct machine_row *r)
 	col_text(st, 7, r->snapshot, sizeof(r->snapshot));
 	r->pins = sqlite3_column_int(st, 8);
 	r->created = sqlite3_column_int64(st, 9);
+}
+
+int idx_vmm_snapshot_begin(struct idx *ix, const char *machine, long pid, int64_t pid_start,
+			   const char *snapshot, int64_t *id, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	/* Only the latest process of a machine id matters: forget the others. */
+	if (prep(ix, &st,
+		 "DELETE FROM vmm_snapshots WHERE machine = ? AND (pid != ? OR pid_start != ?)",
+		 err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, machine, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, pid);
+	sqlite3_bind_int64(st, 3, pid_start);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(ix, rc, err, "forget old snapshot requests");
+	if (prep(ix, &st,
+		 "INSERT INTO vmm_snapshots (machine, pid, pid_start, snapshot) VALUES (?, ?, ?, "
+		 "?)",
+		 err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, machine, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, pid);
+	sqlite3_bind_int64(st, 3, pid_start);
+	sqlite3_bind_text(st, 4, snapshot, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(ix, rc, err, "record a snapshot request");
+	*id = sqlite3_last_insert_rowid(ix->db);
+	return 0;
+}
+
+int idx_vmm_snapshot_done(struct idx *ix, int64_t id, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prep(ix, &st, "UPDATE vmm_snapshots SET done = 1 WHERE id = ?", err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(ix, rc, err, "record a snapshot done");
+}
+
+int idx_vmm_snapshot_last(struct idx *ix, long pid, int64_t pid_start, char *snapshot, size_t size,
+			  int *done, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	snapshot[0] = '\0';
+	*done = 0;
+	if (prep(ix, &st,
+		 "SELECT snapshot, done FROM vmm_snapshots WHERE pid = ? AND pid_start = ? "
+		 "ORDER BY id DESC LIMIT 1",
+		 err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, pid);
+	sqlite3_bind_int64(st, 2, pid_start);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(snapshot, size, "%s", (const char *)sqlite3_column_text(st, 0));
+		*done = sqlite3_column_int(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE
+		   ? 0
+		   : db_fail(ix, rc, err, "read snapshot requests");
 }
 
 int idx_machine_get(struct idx *ix, const char *id, struct machine_row *row, struct sk_err *err)

@@ -151,6 +151,21 @@ struct machine_row {
 	int64_t created;
 };
 
+/*
+ * The snapshots statekit asked each Firecracker process for (pid and
+ * proc_start_time), in order, kept after the snapshot itself is deleted:
+ * a snapshot resets the process's dirty page log, so the next Diff with
+ * dirty tracking is only complete on top of the last one. begin records a
+ * request (before the pause) and forgets those of older processes of the
+ * machine id; done marks it recorded. last gives the latest request of the
+ * process ("" when there was none) and whether it was done.
+ */
+int idx_vmm_snapshot_begin(struct idx *ix, const char *machine, long pid, int64_t pid_start,
+			   const char *snapshot, int64_t *id, struct sk_err *err);
+int idx_vmm_snapshot_done(struct idx *ix, int64_t id, struct sk_err *err);
+int idx_vmm_snapshot_last(struct idx *ix, long pid, int64_t pid_start, char *snapshot, size_t size,
+			  int *done, struct sk_err *err);
+
 int idx_machine_add(struct idx *ix, const struct machine_row *row, struct sk_err *err);
 /* SK_ENOENT when missing. */
 int idx_machine_get(struct idx *ix, const char *id, struct machine_row *row, struct sk_err *err);

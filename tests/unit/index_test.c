@@ -54,6 +54,47 @@ static const char schema1[] =
     "  PRIMARY KEY (bot, generation));"
     "CREATE TABLE backup_seq (bot TEXT PRIMARY KEY, last INTEGER NOT NULL);";
 
+/* Schema 2 on top of schema 1, as commit 339c833 released it (migration 1 -> 2). */
+static const char schema2_delta[] =
+    "ALTER TABLE journal ADD COLUMN path3 TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE journal ADD COLUMN child INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE journal ADD COLUMN child_start INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE snapshots ("
+    "  id TEXT PRIMARY KEY,"
+    "  machine TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  vmm_version TEXT NOT NULL,"
+    "  snapshot_version TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  pause_us INTEGER NOT NULL);"
+    "CREATE TABLE artifacts ("
+    "  snapshot TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  drive_id TEXT NOT NULL DEFAULT '',"
+    "  recorded_path TEXT NOT NULL DEFAULT '',"
+    "  read_only INTEGER NOT NULL DEFAULT 0,"
+    "  size INTEGER NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  PRIMARY KEY (snapshot, name));"
+    "CREATE TABLE machines ("
+    "  id TEXT PRIMARY KEY,"
+    "  pid INTEGER NOT NULL,"
+    "  pid_start INTEGER NOT NULL,"
+    "  socket TEXT NOT NULL,"
+    "  root TEXT NOT NULL,"
+    "  jailed INTEGER NOT NULL,"
+    "  taps TEXT NOT NULL,"
+    "  snapshot TEXT NOT NULL,"
+    "  pins INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL);";
+
+static const char data2[] =
+    "INSERT INTO snapshots VALUES ('s9', 'm9', 1700000400, '1.16.1', '10.0.0', 4096, 1500);"
+    "INSERT INTO artifacts VALUES ('s9', 'memory', 'memory', '', '', 0, 4096, 'dddd');"
+    "INSERT INTO machines VALUES ('m8', 4343, 99, '/run/m8.sock', '/s/machines/m8', 0,"
+    " 'eth0=tap8', 's9', 1, 1700000500);";
+
 static const char data1[] =
     "INSERT INTO journal (object, kind, pid, started, step, stopped, path, path2, ino, dev)"
     " VALUES ('bot.b1', 'import', 4242, 1700000000, 'swapped', 1,"
@@ -164,6 +205,27 @@ static int use_schema2(struct idx *ix, struct sk_err *err)
 	return ret;
 }
 
+/* The table schema 3 added: requests recorded, the latest of a process found. */
+static int use_schema3(struct idx *ix, struct sk_err *err)
+{
+	char snap[72];
+	int64_t id = 0;
+	int done = -1;
+
+	if (idx_vmm_snapshot_begin(ix, "m1", 10, 20, "a1", &id, err) < 0 ||
+	    idx_vmm_snapshot_done(ix, id, err) < 0 ||
+	    idx_vmm_snapshot_begin(ix, "m1", 10, 20, "a2", &id, err) < 0 ||
+	    idx_vmm_snapshot_last(ix, 10, 20, snap, sizeof(snap), &done, err) < 0)
+		return -1;
+	if (strcmp(snap, "a2") || done != 0)
+		return sk_err_set(err, SK_EFAIL, "last is '%s' done %d, expected a2 0", snap, done);
+	/* A new process of m1 makes the old one's requests go. */
+	if (idx_vmm_snapshot_begin(ix, "m1", 11, 21, "b1", &id, err) < 0 ||
+	    idx_vmm_snapshot_last(ix, 10, 20, snap, sizeof(snap), &done, err) < 0)
+		return -1;
+	return snap[0] ? sk_err_set(err, SK_EFAIL, "the old process still has '%s'", snap) : 0;
+}
+
 static void test_fresh(void)
 {
 	struct sk_err err = SK_ERR_INIT;
@@ -171,10 +233,11 @@ static void test_fresh(void)
 	struct idx *ix = NULL;
 	int rc;
 
-	ok(idx_schema_version() == 2, "index: this build writes schema 2 (the test knows 0-2)");
+	ok(idx_schema_version() == 3, "index: this build writes schema 3 (the test knows 0-3)");
 	rc = idx_open(&ix, state, &err);
 	ok(rc == 0 && ix, "index: a missing index.db is created (%s)", err.msg);
-	ok(ix && use_schema2(ix, &err) == 0, "index: a new index has every table (%s)", err.msg);
+	ok(ix && use_schema2(ix, &err) == 0 && use_schema3(ix, &err) == 0,
+	   "index: a new index has every table (%s)", err.msg);
 	idx_close(ix);
 	ok(file_version(state) == idx_schema_version(), "index: a new index is at schema %d",
 	   idx_schema_version());
@@ -199,7 +262,7 @@ static void test_from_0(void)
 	ok(ix && use_schema2(ix, &err) == 0, "index: schema 0 migrated to every table (%s)",
 	   err.msg);
 	idx_close(ix);
-	ok(file_version(state) == 2, "index: schema 0 is now schema 2 (%d)", file_version(state));
+	ok(file_version(state) == 3, "index: schema 0 is now schema 3 (%d)", file_version(state));
 
 	/* Schema 0 with an unrelated table of its own: kept, not dropped. */
 	state = new_state();
@@ -207,7 +270,7 @@ static void test_from_0(void)
 	ix = NULL;
 	rc = idx_open(&ix, state, &err);
 	idx_close(ix);
-	ok(rc == 0 && file_version(state) == 2 && file_count(state, "SELECT x FROM mine") == 1,
+	ok(rc == 0 && file_version(state) == 3 && file_count(state, "SELECT x FROM mine") == 1,
 	   "index: schema 0 holding other tables is migrated around them (%s)", err.msg);
 }
 
@@ -229,7 +292,7 @@ static void test_from_1(void)
 	ok(rc == 0, "index: schema 1 opens (%s)", err.msg);
 	if (rc < 0)
 		return;
-	ok(file_version(state) == 2, "index: schema 1 is now schema 2 (%d)", file_version(state));
+	ok(file_version(state) == 3, "index: schema 1 is now schema 3 (%d)", file_version(state));
 
 	rc = idx_journal_find(ix, "bot.b1", j, 4, &n, &err);
 	ok(rc == 0 && n == 1, "index: the schema 1 journal row survives (%d rows, %s)", n, err.msg);
@@ -270,10 +333,40 @@ static void test_from_1(void)
 	ix = NULL;
 	rc = idx_open(&ix, state, &err);
 	idx_close(ix);
-	ok(rc == 0 && file_version(state) == 2 &&
+	ok(rc == 0 && file_version(state) == 3 &&
 	       file_count(state, "SELECT count(*) FROM backups") == 2 &&
 	       file_count(state, "SELECT count(*) FROM snapshots") == 1,
 	   "index: a second open of the migrated index changes nothing (%s)", err.msg);
+}
+
+static void test_from_2(void)
+{
+	struct sk_err err = SK_ERR_INIT;
+	const char *state = new_state();
+	struct snapshot_row got;
+	struct artifact_row *arts = NULL;
+	struct machine_row m;
+	struct idx *ix = NULL;
+	int rc;
+
+	make_db(state, schema1, 1);
+	make_db(state, schema2_delta, 2);
+	make_db(state, data2, 2);
+	rc = idx_open(&ix, state, &err);
+	ok(rc == 0 && file_version(state) == 3, "index: schema 2 opens as schema 3 (%s)", err.msg);
+	if (rc < 0)
+		return;
+	rc = idx_snap_get(ix, "s9", &got, &arts, &err);
+	ok(rc == 0 && got.created == 1700000400 && got.pause_us == 1500 && got.nartifacts == 1 &&
+	       arts && strcmp(arts[0].sha256, "dddd") == 0,
+	   "index: the schema 2 snapshot and its artifact read back unchanged (%s)", err.msg);
+	free(arts);
+	rc = idx_machine_get(ix, "m8", &m, &err);
+	ok(rc == 0 && m.pid == 4343 && m.pid_start == 99 && m.pins == 1 &&
+	       strcmp(m.taps, "eth0=tap8") == 0 && strcmp(m.snapshot, "s9") == 0,
+	   "index: the schema 2 machine reads back unchanged (%s)", err.msg);
+	ok(use_schema3(ix, &err) == 0, "index: schema 2 gained the schema 3 table (%s)", err.msg);
+	idx_close(ix);
 }
 
 static void test_failed_migration(void)
@@ -465,6 +558,7 @@ int main(void)
 	test_fresh();
 	test_from_0();
 	test_from_1();
+	test_from_2();
 	test_failed_migration();
 	test_newer();
 	test_damaged();

@@ -11,6 +11,7 @@
 static const struct option longopts[] = {
 	{ "socket", required_argument, NULL, CLI_OPT_SOCKET },
 	{ "json", no_argument, NULL, CLI_OPT_JSON },
+	{ "full", no_argument, NULL, CLI_OPT_FULL },
 	CLI_BASE_LONG,
 	CLI_WAIT_LONG,
 	{ "progress", no_argument, NULL, CLI_OPT_PROGRESS },
@@ -22,12 +23,14 @@ static void usage(void)
 	fputs("Usage:\n"
 	      " fcsnap-create [options] MACHINE SNAPSHOT\n"
 	      "\n"
-	      "Pause MACHINE, write its memory and state, clone its disks, resume it,\n"
-	      "hash every file and record them as SNAPSHOT.\n"
+	      "Pause MACHINE, write its memory (a Diff onto a known base where that is\n"
+	      "safe, else Full) and state, clone its disks, resume it, hash every file\n"
+	      "and record them as SNAPSHOT.\n"
 	      "\n"
 	      "Options:\n"
 	      "     --socket PATH          the machine's API socket (default: the index, then\n"
 	      "                            the config's socket template)\n"
+	      "     --full                 write every page of memory, never a Diff\n"
 	      "     --json                 print the result as JSON on stdout\n"
 	      " -c, --config FILE          read FILE instead of /etc/statekit/statekit.ini\n"
 	      "     --progress             show hashing progress even when stderr is not a\n"
@@ -62,6 +65,9 @@ int main(int argc, char **argv)
 			break;
 		case CLI_OPT_JSON:
 			opts.json = 1;
+			break;
+		case CLI_OPT_FULL:
+			opts.full = 1;
 			break;
 		default:
 			cli_try_help();

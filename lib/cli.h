@@ -24,6 +24,7 @@
 #define CLI_OPT_ALL 1010
 #define CLI_OPT_IDS 1011
 #define CLI_OPT_AS 1012
+#define CLI_OPT_FULL 1013
 
 /* clang-format off */
 #define CLI_COMMON_LONG                                                        \

@@ -71,6 +71,7 @@ static const struct key keys[] = {
 	T("firecracker", "socket", fc_socket, "a path with %s for the machine id", 0),
 	T("firecracker", "chroot", fc_chroot, "a path with %s for the machine id, or nothing", 1),
 	C("firecracker", "clone", fc_clone, "auto|reflink|copy"),
+	C("firecracker", "snapshot", fc_snapshot, "auto|full"),
 };
 
 struct parse {
@@ -278,6 +279,7 @@ static void set_defaults(struct sk_config *c)
 		 "/srv/jailer/firecracker/%%s/root/run/firecracker.socket");
 	snprintf(c->fc_chroot, sizeof(c->fc_chroot), "/srv/jailer/firecracker/%%s/root");
 	snprintf(c->fc_clone, sizeof(c->fc_clone), "auto");
+	snprintf(c->fc_snapshot, sizeof(c->fc_snapshot), "auto");
 }
 
 static const char *const sections[] = { "state", "workspace", "containerd", "archive",

@@ -47,6 +47,7 @@ struct sk_config {
 	char fc_socket[PATH_MAX]; /* template with %s */
 	char fc_chroot[PATH_MAX]; /* template with %s */
 	char fc_clone[16];	  /* auto | reflink | copy */
+	char fc_snapshot[8];	  /* auto | full: may fcsnap-create take a Diff */
 };
 
 /*

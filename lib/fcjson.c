@@ -75,6 +75,7 @@ int fcjson_vmconfig(char *body, struct fc_vmconfig *out, struct sk_err *err)
 	v = json_object_get(root, "machine-config");
 	out->vcpus = (int)json_integer_value(json_object_get(v, "vcpu_count"));
 	out->mem_mib = (int)json_integer_value(json_object_get(v, "mem_size_mib"));
+	out->track_dirty = json_is_true(json_object_get(v, "track_dirty_pages"));
 	v = json_object_get(root, "boot-source");
 	copy_str(out->boot_args, sizeof(out->boot_args),
 		 json_string_value(json_object_get(v, "boot_args")));
@@ -138,14 +139,15 @@ char *fcjson_body_vm_state(const char *state)
 	return dump(json_pack("{s:s}", "state", state));
 }
 
-char *fcjson_body_snapshot_create(const char *state_path, const char *mem_path)
+char *fcjson_body_snapshot_create(const char *state_path, const char *mem_path, int diff)
 {
-	return dump(json_pack("{s:s, s:s, s:s}", "snapshot_type", "Full", "snapshot_path",
-			      state_path, "mem_file_path", mem_path));
+	return dump(json_pack("{s:s, s:s, s:s}", "snapshot_type", diff ? "Diff" : "Full",
+			      "snapshot_path", state_path, "mem_file_path", mem_path));
 }
 
 char *fcjson_body_snapshot_load(const char *state_path, const char *mem_path, int mem_backend,
-				const struct fc_net *overrides, int n, const char *vsock_uds)
+				const struct fc_net *overrides, int n, const char *vsock_uds,
+				int track_dirty)
 {
 	json_t *o = json_pack("{s:s, s:b}", "snapshot_path", state_path, "resume_vm", 0);
 	int i;
@@ -169,6 +171,8 @@ char *fcjson_body_snapshot_load(const char *state_path, const char *mem_path, in
 	}
 	if (vsock_uds)
 		json_object_set_new(o, "vsock_override", json_pack("{s:s}", "uds_path", vsock_uds));
+	if (track_dirty)
+		json_object_set_new(o, "track_dirty_pages", json_true());
 	return dump(o);
 }
 
@@ -237,6 +241,12 @@ char *fcjson_manifest_dump(const struct manifest *m, struct sk_err *err)
 	}
 	json_object_set_new(o, "guest_ip", m->guest_ip[0] ? json_string(m->guest_ip) : json_null());
 	json_object_set_new(o, "pause_us", json_integer(m->pause_us));
+	if (m->chunks) {
+		json_object_set_new(o, "snapshot_type", json_string(m->diff ? "Diff" : "Full"));
+		json_object_set_new(o, "diff_base", m->diff ? json_string(m->base) : json_null());
+		json_object_set_new(o, "diff_pages",
+				    m->diff ? json_string(m->diff_pages) : json_null());
+	}
 	nets = json_array();
 	for (i = 0; i < m->nnets; i++)
 		json_array_append_new(nets, json_pack("{s:s, s:s, s:s}", "iface_id",
@@ -397,6 +407,33 @@ static int parse_artifact(json_t *j, struct artifact_row *a, struct sk_err *err)
 	return 0;
 }
 
+/*
+ * Format 2's kind of snapshot: "Full", or "Diff" with the snapshot whose
+ * memory it was merged onto ("" when onto an empty file) and how
+ * Firecracker chose the pages it wrote.
+ */
+static int parse_diff(json_t *root, struct manifest *m, struct sk_err *err)
+{
+	struct sk_err idc = SK_ERR_INIT;
+	char type[8];
+
+	if (get_str(root, "snapshot_type", type, sizeof(type), 1, err) < 0)
+		return -1;
+	if (!strcmp(type, "Full"))
+		return 0;
+	if (strcmp(type, "Diff"))
+		return bad(err, "'snapshot_type' is neither Full nor Diff");
+	m->diff = 1;
+	if (get_str(root, "diff_base", m->base, sizeof(m->base), 1, err) < 0 ||
+	    get_str(root, "diff_pages", m->diff_pages, sizeof(m->diff_pages), 1, err) < 0)
+		return -1;
+	if (m->base[0] && config_check_id("snapshot", m->base, &idc) < 0)
+		return sk_err_set(err, SK_EDAMAGED, "manifest: diff_base: %s", idc.msg);
+	if (strcmp(m->diff_pages, "dirty-log") && strcmp(m->diff_pages, "resident"))
+		return bad(err, "'diff_pages' is neither dirty-log nor resident");
+	return 0;
+}
+
 /* The manifest's scalar fields: ids, versions, times, the jail's owner. */
 static int parse_header(json_t *root, struct manifest *m, struct sk_err *err)
 {
@@ -428,6 +465,8 @@ static int parse_header(json_t *root, struct manifest *m, struct sk_err *err)
 		return sk_err_set(err, SK_EDAMAGED, "manifest: %s", idc.msg);
 	m->created = json_integer_value(json_object_get(root, "created"));
 	m->pause_us = json_integer_value(json_object_get(root, "pause_us"));
+	if (m->format >= 2 && parse_diff(root, m, err) < 0)
+		return -1;
 	m->jailed = json_is_true(json_object_get(root, "jailed"));
 	m->uid = (long)json_integer_value(json_object_get(root, "uid"));
 	m->gid = (long)json_integer_value(json_object_get(root, "gid"));

@@ -46,6 +46,7 @@ struct fc_net {
 struct fc_vmconfig {
 	int vcpus;
 	int mem_mib;
+	int track_dirty; /* machine-config track_dirty_pages */
 	char boot_args[4096];
 	int ndrives;
 	struct fc_drive drives[FC_MAX_DRIVES];
@@ -64,15 +65,18 @@ int fcjson_vmconfig(char *body, struct fc_vmconfig *out, struct sk_err *err);
 
 /* Request bodies; malloc'd strings, NULL when out of memory. */
 char *fcjson_body_vm_state(const char *state);
-char *fcjson_body_snapshot_create(const char *state_path, const char *mem_path);
+/* snapshot_type "Diff" when diff, else "Full". */
+char *fcjson_body_snapshot_create(const char *state_path, const char *mem_path, int diff);
 /*
  * The load body. mem_backend: 1 sends mem_backend (Firecracker 1.1 and
  * later), 0 the older mem_file_path. overrides (n of them, may be 0) become
  * network_overrides, which only 1.12 and later know; vsock_uds (NULL for
- * none) vsock_override, 1.16 and later.
+ * none) vsock_override, 1.16 and later; track_dirty sends track_dirty_pages
+ * true (1.13 and later).
  */
 char *fcjson_body_snapshot_load(const char *state_path, const char *mem_path, int mem_backend,
-				const struct fc_net *overrides, int n, const char *vsock_uds);
+				const struct fc_net *overrides, int n, const char *vsock_uds,
+				int track_dirty);
 
 /* The vsock uds_path of a /vm/config text into out, "" when it has none. */
 void fcjson_vsock_path(const char *vmconfig, char *out, size_t size);
@@ -106,6 +110,9 @@ struct manifest {
 	int nart;
 	struct artifact_row *arts; /* malloc'd */
 	uint32_t chunk_size;	   /* format 2 */
+	int diff;		   /* format 2: a Diff snapshot merged onto base */
+	char base[72];		   /* its base snapshot, "" for an empty (zero) memory file */
+	char diff_pages[16];	   /* "dirty-log" or "resident": how Firecracker chose pages */
 	struct chunk_list *chunks; /* format 2: nart of them, malloc'd; NULL in format 1 */
 	char *vm_config;	   /* GET /vm/config text, malloc'd, may be NULL */
 };

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -403,6 +404,26 @@ static void chunk_fail(struct chunk_pool *p, struct chunk_job *j, int code, int 
 	pthread_mutex_unlock(&p->mu);
 }
 
+/*
+ * Give back the blocks of every run of zero pages in buf (len bytes read at
+ * off): the file reads the same, and takes only the space of its data.
+ * Best effort: a file system that cannot punch holes keeps its zeros.
+ */
+static void punch_zero_pages(int fd, const uint8_t *buf, uint64_t off, size_t len)
+{
+	enum { PAGE = 4096 };
+	size_t i = 0, run;
+
+	while (i + PAGE <= len) {
+		for (run = 0; i + run + PAGE <= len && is_zero(buf + i + run, PAGE); run += PAGE)
+			;
+		if (run && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				     (off_t)(off + i), (off_t)run) < 0)
+			return;
+		i += run ? run : PAGE;
+	}
+}
+
 /* Read chunk k of job j into buf and digest it; a chunk in a hole is not read. */
 static void chunk_task(struct chunk_pool *p, size_t j, size_t k, uint8_t *buf)
 {
@@ -430,6 +451,8 @@ static void chunk_task(struct chunk_pool *p, size_t j, size_t k, uint8_t *buf)
 		}
 		got += (size_t)r;
 	}
+	if (job->punch)
+		punch_zero_pages(p->fds[j], buf, off, len);
 	if (is_zero(buf, len)) {
 		if (zero_digest(len, job->chunks.d[k]) < 0)
 			chunk_fail(p, job, SK_EFAIL, ENOMEM, "hash");
@@ -485,7 +508,7 @@ static int chunk_open(struct chunk_pool *p, size_t j)
 	sk_err_clear(&job->err);
 	job->ret = 0;
 	job->chunks.chunk_size = p->cs;
-	p->fds[j] = open(job->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	p->fds[j] = open(job->path, (job->punch ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
 	if (p->fds[j] < 0 || fstat(p->fds[j], &st) < 0) {
 		job->ret = -1;
 		return sk_err_sys(&job->err, errno == ENOENT ? SK_ENOENT : SK_EFAIL, errno,

@@ -76,6 +76,7 @@ void chunk_list_free(struct chunk_list *cl);
 /* One file for chunk_hash_many: path in; size, chunks, hex, ret and err out. */
 struct chunk_job {
 	const char *path;
+	int punch; /* make the file's zero pages holes as they are read (memory files) */
 	uint64_t size;
 	struct chunk_list chunks; /* free with chunk_list_free */
 	char hex[HASH_HEX_LEN + 1];

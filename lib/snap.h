@@ -26,6 +26,7 @@ struct snap_opts {
 	int ntaps;	    /* fcsnap-restore --tap IFACE=NAME */
 	struct fc_net taps[FC_MAX_NETS];
 	int progress;	      /* --progress */
+	int full;	      /* fcsnap-create --full */
 	const char *as;	      /* fcsnap-import --as NEWID */
 	struct codec_opts co; /* fcsnap-export -z, -l, -j */
 };
@@ -39,10 +40,16 @@ struct snap_created {
 	struct snapshot_row row;
 	struct artifact_row *arts; /* nart of them; the caller frees it */
 	int nart;
-	double pause_ms;    /* the pause window (0 if it was already paused) */
-	double clone_ms;    /* of which cloning the disks */
-	int was_paused;	    /* it was paused before we came */
-	char dir[PATH_MAX]; /* the snapshot's directory */
+	double pause_ms;     /* the pause window (0 if it was already paused) */
+	double clone_ms;     /* of which cloning the disks */
+	int was_paused;	     /* it was paused before we came */
+	int diff;	     /* a Diff snapshot, merged onto base */
+	char base[72];	     /* its base snapshot, "" for an empty file */
+	char diff_pages[16]; /* "dirty-log" or "resident" */
+	char base_copy[8];   /* "reflink", "copy" or "empty" */
+	double base_ms;	     /* laying the base, before the pause */
+	char full_why[256];  /* a Full snapshot: why */
+	char dir[PATH_MAX];  /* the snapshot's directory */
 };
 
 /*

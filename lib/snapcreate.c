@@ -234,7 +234,11 @@ struct create_plan {
 	int we_paused;		  /* a resume is owed */
 	int rootfd, jfd, stagefd; /* jail root, jail side, staging: -1 if not open */
 	pid_t fcpid;
-	struct stat jst; /* the jail root: its owner is the jail's user */
+	struct stat jst;	 /* the jail root: its owner is the jail's user */
+	struct snapdiff_plan dp; /* Full or Diff, and the Diff's base */
+	char base_copy[8];	 /* how the base was laid: reflink, copy or empty */
+	int64_t vmm_req;	 /* the request recorded for the process, 0 if none */
+	double base_ms;		 /* and how long that took, before the pause */
 };
 
 /* Ids, index, locks (machine before snapshot), and the snapshot id is free. */
@@ -299,6 +303,36 @@ static int describe_machine(struct create_plan *p, struct sk_err *err)
 	if (p->chroot[0] && stat(p->chroot, &p->jst) < 0)
 		return sk_err_sys(err, SK_EFAIL, errno, "machine '%s': jail '%s'", id, p->chroot);
 	return 0;
+}
+
+/*
+ * Full or Diff (snapdiff.c), decided before the pause from the machine's
+ * process and /vm/config; --full and [firecracker] snapshot = full force Full.
+ */
+static int choose_type(struct create_plan *p, struct sk_err *err)
+{
+	struct fc_vmconfig *vc;
+	char *text = NULL;
+	int rc;
+
+	if (p->o->full) {
+		memset(&p->dp, 0, sizeof(p->dp));
+		snprintf(p->dp.why, sizeof(p->dp.why), "--full");
+		return 0;
+	}
+	if (fcapi_call(p->fc, "GET", "/vm/config", NULL, FCAPI_TIMEOUT_MS, &text, err) < 0)
+		return -1;
+	vc = calloc(1, sizeof(*vc));
+	if (!vc) {
+		free(text);
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	}
+	rc = fcjson_vmconfig(text, vc, err); /* vc->raw owns text now */
+	if (rc == 0)
+		snapdiff_choose(p->c, p->o->machine, p->fcpid, p->inst.vmm_version, vc, 0, &p->dp);
+	free(vc->raw);
+	free(vc);
+	return rc;
 }
 
 /* The journal row (from here on a failure is undone), then an empty staging directory. */
@@ -367,6 +401,70 @@ static int stage(struct create_plan *p, struct sk_err *err)
 	return 0;
 }
 
+/*
+ * A Diff is written onto the file Firecracker finds at the memory path when
+ * it has the guest's exact size: lay the base there now, before the pause
+ * (a reflink, else a sparse copy; an empty file for a booted machine). In a
+ * jail the file is inside, owned by the jail's user, who writes it.
+ */
+static int lay_base(struct create_plan *p, struct sk_err *err)
+{
+	int dirfd = p->jfd, own = -1, sfd = -1, dfd, reflinked = 0, ret = -1;
+	double t = log_now();
+
+	if (!p->dp.diff)
+		return 0;
+	if (dirfd < 0)
+		dirfd = own = open(p->stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = dirfd < 0 ? -1
+			: openat(dirfd, "memory",
+				 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (dfd < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "cannot create the memory file in '%s'",
+			   p->jside[0] ? p->jside : p->stage);
+		goto out;
+	}
+	if (p->dp.base_path[0]) {
+		sfd = open(p->dp.base_path, O_RDONLY | O_CLOEXEC);
+		if (sfd < 0 || clone_fd(sfd, dfd, CLONE_AUTO, &reflinked, "memory", err) < 0) {
+			if (sfd < 0)
+				sk_err_sys(err, SK_EFAIL, errno, "open '%s'", p->dp.base_path);
+			sk_err_wrap(err, "lay the base of a Diff snapshot");
+			goto out;
+		}
+		snprintf(p->base_copy, sizeof(p->base_copy), "%s", reflinked ? "reflink" : "copy");
+	} else {
+		snprintf(p->base_copy, sizeof(p->base_copy), "empty");
+	}
+	if (ftruncate(dfd, (off_t)p->dp.mem_bytes) < 0 ||
+	    (p->jfd >= 0 && fchown(dfd, p->jst.st_uid, p->jst.st_gid) < 0)) {
+		sk_err_sys(err, SK_EFAIL, errno, "prepare the memory file");
+		goto out;
+	}
+	p->base_ms = ms_since(t);
+	ret = 0;
+out:
+	if (sfd >= 0)
+		close(sfd);
+	if (dfd >= 0)
+		close(dfd);
+	if (own >= 0)
+		close(own);
+	return ret;
+}
+
+/*
+ * Any snapshot resets the process's dirty page log: record that one is asked
+ * for, before the pause, so that the next Diff knows its base (snapdiff.c).
+ */
+static int note_request(struct create_plan *p, struct sk_err *err)
+{
+	if (p->fcpid <= 0)
+		return 0;
+	return idx_vmm_snapshot_begin(p->c->ix, p->o->machine, (long)p->fcpid,
+				      proc_start_time(p->fcpid), p->o->snapshot, &p->vmm_req, err);
+}
+
 /* The pause window opens: from here to resume_machine, nothing slow. */
 static int pause_machine(struct create_plan *p, struct sk_err *err)
 {
@@ -406,7 +504,12 @@ static int take_snapshot(struct create_plan *p, struct sk_err *err)
 	if (fcjson_vmconfig(cfgtext, p->vc, err) < 0) /* p->vc->raw owns cfgtext now */
 		return -1;
 	p->arts = calloc((size_t)p->vc->ndrives + 2, sizeof(*p->arts));
-	body = fcjson_body_snapshot_create(p->api_state, p->api_mem);
+	/* The base was laid for this size: if it changed, Full is right whatever is there. */
+	if (p->dp.diff && ((uint64_t)p->vc->mem_mib << 20) != p->dp.mem_bytes) {
+		p->dp.diff = 0;
+		snprintf(p->dp.why, sizeof(p->dp.why), "the guest's memory size changed");
+	}
+	body = fcjson_body_snapshot_create(p->api_state, p->api_mem, p->dp.diff);
 	if (!p->arts || !body) {
 		free(body);
 		return sk_err_set(err, SK_EFAIL, "out of memory");
@@ -536,6 +639,9 @@ static int hash_artifacts(struct create_plan *p, struct sk_err *err)
 		    0)
 			goto out;
 		jobs[i].path = paths[i];
+		/* A Full memory file is dense: its zero pages become holes here, after the pause.
+		 */
+		jobs[i].punch = !strcmp(p->arts[i].kind, "memory");
 	}
 	progress_start(&prog, p->o->progress, 0);
 	snprintf(prog.what, sizeof(prog.what), "hashing '%s'", p->o->snapshot);
@@ -579,6 +685,9 @@ static int write_manifest(struct create_plan *p, struct sk_err *err)
 	m->arts = p->arts;
 	m->chunk_size = HASH_CHUNK_SIZE;
 	m->chunks = p->chunks;
+	m->diff = p->dp.diff;
+	snprintf(m->base, sizeof(m->base), "%s", p->dp.base);
+	snprintf(m->diff_pages, sizeof(m->diff_pages), "%s", p->dp.pages);
 	m->vm_config = p->vc->raw;
 	if (snapint_write_manifest(p->stage, m, err) < 0 || fs_fsync_path(p->stage, err) < 0)
 		return -1;
@@ -589,6 +698,7 @@ static int write_manifest(struct create_plan *p, struct sk_err *err)
 static int record_snapshot(struct create_plan *p, struct sk_err *err)
 {
 	struct snapshot_row *row = &p->row;
+	struct sk_err e = SK_ERR_INIT;
 
 	snprintf(row->id, sizeof(row->id), "%s", p->o->snapshot);
 	snprintf(row->machine, sizeof(row->machine), "%s", p->o->machine);
@@ -608,6 +718,9 @@ static int record_snapshot(struct create_plan *p, struct sk_err *err)
 	if (idx_snap_add(p->c->ix, row, p->arts, p->nart, err) < 0)
 		return -1;
 	p->recorded = 1;
+	/* Left undone, the next Diff of this process is Full: safe, only slower. */
+	if (p->vmm_req && idx_vmm_snapshot_done(p->c->ix, p->vmm_req, &e) < 0)
+		log_warn("%s", e.msg);
 	if (idx_journal_end(p->c->ix, p->jr.id, err) < 0)
 		return -1;
 	p->journaled = 0;
@@ -625,6 +738,12 @@ static void hand_over(struct create_plan *p, struct snap_created *res)
 	res->pause_ms = p->pause_ms;
 	res->clone_ms = p->clone_ms;
 	res->was_paused = !strcmp(p->inst.state, "Paused");
+	res->diff = p->dp.diff;
+	snprintf(res->base, sizeof(res->base), "%s", p->dp.base);
+	snprintf(res->diff_pages, sizeof(res->diff_pages), "%s", p->dp.pages);
+	snprintf(res->base_copy, sizeof(res->base_copy), "%s", p->base_copy);
+	snprintf(res->full_why, sizeof(res->full_why), "%s", p->dp.diff ? "" : p->dp.why);
+	res->base_ms = p->base_ms;
 	snprintf(res->dir, sizeof(res->dir), "%s", p->final);
 }
 
@@ -681,9 +800,11 @@ int snapcreate_run(const struct snap_opts *o, const struct snapint_repair *repai
 	struct create_plan *p = NULL;
 	int ret = -1;
 
-	if (create_open(&p, o, repairs, err) < 0 || describe_machine(p, err) < 0)
+	if (create_open(&p, o, repairs, err) < 0 || describe_machine(p, err) < 0 ||
+	    choose_type(p, err) < 0)
 		goto out;
-	if (stage(p, err) < 0) /* the journal row, from here on undone */
+	if (stage(p, err) < 0 || lay_base(p, err) < 0 || /* the journal row, from here on undone */
+	    note_request(p, err) < 0)
 		goto out;
 	if (pause_machine(p, err) < 0 || take_snapshot(p, err) < 0 || clone_disks(p, err) < 0 ||
 	    resume(p, err) < 0)

@@ -83,6 +83,23 @@ void snapint_binary_versions(const struct sctx *c, char *ver, size_t vsize, char
  */
 int snapint_verify_artifacts(const char *dir, const char *label, const struct manifest *m,
 			     int threads, int show_progress, struct sk_err *err);
+/* fcsnap-create's choice of snapshot type (snapdiff.c). */
+struct snapdiff_plan {
+	int diff;		  /* 1: a Diff onto base; 0: Full, for the reason in why */
+	uint64_t mem_bytes;	  /* the guest's memory size */
+	char base[72];		  /* the base snapshot, "" for an empty file */
+	char base_path[PATH_MAX]; /* the file to copy, "" for an empty one */
+	char pages[16];		  /* "dirty-log" or "resident" */
+	char why[256];		  /* why Full */
+};
+/*
+ * Decide Full or Diff for the running machine (pid, its release, its
+ * /vm/config); tracked_by_us: fcsnap-restore loaded it with dirty page
+ * tracking. Never fails: what cannot be known makes it Full, with why.
+ */
+int snapdiff_choose(struct sctx *c, const char *machine, pid_t pid, const char *vmm_version,
+		    const struct fc_vmconfig *vc, int tracked_by_us, struct snapdiff_plan *d);
+
 struct fcapi;
 /* PATCH /vm {"state": state}. */
 int snapint_call_state(struct fcapi *fc, const char *state, struct sk_err *err);

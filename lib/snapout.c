@@ -126,9 +126,21 @@ void snapout_created(const struct snap_opts *o, const struct snap_created *r)
 		fcjson_set_str(j, "directory", r->dir);
 		fcjson_set_ms(j, "clone_ms", r->clone_ms);
 		fcjson_set_bool(j, "was_paused", r->was_paused);
+		fcjson_set_str(j, "snapshot_type", r->diff ? "Diff" : "Full");
+		fcjson_set_str(j, "diff_base", r->diff ? r->base : NULL);
+		fcjson_set_str(j, "diff_pages", r->diff ? r->diff_pages : NULL);
+		fcjson_set_str(j, "base_copy", r->diff ? r->base_copy : NULL);
+		fcjson_set_ms(j, "base_ms", r->base_ms);
+		fcjson_set_str(j, "full_reason", r->diff ? NULL : r->full_why);
 		fcjson_set(j, "artifacts", artifacts_json(r->arts, r->nart));
 		fcjson_print(stdout, j);
 	}
+	if (r->diff)
+		log_info("snapshot '%s': a Diff onto %s%s%s (%s), pages by %s", row->id,
+			 r->base[0] ? "snapshot '" : "an empty memory file", r->base,
+			 r->base[0] ? "'" : "", r->base_copy, r->diff_pages);
+	else
+		log_info("snapshot '%s': Full, because %s", row->id, r->full_why);
 	log_info("snapshot '%s' of machine '%s': %d artifacts, %s, paused %.1f ms%s", row->id,
 		 row->machine, r->nart, log_bytes(row->size, sz, sizeof(sz)), r->pause_ms,
 		 r->was_paused ? " (it was already paused)" : "");

@@ -45,6 +45,7 @@ INI_KEYS=(
     'firecracker.socket=/srv/jailer/firecracker/%s/root/run/firecracker.socket'
     'firecracker.chroot=/srv/jailer/firecracker/%s/root'
     'firecracker.clone=auto'
+    'firecracker.snapshot=auto'
 )
 
 setup()

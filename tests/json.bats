@@ -21,10 +21,11 @@ setup() {
 	# kind of every key, the same in every command
 	STR = ("bot", "snapshot", "machine", "codec", "file", "directory", "socket", "root",
 	       "vmm_version", "name", "kind")
-	STR_OR_NULL = ("snapshot_version", "error", "drive_id")
+	STR_OR_NULL = ("snapshot_version", "error", "drive_id", "diff_base", "diff_pages",
+	               "base_copy", "full_reason")
 	INT = ("generation", "size", "entries", "bytes", "artifact_count", "pid")
 	BOOL = ("ok", "was_paused", "jailed", "pins_snapshot_memory")
-	MS = ("pause_ms", "clone_ms")
+	MS = ("pause_ms", "clone_ms", "base_ms")
 	TIME = ("created", "restored")
 	KEYS = {
 	    "import": "bot entries bytes codec",
@@ -32,7 +33,8 @@ setup() {
 	    "preserve-list": "bot generation file created created_epoch size entries codec sha256"
 	                     " restored restored_epoch",
 	    "fcsnap-create": "snapshot machine directory created created_epoch size artifact_count"
-	                     " vmm_version snapshot_version pause_ms clone_ms was_paused artifacts",
+	                     " vmm_version snapshot_version pause_ms clone_ms was_paused snapshot_type"
+	                     " diff_base diff_pages base_copy base_ms full_reason artifacts",
 	    "fcsnap-list": "snapshot machine created created_epoch size artifact_count vmm_version"
 	                   " snapshot_version pause_ms",
 	    "fcsnap-restore": "machine snapshot pid socket root jailed taps pins_snapshot_memory",
@@ -64,6 +66,9 @@ setup() {
 	            ok = isinstance(v, bool)
 	        elif k in MS:
 	            ok = (is_int(v) or isinstance(v, float)) and v >= 0 and round(v, 3) == v
+	        elif k == "snapshot_type":
+	            ok = v in ("Full", "Diff") and (v == "Diff") == (d["full_reason"] is None) and \
+	                (v == "Diff") == (d["diff_pages"] in ("dirty-log", "resident"))
 	        elif k == "sha256":
 	            ok = isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v)
 	        elif k in TIME:

@@ -62,7 +62,7 @@ vm_on() {
 # --- fcsnap-create -----------------------------------------------------------
 
 @test "fcsnap-create: snapshots a running machine and records every artifact" {
-	fc_start vm1 --mem 32 --disk rootfs:64 --disk data:16
+	fc_start vm1 --mem 128 --disk rootfs:64 --disk data:16
 	run --separate-stderr fcsnap-create vm1 s1
 	assert_success
 	assert_equal "$stderr" ""
@@ -70,7 +70,7 @@ vm_on() {
 	for f in manifest.json vmstate memory disk-rootfs disk-data; do
 		[[ -f $d/$f ]] || fail "$d/$f is missing"
 	done
-	assert_equal "$(stat -c %s "$d/memory")" $((32 << 20))
+	assert_equal "$(stat -c %s "$d/memory")" $((128 << 20))
 	assert_equal "$(stat -c %s "$d/disk-rootfs")" $((64 << 20))
 	assert_equal "$(fc_state "$(sock vm1)")" Running
 	# Format 2: the manifest lists each 4 MiB chunk's sha256, and its and
@@ -84,8 +84,8 @@ vm_on() {
 		assert_equal "$(jq -r --arg f "$f" '.artifacts[] | select(.name == $f) | .chunks[]' "$d/manifest.json")" \
 			"$("$REPO/tests/helpers/chunk-digest" --chunks "$d/$f")"
 	done
-	# 32 MiB of memory is 8 chunks; 64 MiB and 16 MiB of disk 16 and 4.
-	assert_equal "$(jq -r '[.artifacts[] | .chunks | length | tostring] | join(" ")' "$d/manifest.json")" "1 8 16 4"
+	# 128 MiB of memory is 32 chunks; 64 MiB and 16 MiB of disk 16 and 4.
+	assert_equal "$(jq -r '[.artifacts[] | .chunks | length | tostring] | join(" ")' "$d/manifest.json")" "1 32 16 4"
 	run python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["machine"], m["vmm_version"], m["guest_ip"], m["taps"][0]["iface_id"], len(m["vm_config"]["drives"]))' "$d/manifest.json"
 	assert_output --regexp '^vm1 [0-9]+\.[0-9]+\.[0-9]+ 172\.16\.0\.2 eth0 2$'
 	assert_equal "$(snap_rows)" 1
@@ -476,13 +476,13 @@ vm_on() {
 }
 
 @test "fcsnap-verify: a damaged chunk is named by its place; zero chunks and holes match" {
-	fc_start vm1 --mem 32 --disk data:16
+	fc_start vm1 --mem 128 --disk data:16
 	fcsnap-create vm1 s1
 	# A byte at 5 MiB lies in the second 4 MiB chunk of the memory file.
 	printf 'Y' | dd of="$ST/snapshots/s1/memory" bs=1 seek=$((5 << 20)) conv=notrunc status=none
 	run --separate-stderr fcsnap-verify s1
 	assert_failure 5
-	[[ $stderr == *"artifact 'memory' is damaged: 1 of its 8 chunks differ, the first at byte 4194304"* ]] ||
+	[[ $stderr == *"artifact 'memory' is damaged: 1 of its 32 chunks differ, the first at byte 4194304"* ]] ||
 		fail "stderr: $stderr"
 	# Every zero chunk of a file made a hole reads as the zeros it held
 	# (the test disk holds data in its first and last 4 MiB only).
@@ -660,6 +660,7 @@ start_with_vsock() {
 }
 
 @test "fcsnap-restore: a vsock at an absolute path gets the new machine's own socket" {
+	fc_at_least 1 16 || skip "vsock_override needs Firecracker 1.16"
 	start_with_vsock
 	fcsnap-create vm1 s1
 	run fcsnap-restore --tap "eth0=${FC_TAP_eth0}r" s1 vm7
@@ -681,8 +682,7 @@ start_with_vsock() {
 }
 
 @test "fcsnap-create and fcsnap-restore: a jailed machine, restored through the jailer" {
-	[[ -z ${FC_REAL:-} || -n ${JAILER_BIN:-} ]] ||
-		skip "a real Firecracker needs a real jailer: set JAILER_BIN"
+	needs_jailer
 	sk_conf "[firecracker]" \
 		"jailer = $FC_JAILER" \
 		"socket = $BATS_TEST_TMPDIR/jail/firecracker/%s/root/run/firecracker.socket" \
@@ -733,6 +733,7 @@ start_with_vsock() {
 }
 
 @test "fcsnap-create: a jailed drive that is a symlink to a host file is resolved inside the jail, never copied" {
+	needs_jailer
 	sk_conf "[firecracker]" \
 		"socket = $BATS_TEST_TMPDIR/jail/firecracker/%s/root/run/firecracker.socket" \
 		"chroot = $BATS_TEST_TMPDIR/jail/firecracker/%s/root"
@@ -752,6 +753,7 @@ start_with_vsock() {
 }
 
 @test "fcsnap-restore: a jail that would run as root is refused before anything is made" {
+	needs_jailer
 	sk_conf "[firecracker]" \
 		"jailer = $FC_JAILER" \
 		"socket = $BATS_TEST_TMPDIR/jail/firecracker/%s/root/run/firecracker.socket" \
@@ -796,6 +798,7 @@ state_on_small_fs() {
 }
 
 @test "fcsnap-create: a jail file that cannot be copied out is reported with the copy's own error" {
+	needs_jailer
 	sk_conf "[firecracker]" \
 		"socket = $BATS_TEST_TMPDIR/jail/firecracker/%s/root/run/firecracker.socket" \
 		"chroot = $BATS_TEST_TMPDIR/jail/firecracker/%s/root"
@@ -826,6 +829,7 @@ state_on_small_fs() {
 }
 
 @test "fcsnap-create: a jail file whose copy runs out of space is reported with the copy's own error" {
+	needs_jailer
 	sk_conf "[firecracker]" \
 		"socket = $BATS_TEST_TMPDIR/jail/firecracker/%s/root/run/firecracker.socket" \
 		"chroot = $BATS_TEST_TMPDIR/jail/firecracker/%s/root"

@@ -258,6 +258,21 @@ fc_start() {
 	fc_wait_state "$sock" Running
 }
 
+# needs_jailer: skip, with a real Firecracker and no JAILER_BIN (the simulator's
+# jailer passes the simulator's own flags).
+needs_jailer() {
+	[[ -z ${FC_REAL:-} || -n ${JAILER_BIN:-} ]] ||
+		skip "a real Firecracker needs a real jailer: set JAILER_BIN"
+}
+
+# fc_at_least MAJOR MINOR: is the Firecracker under test that release or later?
+fc_at_least() {
+	local v
+	v=$("$FC_BIN" --version 2>/dev/null | sed -n '1s/^Firecracker v\{0,1\}\([0-9]*\.[0-9]*\).*/\1/p')
+	[[ -n $v ]] || return 1
+	((${v%%.*} > $1 || (${v%%.*} == $1 && ${v#*.} >= $2)))
+}
+
 # fc_state SOCK: print the VM's state (Not started, Running, Paused).
 fc_state() {
 	fc_api "$1" GET / | sed -n 's/.*"state":"\([^"]*\)".*/\1/p'

@@ -84,7 +84,8 @@ static const char *const migrations[] = {
 	"  snapshot TEXT NOT NULL,"
 	"  pins INTEGER NOT NULL,"
 	"  created INTEGER NOT NULL);",
-	/* 2 -> 3: every snapshot statekit asked a Firecracker process for */
+	/* 2 -> 3: every snapshot statekit asked a Firecracker process for; dirty tracking */
+	"ALTER TABLE machines ADD COLUMN tracking INTEGER NOT NULL DEFAULT 0;"
 	"CREATE TABLE vmm_snapshots ("
 	"  id INTEGER PRIMARY KEY,"
 	"  machine TEXT NOT NULL,"
@@ -770,7 +771,8 @@ fail:
 	return -1;
 }
 
-#define MACHINE_COLS "id, pid, pid_start, socket, root, jailed, taps, snapshot, pins, created"
+#define MACHINE_COLS                                                                               \
+	"id, pid, pid_start, socket, root, jailed, taps, snapshot, pins, created, tracking"
 
 int idx_machine_add(struct idx *ix, const struct machine_row *r, struct sk_err *err)
 {
@@ -778,7 +780,7 @@ int idx_machine_add(struct idx *ix, const struct machine_row *r, struct sk_err *
 
 	if (prep(ix, &st,
 		 "INSERT OR REPLACE INTO machines (" MACHINE_COLS ")"
-		 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		 err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
@@ -791,6 +793,7 @@ int idx_machine_add(struct idx *ix, const struct machine_row *r, struct sk_err *
 	sqlite3_bind_text(st, 8, r->snapshot, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 9, r->pins);
 	sqlite3_bind_int64(st, 10, r->created);
+	sqlite3_bind_int(st, 11, r->tracking);
 	return run(ix, st, err, "add machine");
 }
 
@@ -806,6 +809,7 @@ static void read_machine(sqlite3_stmt *st, struct machine_row *r)
 	col_text(st, 7, r->snapshot, sizeof(r->snapshot));
 	r->pins = sqlite3_column_int(st, 8);
 	r->created = sqlite3_column_int64(st, 9);
+	r->tracking = sqlite3_column_int(st, 10);
 }
 
 int idx_vmm_snapshot_begin(struct idx *ix, const char *machine, long pid, int64_t pid_start,

@@ -148,6 +148,7 @@ struct machine_row {
 	char taps[512];	   /* "iface=tap iface=tap" */
 	char snapshot[72]; /* restored from */
 	int pins;	   /* 1: it maps the snapshot's own memory file */
+	int tracking;	   /* 1: loaded with dirty page tracking (track_dirty_pages) */
 	int64_t created;
 };
 

@@ -329,7 +329,7 @@ static int choose_type(struct create_plan *p, struct sk_err *err)
 	}
 	rc = fcjson_vmconfig(text, vc, err); /* vc->raw owns text now */
 	if (rc == 0)
-		snapdiff_choose(p->c, p->o->machine, p->fcpid, p->inst.vmm_version, vc, 0, &p->dp);
+		snapdiff_choose(p->c, p->o->machine, p->fcpid, p->inst.vmm_version, vc, &p->dp);
 	free(vc->raw);
 	free(vc);
 	return rc;

@@ -202,6 +202,7 @@ static int find_origin(struct sctx *c, const char *machine, pid_t pid, uint64_t 
 	    (same_file(own, dev, ino) || same_file(snapmem, dev, ino))) {
 		snprintf(origin, 72, "%s", m.snapshot);
 		memcpy(origin_path, same_file(snapmem, dev, ino) ? snapmem : own, PATH_MAX);
+		d->tracking = m.tracking; /* fcsnap-restore loaded it with dirty tracking */
 		return 0;
 	}
 	full(d, "its memory is mapped from a file statekit did not lay out: %.160s", mapped);
@@ -252,7 +253,7 @@ static int version_at_least(const char *v, int major, int minor)
 }
 
 int snapdiff_choose(struct sctx *c, const char *machine, pid_t pid, const char *vmm_version,
-		    const struct fc_vmconfig *vc, int tracked_by_us, struct snapdiff_plan *d)
+		    const struct fc_vmconfig *vc, struct snapdiff_plan *d)
 {
 	char origin[72], origin_path[PATH_MAX];
 
@@ -267,7 +268,7 @@ int snapdiff_choose(struct sctx *c, const char *machine, pid_t pid, const char *
 	if (find_origin(c, machine, pid, d->mem_bytes, d, origin, origin_path))
 		return 0;
 	d->diff = 1;
-	if (vc->track_dirty || tracked_by_us) {
+	if (vc->track_dirty || d->tracking) {
 		snprintf(d->pages, sizeof(d->pages), "dirty-log");
 		if (last_snapshot(c, pid, d))
 			return 0;

@@ -90,15 +90,16 @@ struct snapdiff_plan {
 	char base[72];		  /* the base snapshot, "" for an empty file */
 	char base_path[PATH_MAX]; /* the file to copy, "" for an empty one */
 	char pages[16];		  /* "dirty-log" or "resident" */
+	int tracking;		  /* fcsnap-restore loaded the machine with dirty tracking */
 	char why[256];		  /* why Full */
 };
 /*
  * Decide Full or Diff for the running machine (pid, its release, its
- * /vm/config); tracked_by_us: fcsnap-restore loaded it with dirty page
- * tracking. Never fails: what cannot be known makes it Full, with why.
+ * /vm/config, and the index: whether fcsnap-restore loaded it with dirty page
+ * tracking). Never fails: what cannot be known makes it Full, with why.
  */
 int snapdiff_choose(struct sctx *c, const char *machine, pid_t pid, const char *vmm_version,
-		    const struct fc_vmconfig *vc, int tracked_by_us, struct snapdiff_plan *d);
+		    const struct fc_vmconfig *vc, struct snapdiff_plan *d);
 
 struct fcapi;
 /* PATCH /vm {"state": state}. */

@@ -176,6 +176,7 @@ void snapout_restored(const struct snap_opts *o, const struct machine_row *m)
 		fcjson_set_bool(j, "jailed", m->jailed);
 		fcjson_set(j, "taps", taps_json(m->taps));
 		fcjson_set_bool(j, "pins_snapshot_memory", m->pins);
+		fcjson_set_bool(j, "dirty_tracking", m->tracking);
 		fcjson_print(stdout, j);
 	}
 	log_info("machine '%s' runs from snapshot '%s' (pid %ld, socket %s)", m->id, m->snapshot,

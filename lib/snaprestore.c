@@ -710,8 +710,15 @@ static int load_and_resume(struct restore_plan *p, struct sk_err *err)
 
 	if (plan_vsock(p, vsock, sizeof(vsock), err) < 0)
 		return -1;
+	/*
+	 * Dirty page tracking from the load makes the next Diff of this machine
+	 * exactly what it changed (fcsnap-create, snapdiff.c); 1.13 takes it at
+	 * load, and it must be asked for at every load.
+	 */
+	p->mrow.tracking = fcapi_at_least(p->fc, 1, 13) && strcmp(p->c->cfg.fc_snapshot, "full");
 	body = fcjson_body_snapshot_load(p->api_state, p->api_mem, fcapi_at_least(p->fc, 1, 1),
-					 p->overrides, p->novr, vsock[0] ? vsock : NULL, 0);
+					 p->overrides, p->novr, vsock[0] ? vsock : NULL,
+					 p->mrow.tracking);
 	if (!body)
 		return sk_err_set(err, SK_EFAIL, "out of memory");
 	rc = fcapi_call(p->fc, "PUT", "/snapshot/load", body, FCAPI_SLOW_TIMEOUT_MS, NULL, err);

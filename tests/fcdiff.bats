@@ -146,7 +146,7 @@ guest_runs() { sleep 0.2; }
 	guest_runs
 	fc_pause "$ST/machines/vm2/firecracker.socket" >/dev/null
 	create_json vm2 s2
-	assert_equal "$(jf '.snapshot_type, .diff_base, .diff_pages' | paste -sd' ')" "Diff s1 resident"
+	assert_equal "$(jf '.snapshot_type, .diff_base, .diff_pages' | paste -sd' ')" "Diff s1 dirty-log"
 	[[ $(jf .base_copy) == reflink || $(jf .base_copy) == copy ]] || fail "base_copy $(jf .base_copy)"
 	create_json vm2 f2 --full
 	same_memory s2 f2
@@ -155,12 +155,35 @@ guest_runs() { sleep 0.2; }
 	guest_runs
 	create_json vm3 s3
 	assert_equal "$(jf '.diff_base')" s2
-	restore_runs s3 vm4
+	# A second snapshot of the same process lies on the first: the log starts there.
+	guest_runs
+	fc_pause "$ST/machines/vm3/firecracker.socket" >/dev/null
+	create_json vm3 s3b
+	assert_equal "$(jf '.diff_base')" s3
+	create_json vm3 f3b --full
+	same_memory s3b f3b
+	fc_resume "$ST/machines/vm3/firecracker.socket" >/dev/null
+	restore_runs s3b vm4
 	guest_runs
 	create_json vm4 s4
-	assert_equal "$(jf '.diff_base')" s3
+	assert_equal "$(jf '.diff_base')" s3b
 	restore_runs s4 vm5
 	run -0 fcsnap-verify --all
+}
+
+@test "fcdiff: fcsnap-restore loads with dirty page tracking and says so; snapshot = full does not" {
+	fc_start vm1 --mem 128
+	fcsnap-create vm1 s1
+	run -0 --separate-stderr fcsnap-restore --json --tap "eth0=$(fc_new_tap)" s1 vm2
+	assert_equal "$(jq -r .dirty_tracking <<<"$output")" true
+	assert_equal "$(sqlite3 "$ST/index.db" "SELECT tracking FROM machines WHERE id='vm2'")" 1
+	run -0 fc_api "$ST/machines/vm2/firecracker.socket" GET /vm/config
+	assert_equal "$(jq -r '."machine-config".track_dirty_pages' <<<"$output")" true
+	sk_conf "snapshot = full"
+	run -0 --separate-stderr fcsnap-restore --json --tap "eth0=$(fc_new_tap)" s1 vm3
+	assert_equal "$(jq -r .dirty_tracking <<<"$output")" false
+	create_json vm3 s3
+	assert_equal "$(jf '.snapshot_type, .full_reason' | paste -sd' ')" "Full [firecracker] snapshot = full"
 }
 
 @test "fcdiff: a machine loaded from a memory file statekit did not lay out is snapshotted Full" {

@@ -24,7 +24,7 @@ setup() {
 	STR_OR_NULL = ("snapshot_version", "error", "drive_id", "diff_base", "diff_pages",
 	               "base_copy", "full_reason")
 	INT = ("generation", "size", "entries", "bytes", "artifact_count", "pid")
-	BOOL = ("ok", "was_paused", "jailed", "pins_snapshot_memory")
+	BOOL = ("ok", "was_paused", "jailed", "pins_snapshot_memory", "dirty_tracking")
 	MS = ("pause_ms", "clone_ms", "base_ms")
 	TIME = ("created", "restored")
 	KEYS = {
@@ -37,7 +37,8 @@ setup() {
 	                     " diff_base diff_pages base_copy base_ms full_reason artifacts",
 	    "fcsnap-list": "snapshot machine created created_epoch size artifact_count vmm_version"
 	                   " snapshot_version pause_ms",
-	    "fcsnap-restore": "machine snapshot pid socket root jailed taps pins_snapshot_memory",
+	    "fcsnap-restore": "machine snapshot pid socket root jailed taps pins_snapshot_memory"
+	                      " dirty_tracking",
 	    "fcsnap-verify": "snapshot ok error",
 	    "artifact": "name kind drive_id size sha256",
 	}
@@ -182,6 +183,6 @@ assert [c["created"], c["size"]] == [l[0]["created"], l[0]["size"]], (c, l)
 	bad fcsnap-list "[{$l,\"created\":\"2025-12-03T08:00:00Z\",\"created_epoch\":1,\"pause_ms\":1}]" "created = '2025"
 	bad fcsnap-list "[{$l,\"created\":\"2025-12-03 08:00:00\",\"created_epoch\":1764748800,\"pause_ms\":1}]" "created = '2025"
 	bad fcsnap-list "[{$l,\"created\":\"2025-12-03T08:00:00Z\",\"created_epoch\":1764748800,\"pause_ms\":40.5642660000467}]" "milliseconds printed"
-	bad fcsnap-restore '{"machine":"m","snapshot":"s","pid":1,"socket":"/s","root":"/r","jailed":false,"taps":"eth0=tap0","pins_snapshot_memory":false}' "taps = 'eth0=tap0'"
+	bad fcsnap-restore '{"machine":"m","snapshot":"s","pid":1,"socket":"/s","root":"/r","jailed":false,"taps":"eth0=tap0","pins_snapshot_memory":false,"dirty_tracking":true}' "taps = 'eth0=tap0'"
 	python3 -c 'import datetime; print(datetime.datetime(2025,12,3,8,tzinfo=datetime.timezone.utc).timestamp())' | grep -qx 1764748800.0
 }

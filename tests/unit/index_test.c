@@ -363,8 +363,14 @@ static void test_from_2(void)
 	free(arts);
 	rc = idx_machine_get(ix, "m8", &m, &err);
 	ok(rc == 0 && m.pid == 4343 && m.pid_start == 99 && m.pins == 1 &&
-	       strcmp(m.taps, "eth0=tap8") == 0 && strcmp(m.snapshot, "s9") == 0,
-	   "index: the schema 2 machine reads back unchanged (%s)", err.msg);
+	       strcmp(m.taps, "eth0=tap8") == 0 && strcmp(m.snapshot, "s9") == 0 && m.tracking == 0,
+	   "index: the schema 2 machine reads back unchanged, not tracking (%s)", err.msg);
+	m.tracking = 1;
+	rc = idx_machine_add(ix, &m, &err);
+	memset(&m, 0, sizeof(m));
+	if (rc == 0)
+		rc = idx_machine_get(ix, "m8", &m, &err);
+	ok(rc == 0 && m.tracking == 1, "index: a migrated machine takes tracking (%s)", err.msg);
 	ok(use_schema3(ix, &err) == 0, "index: schema 2 gained the schema 3 table (%s)", err.msg);
 	idx_close(ix);
 }

@@ -115,6 +115,9 @@ start_vm() {	# ID MEM_MB
 create_row() {	# LABEL MACHINE SNAPSHOT [--full]
 	local label=$1 m=$2 s=$3 t0 t1 j
 	shift 3
+	# Each row starts with nothing dirty: Firecracker syncs the files it
+	# writes, and on ext4 that sync also waits for an earlier row's data.
+	sync
 	t0=$(now_ns)
 	j=$(FCSIM_MEM_FILL=0 fcsnap-create -c "$CFG" --json "$@" "$m" "$s") || die "fcsnap-create $m $s failed"
 	t1=$(now_ns)
@@ -128,19 +131,32 @@ echo "1. fcsnap-create, $(basename "$FC_BIN"), $(nproc) cores; guests touch ${TO
 echo
 echo "| guest                          | type | pause        | total     | memory on disk | why |"
 echo "| ------------------------------ | ---- | ------------ | --------- | -------------- | --- |"
-for g in $SIZES_GB; do
-	start_vm "b$g" $((g * 1024))
-	create_row "booted, ${g} GiB, --full" "b$g" "b$g-full" --full
-	create_row "booted, ${g} GiB, statekit" "b$g" "b$g-auto"
-	# Restored from the Diff; the simulator's guest dirties TOUCH_MB as it resumes.
-	FCSIM_MEM_FILL=$(awk -v t="$TOUCH_MB" -v m="$((g * 1024))" 'BEGIN { print t / m }') \
-		fcsnap-restore -c "$CFG" "b$g-auto" "r$g" >/dev/null || die "fcsnap-restore r$g failed"
+# Restore snapshot S as machine M; the simulator's guest dirties TOUCH_MB as it resumes.
+restore_vm() {	# S M MEM_MB
+	FCSIM_MEM_FILL=$(awk -v t="$TOUCH_MB" -v m="$3" 'BEGIN { print t / m }') \
+		fcsnap-restore -c "$CFG" "$1" "$2" >/dev/null || die "fcsnap-restore $2 failed"
 	sleep 0.5
-	create_row "restored, ${g} GiB, --full" "r$g" "r$g-full" --full
+}
+stop_vm() {	# M: a machine fcsnap-restore started
+	kill -9 "$(sqlite3 "$BENCH_DIR/state/index.db" "SELECT pid FROM machines WHERE id='$1'")" 2>/dev/null || true
+	sqlite3 "$BENCH_DIR/state/index.db" "DELETE FROM machines WHERE id='$1'"
+}
+# Every row is the first snapshot of a fresh process: a Full snapshot reads
+# every page of the guest, which leaves every page resident, so a Diff by
+# resident pages after it would be as large as a Full.
+for g in $SIZES_GB; do
+	mem=$((g * 1024))
+	start_vm "f$g" "$mem"
+	create_row "booted, ${g} GiB, --full" "f$g" "f$g-full" --full
+	start_vm "b$g" "$mem"
+	create_row "booted, ${g} GiB, statekit" "b$g" "b$g-auto"
+	restore_vm "b$g-auto" "rf$g" "$mem"
+	create_row "restored, ${g} GiB, --full" "rf$g" "rf$g-full" --full
+	restore_vm "b$g-auto" "r$g" "$mem"
 	create_row "restored, ${g} GiB, statekit" "r$g" "r$g-auto"
-	kill -9 "$(sqlite3 "$BENCH_DIR/state/index.db" "SELECT pid FROM machines WHERE id='r$g'")" 2>/dev/null || true
-	sqlite3 "$BENCH_DIR/state/index.db" "DELETE FROM machines WHERE id='r$g'"
-	for s in b$g-full r$g-full r$g-auto; do fcsnap-delete -c "$CFG" "$s"; done
+	stop_vm "rf$g"
+	stop_vm "r$g"
+	for s in f$g-full rf$g-full r$g-auto; do fcsnap-delete -c "$CFG" "$s"; done
 	[[ $g == 4 ]] || fcsnap-delete -c "$CFG" "b$g-auto"
 done
 

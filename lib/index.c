@@ -765,6 +765,12 @@ int idx_snap_delete(struct idx *ix, const char *id, struct sk_err *err)
 		sk_err_set(err, SK_ENOENT, "no snapshot '%s'", id);
 		goto fail;
 	}
+	/* A later snapshot may take the id: a process's base is gone for good. */
+	if (prep(ix, &st, "UPDATE vmm_snapshots SET done = -1 WHERE snapshot = ?", err) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (run(ix, st, err, "forget a deleted base") < 0)
+		goto fail;
 	return exec(ix, "COMMIT", err);
 fail:
 	sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);

@@ -158,8 +158,9 @@ struct machine_row {
  * a snapshot resets the process's dirty page log, so the next Diff with
  * dirty tracking is only complete on top of the last one. begin records a
  * request (before the pause) and forgets those of older processes of the
- * machine id; done marks it recorded. last gives the latest request of the
- * process ("" when there was none) and whether it was done.
+ * machine id; done marks it recorded, and idx_snap_delete marks it -1,
+ * deleted. last gives the latest request of the process ("" when there was
+ * none) and done: 1 recorded, 0 not (yet), -1 deleted.
  */
 int idx_vmm_snapshot_begin(struct idx *ix, const char *machine, long pid, int64_t pid_start,
 			   const char *snapshot, int64_t *id, struct sk_err *err);

@@ -226,6 +226,10 @@ static int last_snapshot(struct sctx *c, pid_t pid, struct snapdiff_plan *d)
 	}
 	if (!d->base[0])
 		return 0;
+	if (done < 0) {
+		full(d, "snapshot '%s', the last of this process, was deleted", d->base);
+		return 1;
+	}
 	if (!done) {
 		full(d,
 		     "an earlier snapshot of this process ('%s') did not complete, so its dirty "

@@ -261,7 +261,7 @@ int snapint_read_manifest(const char *dir, struct manifest *m, struct sk_err *er
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return sk_err_sys(err, SK_EDAMAGED, errno, "cannot open '%s'", path);
-	if (fstat(fd, &st) < 0 || st.st_size > (4 << 20)) {
+	if (fstat(fd, &st) < 0 || st.st_size > SNAPINT_MAX_MANIFEST) {
 		close(fd);
 		return sk_err_set(err, SK_EDAMAGED, "'%s' is not a plausible manifest", path);
 	}

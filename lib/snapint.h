@@ -55,6 +55,11 @@ int snapint_open_readonly(struct sctx **cp, const char *config_path, struct sk_e
 /* Close the index and free c; NULL is fine. */
 void snapint_close(struct sctx *c);
 
+/*
+ * The longest manifest read, from a file or a stream: a chunk's digest takes
+ * about 74 bytes of it, so 16 MiB lists 440 GiB of files in 2 MiB chunks.
+ */
+#define SNAPINT_MAX_MANIFEST (16 << 20)
 /* <dir>/manifest.json written by rule 1, or read and checked (SK_EDAMAGED). */
 int snapint_write_manifest(const char *dir, const struct manifest *m, struct sk_err *err);
 int snapint_read_manifest(const char *dir, struct manifest *m, struct sk_err *err);

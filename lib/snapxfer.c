@@ -44,7 +44,7 @@
 #define SNAPXFER_MAGIC "SKSNAP1\n"
 #define SNAPXFER_PAGE 4096
 #define SNAPXFER_CHUNK (1u << 20) /* read size, and the longest 'D' run */
-#define SNAPXFER_MAX_MANIFEST (4u << 20)
+#define SNAPXFER_MAX_MANIFEST SNAPINT_MAX_MANIFEST
 
 static const uint8_t zero_page[SNAPXFER_PAGE];
 
@@ -243,6 +243,56 @@ out:
 	return ret;
 }
 
+/*
+ * A snapshot of manifest format 1 leaves as format 2: its files are checked
+ * against their whole-file digests, then cut into chunks, and the manifest
+ * sent carries the chunks (every snapshot format 1 knew was Full). Both
+ * passes read the data once each, before the stream starts.
+ */
+static int to_format2(struct sctx *c, const char *dir, const struct snap_opts *o,
+		      struct manifest *m, struct sk_err *err)
+{
+	struct chunk_job *jobs;
+	char(*paths)[PATH_MAX];
+	int i, ret = -1;
+
+	if (snapint_verify_artifacts(dir, o->snapshot, m, c->cfg.threads, o->progress, err) < 0)
+		return -1;
+	jobs = calloc((size_t)m->nart, sizeof(*jobs));
+	paths = calloc((size_t)m->nart, sizeof(*paths));
+	m->chunks = calloc((size_t)m->nart, sizeof(*m->chunks));
+	if (!jobs || !paths || !m->chunks) {
+		sk_err_set(err, SK_EFAIL, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < m->nart; i++) {
+		if (fs_pathf(paths[i], sizeof(paths[i]), err, "%s/%s", dir, m->arts[i].name) < 0)
+			goto out;
+		jobs[i].path = paths[i];
+	}
+	if (chunk_hash_many(jobs, (size_t)m->nart, HASH_CHUNK_SIZE, c->cfg.threads, NULL) < 0) {
+		for (i = 0; jobs[i].ret == 0; i++)
+			;
+		*err = jobs[i].err;
+		goto out;
+	}
+	for (i = 0; i < m->nart; i++) {
+		m->chunks[i] = jobs[i].chunks;
+		jobs[i].chunks.d = NULL;
+		memcpy(m->arts[i].sha256, jobs[i].hex, sizeof(jobs[i].hex));
+	}
+	m->format = MANIFEST_FORMAT;
+	m->chunk_size = HASH_CHUNK_SIZE;
+	m->diff = 0;
+	ret = 0;
+out:
+	for (i = 0; jobs && i < m->nart; i++)
+		chunk_list_free(&jobs[i].chunks);
+	free(jobs);
+	free(paths);
+	return ret;
+}
+
 int snapxfer_export(const struct snap_opts *o, const struct snapint_repair *repairs,
 		    struct sk_err *err)
 {
@@ -272,7 +322,8 @@ int snapxfer_export(const struct snap_opts *o, const struct snapint_repair *repa
 	    fs_pathf(dir, sizeof(dir), err, "%s/%s", c->snaps, o->snapshot) < 0 ||
 	    snapint_read_manifest(dir, &man, err) < 0)
 		goto out;
-	if (snapint_manifest_matches(&man, &row, arts, err) < 0)
+	if (snapint_manifest_matches(&man, &row, arts, err) < 0 ||
+	    (!man.chunks && to_format2(c, dir, o, &man, err) < 0))
 		goto out;
 	for (i = 0; i < man.nart; i++)
 		total += arts[i].size;
@@ -559,6 +610,19 @@ static int read_manifest_record(struct import_plan *p, struct sk_err *err)
 		return sk_err_set(err, SK_EDAMAGED, "manifest: a NUL byte inside the text");
 	if (fcjson_manifest_parse(p->text, &p->man, err) < 0)
 		return -1;
+	/*
+	 * Format 1 has one digest per whole file, so a stream that claims a
+	 * terabyte of zeros would keep us hashing them for many minutes before
+	 * its digest could be refused. This statekit exports every snapshot in
+	 * format 2, old ones included.
+	 */
+	if (!p->man.chunks)
+		return sk_err_set(err, SK_EDAMAGED,
+				  "the stream's manifest is format %d, which fcsnap-import no "
+				  "longer "
+				  "takes: export the snapshot again with statekit %s, which sends "
+				  "format %d",
+				  p->man.format, SK_VERSION, MANIFEST_FORMAT);
 	for (i = 0; i < p->man.nart; i++) {
 		uint64_t size = p->man.arts[i].size;
 

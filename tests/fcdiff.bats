@@ -124,7 +124,16 @@ guest_runs() { sleep 0.2; }
 	run -0 fcsnap-delete s1
 	create_json vm1 s2
 	assert_equal "$(jf .snapshot_type)" Full
-	[[ $(jf .full_reason) == *"snapshot 's1', the last of this process, is gone"* ]] ||
+	[[ $(jf .full_reason) == *"snapshot 's1', the last of this process, was deleted"* ]] ||
+		fail "reason: $(jf .full_reason)"
+	# A new snapshot that takes the deleted one's id is not this process's base.
+	fcsnap-create --full vm1 s1b
+	run -0 fcsnap-delete s1b
+	fc_start vm8 --mem 128
+	fcsnap-create vm8 s1b
+	create_json vm1 s2b
+	assert_equal "$(jf .snapshot_type)" Full
+	[[ $(jf .full_reason) == *"snapshot 's1b', the last of this process, was deleted"* ]] ||
 		fail "reason: $(jf .full_reason)"
 	sim_only
 	# Killed after Firecracker wrote the snapshot: the log was reset, nothing recorded.

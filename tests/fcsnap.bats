@@ -73,10 +73,10 @@ vm_on() {
 	assert_equal "$(stat -c %s "$d/memory")" $((128 << 20))
 	assert_equal "$(stat -c %s "$d/disk-rootfs")" $((64 << 20))
 	assert_equal "$(fc_state "$(sock vm1)")" Running
-	# Format 2: the manifest lists each 4 MiB chunk's sha256, and its and
+	# Format 2: the manifest lists each 2 MiB chunk's sha256, and its and
 	# the index's sha256 of a file is that of its chunk list; both are the
 	# files' own, computed here apart from statekit.
-	assert_equal "$(jq -r '.format, .chunk_size' "$d/manifest.json" | paste -sd' ')" "2 $((4 << 20))"
+	assert_equal "$(jq -r '.format, .chunk_size' "$d/manifest.json" | paste -sd' ')" "2 $((2 << 20))"
 	for f in vmstate memory disk-rootfs disk-data; do
 		sum=$("$REPO/tests/helpers/chunk-digest" "$d/$f")
 		assert_equal "$(sqlite3 "$ST/index.db" "SELECT sha256 FROM artifacts WHERE snapshot='s1' AND name='$f'")" "$sum"
@@ -84,8 +84,8 @@ vm_on() {
 		assert_equal "$(jq -r --arg f "$f" '.artifacts[] | select(.name == $f) | .chunks[]' "$d/manifest.json")" \
 			"$("$REPO/tests/helpers/chunk-digest" --chunks "$d/$f")"
 	done
-	# 128 MiB of memory is 32 chunks; 64 MiB and 16 MiB of disk 16 and 4.
-	assert_equal "$(jq -r '[.artifacts[] | .chunks | length | tostring] | join(" ")' "$d/manifest.json")" "1 32 16 4"
+	# 128 MiB of memory is 64 chunks; 64 MiB and 16 MiB of disk 32 and 8.
+	assert_equal "$(jq -r '[.artifacts[] | .chunks | length | tostring] | join(" ")' "$d/manifest.json")" "1 64 32 8"
 	run python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["machine"], m["vmm_version"], m["guest_ip"], m["taps"][0]["iface_id"], len(m["vm_config"]["drives"]))' "$d/manifest.json"
 	assert_output --regexp '^vm1 [0-9]+\.[0-9]+\.[0-9]+ 172\.16\.0\.2 eth0 2$'
 	assert_equal "$(snap_rows)" 1
@@ -478,26 +478,26 @@ vm_on() {
 @test "fcsnap-verify: a damaged chunk is named by its place; zero chunks and holes match" {
 	fc_start vm1 --mem 128 --disk data:16
 	fcsnap-create vm1 s1
-	# A byte at 5 MiB lies in the second 4 MiB chunk of the memory file.
+	# A byte at 5 MiB lies in the third 2 MiB chunk of the memory file.
 	printf 'Y' | dd of="$ST/snapshots/s1/memory" bs=1 seek=$((5 << 20)) conv=notrunc status=none
 	run --separate-stderr fcsnap-verify s1
 	assert_failure 5
-	[[ $stderr == *"artifact 'memory' is damaged: 1 of its 32 chunks differ, the first at byte 4194304"* ]] ||
+	[[ $stderr == *"artifact 'memory' is damaged: 1 of its 64 chunks differ, the first at byte 4194304"* ]] ||
 		fail "stderr: $stderr"
 	# Every zero chunk of a file made a hole reads as the zeros it held
-	# (the test disk holds data in its first and last 4 MiB only).
+	# (the test disk holds data in its first 2 MiB and last 2 MiB only).
 	fcsnap-create vm1 s2
 	f=$ST/snapshots/s2/disk-data
-	zero=$(head -c $((4 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)
+	zero=$(head -c $((2 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)
 	mapfile -t chunks < <(jq -r '.artifacts[] | select(.name == "disk-data") | .chunks[]' \
 		"$ST/snapshots/s2/manifest.json")
 	n=0
 	for i in "${!chunks[@]}"; do
 		[[ ${chunks[i]} == "$zero" ]] || continue
-		fallocate --punch-hole --offset $((i << 22)) --length $((4 << 20)) "$f"
+		fallocate --punch-hole --offset $((i << 21)) --length $((2 << 20)) "$f"
 		n=$((n + 1))
 	done
-	assert_equal "$n" 2
+	assert_equal "$n" 6
 	run fcsnap-verify s2
 	assert_success
 	assert_output "s2: ok"
@@ -526,8 +526,12 @@ vm_on() {
 	run --separate-stderr fcsnap-verify s1
 	assert_success
 	assert_output "s1: ok"
+	# It leaves as format 2: checked whole, then cut into chunks.
 	fcsnap-export s1 | fcsnap-import --as s1b
-	assert_equal "$(jq .format "$ST/snapshots/s1b/manifest.json")" 1
+	assert_equal "$(jq -r '.format, .snapshot_type' "$ST/snapshots/s1b/manifest.json" | paste -sd' ')" "2 Full"
+	assert_equal "$(jq -r '.artifacts[] | select(.name == "memory") | .sha256' "$ST/snapshots/s1b/manifest.json")" \
+		"$("$REPO/tests/helpers/chunk-digest" "$ST/snapshots/s1b/memory")"
+	cmp "$d/memory" "$ST/snapshots/s1b/memory"
 	run fcsnap-verify s1b
 	assert_success
 	run --separate-stderr fcsnap-restore --tap "eth0=${FC_TAP_eth0}r" s1b vm7
@@ -536,6 +540,10 @@ vm_on() {
 	run --separate-stderr fcsnap-verify s1
 	assert_failure 5
 	[[ $stderr == *"artifact 'memory' is damaged: sha256 "* ]] || fail "stderr: $stderr"
+	# Damaged, it does not leave at all.
+	run --separate-stderr bash -c 'fcsnap-export s1 >/dev/null'
+	assert_failure 5
+	[[ $stderr == *"artifact 'memory' is damaged"* ]] || fail "stderr: $stderr"
 }
 
 @test "fcsnap-list: a table, JSON, ids, and a filter by machine" {

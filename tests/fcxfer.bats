@@ -218,18 +218,29 @@ craft() {
 	assert_failure 5
 	[[ $stderr == *"unsafe path"* ]] || fail "stderr: $stderr"
 	assert_host2_clean
-	# Sizes beyond [archive] max_bytes (a manifest of format 1, without chunks).
+	# A manifest of format 1 (one digest per whole file): refused before any data.
 	craft <<-'PY'
 	m = dict(man); m["artifacts"] = [dict(a) for a in man["artifacts"]]
 	m["format"] = 1; del m["chunk_size"]
 	for a in m["artifacts"]: del a["chunks"]
-	m["artifacts"][1]["size"] = 1 << 60
-	stream = mrec(m)
+	m["artifacts"][1]["size"] = 1 << 40
+	stream = mrec(m) + frec(m["artifacts"][0]["name"])
+	PY
+	run --separate-stderr fcsnap-import -c "$CONF2" <"$S"
+	assert_failure 5
+	[[ $stderr == *"manifest is format 1, which fcsnap-import no longer takes: export the snapshot again"* ]] ||
+		fail "stderr: $stderr"
+	assert_host2_clean
+	# Sizes beyond [archive] max_bytes, here 1 MiB on host2.
+	printf '[archive]\nmax_bytes = 1M\n' >>"$CONF2"
+	craft <<-'PY'
+	stream = mrec(man)
 	PY
 	run --separate-stderr fcsnap-import -c "$CONF2" <"$S"
 	assert_failure 5
 	[[ $stderr == *"max_bytes"* ]] || fail "stderr: $stderr"
-	# A memory file of 1 TiB of zeros in format 2 must list 262,144 chunks:
+	sed -i '/^\[archive\]$/,$d' "$CONF2"
+	# A memory file of 1 TiB of zeros in format 2 must list 524,288 chunks:
 	# one that lists fewer is refused before a byte is hashed.
 	craft <<-'PY'
 	m = dict(man); m["artifacts"] = [dict(a) for a in man["artifacts"]]
@@ -238,7 +249,7 @@ craft() {
 	PY
 	run --separate-stderr fcsnap-import -c "$CONF2" <"$S"
 	assert_failure 5
-	[[ $stderr == *"does not list one chunk per 4194304 bytes"* ]] || fail "stderr: $stderr"
+	[[ $stderr == *"does not list one chunk per 2097152 bytes"* ]] || fail "stderr: $stderr"
 	assert_host2_clean
 	# A manifest that is not one.
 	craft <<-'PY'

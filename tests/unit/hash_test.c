@@ -185,7 +185,7 @@ static void test_big_hole(void)
 		exit(99);
 	close(fd);
 	j.path = p;
-	ok(chunk_hash_many(&j, 1, HASH_CHUNK_SIZE, 0, NULL) == 0 && j.chunks.n == 1024,
+	ok(chunk_hash_many(&j, 1, 4u << 20, 0, NULL) == 0 && j.chunks.n == 1024,
 	   "hole: a 4 GiB sparse file has 1024 chunks of 4 MiB");
 	for (i = 0; i < j.chunks.n; i++)
 		zero += chunk_is_zero(&j.chunks, i, size);

@@ -82,6 +82,11 @@ guest_runs() { sleep 0.2; }
 	guest_runs
 	fc_pause "$(sock vm1)" >/dev/null
 	create_json vm1 d1
+	if [[ -n $(tail -n +2 /proc/swaps) ]]; then
+		# A host that swaps gets Full here, by design (the swap test checks why).
+		assert_equal "$(jf .snapshot_type)" Full
+		return 0
+	fi
 	assert_equal "$(jf '.snapshot_type, .diff_base, .diff_pages, .base_copy' | paste -sd' ')" \
 		"Diff  resident empty"
 	assert_equal "$(jf .full_reason)" null
@@ -232,11 +237,14 @@ c, _ = s.accept(); time.sleep(600)' "$BATS_TEST_TMPDIR/uffd.sock" &
 }
 
 @test "fcdiff: with swap on, a machine without dirty tracking is snapshotted Full, one with it Diff" {
-	[[ -z $(tail -n +2 /proc/swaps) ]] || skip "this host swaps already"
-	truncate -s 64M "$BATS_TEST_TMPDIR/swap.img"
-	SWAP_DEV=$(losetup -f --show "$BATS_TEST_TMPDIR/swap.img")
-	mkswap -q "$SWAP_DEV"
-	swapon "$SWAP_DEV"
+	# A swap area of our own, on a loop device, unless the host swaps already.
+	if [[ -z $(tail -n +2 /proc/swaps) ]]; then
+		truncate -s 64M "$BATS_TEST_TMPDIR/swap.img"
+		SWAP_DEV=$(losetup -f --show "$BATS_TEST_TMPDIR/swap.img")
+		mkswap -q "$SWAP_DEV"
+		swapon "$SWAP_DEV"
+	fi
+	[[ -n $(tail -n +2 /proc/swaps) ]] || fail "no swap is active"
 	fc_start vm1 --mem 128
 	fc_start vm2 --mem 128 --track-dirty
 	guest_runs

@@ -32,20 +32,6 @@ teardown() {
 	fi
 }
 
-stop_restored() {
-	local p
-	[[ -f $ST/index.db ]] || return 0
-	for p in $(sqlite3 "$ST/index.db" 'SELECT pid FROM machines' 2>/dev/null); do
-		kill -9 "$p" 2>/dev/null || true
-	done
-}
-
-sim_only() {
-	[[ -z ${FC_REAL:-} ]] || skip "needs the simulator's fault injection"
-}
-
-sock() { echo "$BATS_TEST_TMPDIR/vms/$1/fc.sock"; }
-
 # create_json MACHINE SNAPSHOT [OPTIONS...]: fcsnap-create --json, the JSON in $J.
 create_json() {
 	local m=$1 s=$2

@@ -26,21 +26,6 @@ teardown() {
 	for t in ${TAPS_MADE:-}; do ip link del "$t" 2>/dev/null || true; done
 }
 
-# Kill the machines fcsnap-restore started in this test (pids from the index).
-stop_restored() {
-	local p
-	[[ -f $ST/index.db ]] || return 0
-	for p in $(sqlite3 "$ST/index.db" 'SELECT pid FROM machines' 2>/dev/null); do
-		kill -9 "$p" 2>/dev/null || true
-	done
-}
-
-sock() { echo "$BATS_TEST_TMPDIR/vms/$1/fc.sock"; }
-
-sim_only() {
-	[[ -z ${FC_REAL:-} ]] || skip "needs the simulator's fault injection"
-}
-
 snap_rows() { sqlite3 "$ST/index.db" "SELECT count(*) FROM snapshots"; }
 machine_rows() { sqlite3 "$ST/index.db" "SELECT count(*) FROM machines"; }
 

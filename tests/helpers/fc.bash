@@ -258,6 +258,23 @@ fc_start() {
 	fc_wait_state "$sock" Running
 }
 
+# Kill the machines fcsnap-restore started in this test (pids from the index).
+stop_restored() {
+	local p
+	[[ -f $ST/index.db ]] || return 0
+	for p in $(sqlite3 "$ST/index.db" 'SELECT pid FROM machines' 2>/dev/null); do
+		kill -9 "$p" 2>/dev/null || true
+	done
+}
+
+# sock ID: the API socket of test machine ID started by fc_start.
+sock() { echo "$BATS_TEST_TMPDIR/vms/$1/fc.sock"; }
+
+# sim_only: skip with a real Firecracker (the test needs the simulator's faults).
+sim_only() {
+	[[ -z ${FC_REAL:-} ]] || skip "needs the simulator's fault injection"
+}
+
 # needs_jailer: skip, with a real Firecracker and no JAILER_BIN (the simulator's
 # jailer passes the simulator's own flags).
 needs_jailer() {

@@ -135,10 +135,14 @@ void snapout_created(const struct snap_opts *o, const struct snap_created *r)
 		fcjson_set(j, "artifacts", artifacts_json(r->arts, r->nart));
 		fcjson_print(stdout, j);
 	}
-	if (r->diff)
-		log_info("snapshot '%s': a Diff onto %s%s%s (%s), pages by %s", row->id,
-			 r->base[0] ? "snapshot '" : "an empty memory file", r->base,
-			 r->base[0] ? "'" : "", r->base_copy, r->diff_pages);
+	if (r->diff && r->base[0])
+		log_info("snapshot '%s': a Diff of the %s pages onto snapshot '%s' (a %s of it, "
+			 "%.1f ms before the pause)",
+			 row->id, !strcmp(r->diff_pages, "resident") ? "resident" : "dirty-logged",
+			 r->base, r->base_copy, r->base_ms);
+	else if (r->diff)
+		log_info("snapshot '%s': a Diff of the %s pages onto an empty memory file", row->id,
+			 !strcmp(r->diff_pages, "resident") ? "resident" : "dirty-logged");
 	else
 		log_info("snapshot '%s': Full, because %s", row->id, r->full_why);
 	log_info("snapshot '%s' of machine '%s': %d artifacts, %s, paused %.1f ms%s", row->id,

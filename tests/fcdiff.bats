@@ -88,6 +88,9 @@ guest_runs() { sleep 0.2; }
 	restore_runs d1 vm2
 	restore_runs f1 vm3
 	run -0 fcsnap-verify --all
+	run -0 --separate-stderr fcsnap-create -v vm1 d2
+	[[ $stderr == *"snapshot 'd2': a Diff of the resident pages onto an empty memory file"* ]] ||
+		fail "stderr: $stderr"
 }
 
 @test "fcdiff: with dirty page tracking each Diff lies on the last snapshot of the process" {
@@ -169,6 +172,9 @@ guest_runs() { sleep 0.2; }
 	assert_equal "$(jf '.diff_base')" s3b
 	restore_runs s4 vm5
 	run -0 fcsnap-verify --all
+	run -0 --separate-stderr fcsnap-create -v vm5 s5
+	[[ $stderr == *"snapshot 's5': a Diff of the dirty-logged pages onto snapshot 's4' (a "*" ms before the pause)"* ]] ||
+		fail "stderr: $stderr"
 }
 
 @test "fcdiff: fcsnap-restore loads with dirty page tracking and says so; snapshot = full does not" {

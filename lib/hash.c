@@ -666,32 +666,15 @@ struct hasher {
 	} q[HASHER_SLOTS];
 	unsigned head, tail, count; /* ring: head is filled next, tail hashed next */
 	int stop;
-	int discard; /* abort: drop what is queued, stop mid-run */
-	int cut;     /* a signal stopped a run of zeros: no true digest */
-	struct hash *h;
-	struct chunker *ck; /* chunked: digests per chunk instead of h */
+	int discard;	    /* abort: drop what is queued, stop mid-run */
+	int cut;	    /* a signal stopped a run of zeros: no true digest */
+	struct chunker *ck; /* the chunk digests so far */
 };
 
-static void hash_zero_run(struct hasher *hs, uint64_t n)
-{
-	static const uint8_t zeros[1 << 16];
-	struct hash *h = hs->h;
-
-	/*
-	 * A hostile stream may claim a terabyte of zeros: an abort or Ctrl-C
-	 * stops here too (the digest is then wrong, and the caller says why).
-	 */
-	while (n > 0 && !__atomic_load_n(&hs->discard, __ATOMIC_RELAXED) && !sig_interrupted()) {
-		size_t k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
-
-		hash_update(h, zeros, k);
-		n -= k;
-	}
-	if (n > 0)
-		hs->cut = 1;
-}
-
-/* The chunked hasher's piece: a run of zeros stops at Ctrl-C as hash_zero_run does. */
+/*
+ * One piece for the chunker. A hostile stream may claim a terabyte of zeros:
+ * an abort or Ctrl-C stops the run, and then there is no true digest.
+ */
 static void chunk_run(struct hasher *hs, const uint8_t *buf, uint64_t n)
 {
 	uint64_t before = hs->ck->pos;
@@ -717,13 +700,9 @@ static void *hasher_main(void *arg)
 		pthread_mutex_unlock(&hs->mu);
 		if (__atomic_load_n(&hs->discard, __ATOMIC_RELAXED))
 			;
-		else if (hs->ck)
+		else
 			chunk_run(hs, hs->q[i].zeros ? NULL : hs->q[i].buf,
 				  hs->q[i].zeros ? hs->q[i].zeros : hs->q[i].len);
-		else if (hs->q[i].zeros)
-			hash_zero_run(hs, hs->q[i].zeros);
-		else
-			hash_update(hs->h, hs->q[i].buf, hs->q[i].len);
 		pthread_mutex_lock(&hs->mu);
 		hs->tail = (hs->tail + 1) % HASHER_SLOTS;
 		hs->count--;
@@ -739,7 +718,6 @@ static void hasher_free(struct hasher *hs)
 
 	for (i = 0; i < HASHER_SLOTS; i++)
 		free(hs->q[i].buf);
-	hash_free(hs->h);
 	if (hs->ck) {
 		hash_free(hs->ck->cur);
 		chunk_list_free(&hs->ck->cl);
@@ -750,7 +728,7 @@ static void hasher_free(struct hasher *hs)
 	free(hs);
 }
 
-static int hasher_launch(struct hasher **out, uint32_t chunk_size, struct sk_err *err)
+int hasher_start_chunked(struct hasher **out, uint32_t chunk_size, struct sk_err *err)
 {
 	struct hasher *hs = calloc(1, sizeof(*hs));
 	sigset_t all, old;
@@ -767,17 +745,12 @@ static int hasher_launch(struct hasher **out, uint32_t chunk_size, struct sk_err
 			hasher_free(hs);
 			return sk_err_set(err, SK_EFAIL, "out of memory");
 		}
-	if (chunk_size) {
-		hs->ck = calloc(1, sizeof(*hs->ck));
-		if (!hs->ck) {
-			hasher_free(hs);
-			return sk_err_set(err, SK_EFAIL, "out of memory");
-		}
-		hs->ck->cs = chunk_size;
-	} else if (hash_new(&hs->h, err) < 0) {
+	hs->ck = calloc(1, sizeof(*hs->ck));
+	if (!hs->ck) {
 		hasher_free(hs);
-		return -1;
+		return sk_err_set(err, SK_EFAIL, "out of memory");
 	}
+	hs->ck->cs = chunk_size;
 	/* Signals belong to the thread that reads and can give up. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -789,16 +762,6 @@ static int hasher_launch(struct hasher **out, uint32_t chunk_size, struct sk_err
 	}
 	*out = hs;
 	return 0;
-}
-
-int hasher_start(struct hasher **out, struct sk_err *err)
-{
-	return hasher_launch(out, 0, err);
-}
-
-int hasher_start_chunked(struct hasher **out, uint32_t chunk_size, struct sk_err *err)
-{
-	return hasher_launch(out, chunk_size, err);
 }
 
 /* Wait for a free ring entry; called with mu held. */
@@ -849,18 +812,6 @@ static void hasher_stop(struct hasher *hs)
 	pthread_cond_broadcast(&hs->cv);
 	pthread_mutex_unlock(&hs->mu);
 	pthread_join(hs->tid, NULL);
-}
-
-int hasher_finish(struct hasher *hs, char hex[HASH_HEX_LEN + 1], struct sk_err *err)
-{
-	int cut;
-
-	hasher_stop(hs); /* joins the thread: cut is settled */
-	cut = hs->cut;
-	hash_final(hs->h, hex);
-	hs->h = NULL;
-	hasher_free(hs);
-	return cut ? sk_err_set(err, SK_EFAIL, "interrupted") : 0;
 }
 
 int hasher_finish_chunks(struct hasher *hs, struct chunk_list *cl, char hex[HASH_HEX_LEN + 1],

@@ -98,15 +98,17 @@ int chunk_hash_many(struct chunk_job *jobs, size_t n, uint32_t chunk_size, int t
 		    struct progress *prog);
 
 /*
- * A hasher: sha256 on its own thread, so that a stream can be read, scanned
- * and written on one core while it is hashed on another. The caller fills a
- * slot the hasher lends it (hasher_slot), hands it over (hasher_commit) and
- * may go on reading that slot until it asks for the next one; runs of zeros
- * are queued without a buffer (hasher_zeros). Order is kept.
+ * A hasher: the chunk digests of a stream (chunks of chunk_size) on a thread
+ * of its own, so that a stream can be read, scanned and written on one core
+ * while it is hashed on another. The caller fills a slot the hasher lends it
+ * (hasher_slot), hands it over (hasher_commit) and may go on reading that
+ * slot until it asks for the next one; runs of zeros are queued without a
+ * buffer (hasher_zeros), and those that fill a chunk cost nothing. Order is
+ * kept.
  */
 #define HASHER_SLOT_SIZE (1u << 20)
 struct hasher;
-int hasher_start(struct hasher **out, struct sk_err *err);
+int hasher_start_chunked(struct hasher **out, uint32_t chunk_size, struct sk_err *err);
 /* A buffer of HASHER_SLOT_SIZE bytes to fill; waits while all are in use. */
 void *hasher_slot(struct hasher *hs);
 /* Queue the first len bytes of the slot hasher_slot returned last. */
@@ -114,20 +116,14 @@ void hasher_commit(struct hasher *hs, size_t len);
 /* Queue n zero bytes. */
 void hasher_zeros(struct hasher *hs, uint64_t n);
 /*
- * Wait for everything queued, write the hex digest, free. -1 (SK_EFAIL
- * "interrupted") when a SIGINT or SIGTERM cut a run of zeros short, so the
- * digest is not the file's.
+ * Wait for everything queued, give the chunk list (free it with
+ * chunk_list_free) and the file digest, free. -1 (SK_EFAIL "interrupted")
+ * when a SIGINT or SIGTERM cut a run of zeros short, so the digest is not
+ * the file's.
  */
-int hasher_finish(struct hasher *hs, char hex[HASH_HEX_LEN + 1], struct sk_err *err);
-/* Stop and free without a digest; NULL is fine. */
-void hasher_abort(struct hasher *hs);
-/*
- * The same hasher, computing chunk digests of chunk_size instead of one
- * digest (runs of zeros that fill a chunk cost nothing). hasher_finish_chunks
- * gives the list (free it with chunk_list_free) and the file digest.
- */
-int hasher_start_chunked(struct hasher **out, uint32_t chunk_size, struct sk_err *err);
 int hasher_finish_chunks(struct hasher *hs, struct chunk_list *cl, char hex[HASH_HEX_LEN + 1],
 			 struct sk_err *err);
+/* Stop and free without a digest; NULL is fine. */
+void hasher_abort(struct hasher *hs);
 
 #endif

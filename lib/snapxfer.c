@@ -16,10 +16,9 @@
  * zero pages) and come back as holes. The importer trusts nothing: names
  * must be the manifest's, in its order; offsets must increase and stay
  * inside the manifest's size; every file's digest is computed while it is
- * written and compared with the manifest's (chunked in manifest format 2,
- * where a run of zeros that fills a chunk costs nothing, so a stream that
- * claims terabytes of zeros cannot keep the importer busy; whole-file in
- * format 1).
+ * written and compared with the manifest's, chunk by chunk (manifest
+ * format 2 only: a run of zeros that fills a chunk costs nothing, so a
+ * stream that claims terabytes of zeros cannot keep the importer busy).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -128,25 +127,15 @@ static int send_runs(struct enc *e, const uint8_t *buf, size_t len, uint64_t off
 }
 
 /*
- * The digest the manifest gives an artifact: chunked when chunk_size is not
- * 0 (format 2), else of the whole file. In format 2 the manifest was checked
- * to hold its chunk list's digest as the artifact's sha256, so comparing that
- * one digest compares every chunk.
+ * The digest of what was sent or received, in the manifest's chunks (format 2:
+ * the manifest was checked to hold its chunk list's digest as the artifact's
+ * sha256, so comparing that one digest compares every chunk).
  */
-static int digest_start(struct hasher **hs, uint32_t chunk_size, struct sk_err *err)
-{
-	return chunk_size ? hasher_start_chunked(hs, chunk_size, err) : hasher_start(hs, err);
-}
-
-static int digest_finish(struct hasher *hs, uint32_t chunk_size, char hex[HASH_HEX_LEN + 1],
-			 struct sk_err *err)
+static int digest_finish(struct hasher *hs, char hex[HASH_HEX_LEN + 1], struct sk_err *err)
 {
 	struct chunk_list cl = { 0 };
-	int rc;
+	int rc = hasher_finish_chunks(hs, &cl, hex, err);
 
-	if (!chunk_size)
-		return hasher_finish(hs, hex, err);
-	rc = hasher_finish_chunks(hs, &cl, hex, err);
 	chunk_list_free(&cl);
 	return rc;
 }
@@ -178,7 +167,7 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	/* The sha256 is computed on another core while this one reads and sends. */
-	if (digest_start(&hs, chunk_size, err) < 0)
+	if (hasher_start_chunked(&hs, chunk_size, err) < 0)
 		goto out;
 	hdr[0] = 'F';
 	put16(hdr + 1, (uint16_t)nlen);
@@ -223,7 +212,7 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 	}
 	done = hs;
 	hs = NULL; /* finished or not, it is freed */
-	if (digest_finish(done, chunk_size, hex, err) < 0)
+	if (digest_finish(done, hex, err) < 0)
 		goto out;
 	/* Damage found here ends the stream before this file's end record. */
 	if (strcmp(hex, a->sha256)) {
@@ -347,8 +336,7 @@ int snapxfer_export(const struct snap_opts *o, const struct snapint_repair *repa
 		goto out;
 	progress_start(&prog, o->progress, total);
 	for (i = 0; i < man.nart; i++)
-		if (export_file(e, dir, o->snapshot, &man.arts[i], man.chunks ? man.chunk_size : 0,
-				&prog, err) < 0)
+		if (export_file(e, dir, o->snapshot, &man.arts[i], man.chunk_size, &prog, err) < 0)
 			goto out;
 	sha256_text(text, hex);
 	tail[0] = 'T';
@@ -467,7 +455,7 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a, ui
 	fd = openat(dirfd, a->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", a->name);
-	if (digest_start(&hs, chunk_size, err) < 0)
+	if (hasher_start_chunked(&hs, chunk_size, err) < 0)
 		goto out;
 	for (;;) {
 		uint64_t off;
@@ -520,7 +508,7 @@ static int import_file(struct rd *r, int dirfd, const struct artifact_row *a, ui
 	progress_add(prog, a->size - pos);
 	done = hs;
 	hs = NULL; /* finished or not, it is freed */
-	if (digest_finish(done, chunk_size, hex, err) < 0)
+	if (digest_finish(done, hex, err) < 0)
 		goto out;
 	if (strcmp(hex, a->sha256)) {
 		bad(err, "artifact '%s' arrived damaged: its sha256 does not match the manifest",
@@ -694,8 +682,8 @@ static int receive_artifacts(struct import_plan *p, struct sk_err *err)
 
 	progress_start(&p->prog, p->o->progress, p->total);
 	for (i = 0; i < p->man.nart; i++)
-		if (import_file(&p->r, p->dirfd, &p->man.arts[i],
-				p->man.chunks ? p->man.chunk_size : 0, &p->prog, err) < 0)
+		if (import_file(&p->r, p->dirfd, &p->man.arts[i], p->man.chunk_size, &p->prog,
+				err) < 0)
 			return -1;
 	if (rd_get(&p->r, tail, sizeof(tail), err) < 0)
 		return -1;

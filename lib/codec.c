@@ -1244,3 +1244,57 @@ void dec_free(struct dec *d)
 	free(d->in);
 	free(d);
 }
+
+size_t zstd_blob_bound(size_t len)
+{
+	return ZSTD_compressBound(len);
+}
+
+int zstd_blob_pack(const void *src, size_t len, void *dst, size_t cap, size_t *out_len, int level,
+		   struct sk_err *err)
+{
+	ZSTD_CCtx *zc = ZSTD_createCCtx();
+	size_t r;
+
+	if (!zc)
+		return sk_err_set(err, SK_EFAIL, "zstd: out of memory");
+	r = ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel,
+				   level ? level : ZSTD_CLEVEL_DEFAULT);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 1);
+	if (!ZSTD_isError(r))
+		r = ZSTD_compress2(zc, dst, cap, src, len);
+	ZSTD_freeCCtx(zc);
+	if (ZSTD_isError(r))
+		return sk_err_set(err, SK_EFAIL, "zstd: %s", ZSTD_getErrorName(r));
+	*out_len = r;
+	return 0;
+}
+
+int zstd_blob_unpack(const void *src, size_t len, void *dst, size_t want, struct sk_err *err)
+{
+	ZSTD_DCtx *zd;
+	unsigned long long size;
+	size_t r;
+
+	/* One frame exactly, that says its size and carries a checksum. */
+	if (len < 4 || get_le32(src) != ZSTD_MAGIC || ZSTD_findFrameCompressedSize(src, len) != len)
+		return sk_err_set(err, SK_EDAMAGED, "not one zstd frame");
+	size = ZSTD_getFrameContentSize(src, len);
+	if (size != want)
+		return sk_err_set(err, SK_EDAMAGED, "the zstd frame holds %llu bytes, expected %zu",
+				  size, want);
+	if (len < 6 || !(((const unsigned char *)src)[4] & 0x04))
+		return sk_err_set(err, SK_EDAMAGED, "the zstd frame has no checksum");
+	zd = ZSTD_createDCtx();
+	if (!zd)
+		return sk_err_set(err, SK_EFAIL, "zstd: out of memory");
+	r = ZSTD_decompressDCtx(zd, dst, want, src, len);
+	ZSTD_freeDCtx(zd);
+	if (ZSTD_isError(r))
+		return sk_err_set(err, SK_EDAMAGED, "zstd: %s", ZSTD_getErrorName(r));
+	if (r != want)
+		return sk_err_set(err, SK_EDAMAGED, "the zstd frame holds %zu bytes, expected %zu",
+				  r, want);
+	return 0;
+}

@@ -72,4 +72,19 @@ uint64_t dec_bytes_in(const struct dec *d);
 void dec_cancel(struct dec *d);
 void dec_free(struct dec *d);
 
+/*
+ * One buffer as one zstd frame with its content size and checksum (the
+ * object store's chunks). zstd_blob_bound is the most it can take; level 0
+ * is zstd's default. SK_EFAIL on a zstd error.
+ */
+size_t zstd_blob_bound(size_t len);
+int zstd_blob_pack(const void *src, size_t len, void *dst, size_t cap, size_t *out_len, int level,
+		   struct sk_err *err);
+/*
+ * Undo zstd_blob_pack into dst, which must come out exactly want bytes long:
+ * one frame, nothing after it, its checksum right. Anything else (the input
+ * is untrusted: a store may hand back any bytes) is SK_EDAMAGED.
+ */
+int zstd_blob_unpack(const void *src, size_t len, void *dst, size_t want, struct sk_err *err);
+
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "banned.h"
 
@@ -72,6 +73,11 @@ static const struct key keys[] = {
 	T("firecracker", "chroot", fc_chroot, "a path with %s for the machine id, or nothing", 1),
 	C("firecracker", "clone", fc_clone, "auto|reflink|copy"),
 	C("firecracker", "snapshot", fc_snapshot, "auto|full"),
+	S("remote", "endpoint", rm_endpoint),
+	S("remote", "region", rm_region),
+	C("remote", "addressing", rm_addressing, "path|virtual"),
+	I("remote", "concurrency", rm_concurrency, 0, 256),
+	S("remote", "credentials_file", rm_credentials),
 };
 
 struct parse {
@@ -280,10 +286,11 @@ static void set_defaults(struct sk_config *c)
 	snprintf(c->fc_chroot, sizeof(c->fc_chroot), "/srv/jailer/firecracker/%%s/root");
 	snprintf(c->fc_clone, sizeof(c->fc_clone), "auto");
 	snprintf(c->fc_snapshot, sizeof(c->fc_snapshot), "auto");
+	snprintf(c->rm_addressing, sizeof(c->rm_addressing), "path");
 }
 
-static const char *const sections[] = { "state", "workspace", "containerd", "archive",
-					"firecracker" };
+static const char *const sections[] = { "state",   "workspace",	  "containerd",
+					"archive", "firecracker", "remote" };
 
 /*
  * inih calls the handler only for keys, so a section with no keys would
@@ -397,6 +404,69 @@ int config_expand(const char *tmpl, const char *id, char *out, size_t size, stru
 	return 0;
 toolong:
 	return sk_err_set(err, SK_EUSAGE, "expanded '%s' is too long", tmpl);
+}
+
+struct creds_parse {
+	const char *profile;
+	struct sk_creds *c;
+	int seen;
+};
+
+static int on_cred(void *user, const char *section, const char *name, const char *value)
+{
+	struct creds_parse *cp = user;
+	char *dst = NULL;
+	size_t size = 0;
+
+	if (strcmp(section, cp->profile) != 0)
+		return 1;
+	cp->seen = 1;
+	if (!strcmp(name, "aws_access_key_id")) {
+		dst = cp->c->access;
+		size = sizeof(cp->c->access);
+	} else if (!strcmp(name, "aws_secret_access_key")) {
+		dst = cp->c->secret;
+		size = sizeof(cp->c->secret);
+	} else if (!strcmp(name, "aws_session_token")) {
+		dst = cp->c->token;
+		size = sizeof(cp->c->token);
+	}
+	if (dst && strlen(value) < size)
+		memcpy(dst, value, strlen(value) + 1);
+	return !dst || strlen(value) < size;
+}
+
+int config_load_creds(const char *path, const char *profile, struct sk_creds *c, struct sk_err *err)
+{
+	struct creds_parse cp = { profile, c, 0 };
+	struct stat st;
+	FILE *f;
+	int line;
+
+	memset(c, 0, sizeof(*c));
+	f = fopen(path, "re");
+	if (!f)
+		return sk_err_sys(err, SK_EUSAGE, errno, "cannot read credentials file '%s'", path);
+	/* Checked on the file opened, so that it cannot be swapped in between. */
+	if (fstat(fileno(f), &st) < 0 || (st.st_mode & 077)) {
+		fclose(f);
+		return sk_err_set(err, SK_EUSAGE,
+				  "credentials file '%s' may be read by others (mode %04o): "
+				  "chmod 600 it",
+				  path, (unsigned)(st.st_mode & 07777));
+	}
+	line = ini_parse_file(f, on_cred, &cp);
+	fclose(f);
+	/* The line is named, never its text: it may hold the secret. */
+	if (line != 0)
+		return sk_err_set(err, SK_EUSAGE, "credentials file '%s': line %d is not valid",
+				  path, line);
+	if (!cp.seen || !c->access[0] || !c->secret[0])
+		return sk_err_set(err, SK_EUSAGE,
+				  "credentials file '%s' has no [%s] with aws_access_key_id and "
+				  "aws_secret_access_key",
+				  path, profile);
+	return 0;
 }
 
 int config_check_id(const char *what, const char *id, struct sk_err *err)

@@ -48,6 +48,11 @@ struct sk_config {
 	char fc_chroot[PATH_MAX]; /* template with %s */
 	char fc_clone[16];	  /* auto | reflink | copy */
 	char fc_snapshot[8];	  /* auto | full: may fcsnap-create take a Diff */
+	char rm_endpoint[512];	  /* [remote]: "" takes AWS_ENDPOINT_URL_S3 / _URL */
+	char rm_region[64];	  /* "" takes AWS_REGION / AWS_DEFAULT_REGION */
+	char rm_addressing[16];	  /* path | virtual */
+	int rm_concurrency;	  /* 0: a small multiple of the cores */
+	char rm_credentials[PATH_MAX];
 };
 
 /*
@@ -66,6 +71,20 @@ int config_expand(const char *tmpl, const char *id, char *out, size_t size, stru
 /* Parse "123", "4K", "16M", "2G", "1T" (powers of 1024). 0 or -1. */
 int config_parse_size(const char *s, uint64_t *out);
 
+/* S3 credentials: the key id, the secret and an optional session token. */
+struct sk_creds {
+	char access[256];
+	char secret[256];
+	char token[4096];
+};
+/*
+ * Read aws_access_key_id, aws_secret_access_key and aws_session_token from
+ * section profile of the INI file path (the shape of ~/.aws/credentials).
+ * The file holds a secret, so one that its group or others may read is
+ * refused (SK_EUSAGE, saying so), as is one that does not name both keys.
+ */
+int config_load_creds(const char *path, const char *profile, struct sk_creds *c,
+		      struct sk_err *err);
 /* Valid ids match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$. SK_EUSAGE naming what. */
 int config_check_id(const char *what, const char *id, struct sk_err *err);
 

@@ -845,3 +845,47 @@ void hasher_abort(struct hasher *hs)
 	hasher_stop(hs);
 	hasher_free(hs);
 }
+
+void hash_md5_b64(const void *buf, size_t len, char out[25])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	EVP_Digest(buf, len, md, &n, EVP_md5(), NULL);
+	EVP_EncodeBlock((unsigned char *)out, md, (int)n);
+}
+
+int hash_md5_b64_fd(int fd, uint64_t off, uint64_t len, char out[25], struct sk_err *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char *buf = malloc(1u << 20);
+	int ret = -1;
+
+	if (!ctx || !buf || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1) {
+		sk_err_set(err, SK_EFAIL, "out of memory");
+		goto out;
+	}
+	while (len > 0) {
+		size_t want = len < (1u << 20) ? (size_t)len : (1u << 20);
+		ssize_t r = pread(fd, buf, want, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			sk_err_sys(err, SK_EFAIL, r < 0 ? errno : EIO, "read");
+			goto out;
+		}
+		EVP_DigestUpdate(ctx, buf, (size_t)r);
+		off += (uint64_t)r;
+		len -= (uint64_t)r;
+	}
+	EVP_DigestFinal_ex(ctx, md, &n);
+	EVP_EncodeBlock((unsigned char *)out, md, (int)n);
+	ret = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return ret;
+}

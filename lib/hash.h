@@ -29,6 +29,13 @@ int hash_unhex(const char *hex, uint8_t md[HASH_LEN]);
 
 /* sha256 of the whole file at path; *size gets its length. SK_ENOENT when
  * missing, SK_EFAIL on a read error. */
+/* The MD5 of buf, base64 as Content-MD5 wants it (24 characters and a NUL). */
+void hash_md5_b64(const void *buf, size_t len, char out[25]);
+/*
+ * The same for len bytes of fd from off, read in pieces (a part of an
+ * artifact, too big to hold). SK_EFAIL on a read error or early end.
+ */
+int hash_md5_b64_fd(int fd, uint64_t off, uint64_t len, char out[25], struct sk_err *err);
 int hash_file(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size, struct sk_err *err);
 
 /* One file for hash_many: path in; hex, size, ret and err out. */

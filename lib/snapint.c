@@ -475,3 +475,149 @@ int snapint_manifest_matches(const struct manifest *m, const struct snapshot_row
 					  row->id, arts[i].name);
 	return 0;
 }
+
+/* Both passes read the data once each. */
+int snapint_to_format2(struct sctx *c, const char *dir, const char *label, int progress,
+		       struct manifest *m, struct sk_err *err)
+{
+	struct chunk_job *jobs;
+	char(*paths)[PATH_MAX];
+	int i, ret = -1;
+
+	if (snapint_verify_artifacts(dir, label, m, c->cfg.threads, progress, err) < 0)
+		return -1;
+	jobs = calloc((size_t)m->nart, sizeof(*jobs));
+	paths = calloc((size_t)m->nart, sizeof(*paths));
+	m->chunks = calloc((size_t)m->nart, sizeof(*m->chunks));
+	if (!jobs || !paths || !m->chunks) {
+		sk_err_set(err, SK_EFAIL, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < m->nart; i++) {
+		if (fs_pathf(paths[i], sizeof(paths[i]), err, "%s/%s", dir, m->arts[i].name) < 0)
+			goto out;
+		jobs[i].path = paths[i];
+	}
+	if (chunk_hash_many(jobs, (size_t)m->nart, HASH_CHUNK_SIZE, c->cfg.threads, NULL) < 0) {
+		for (i = 0; jobs[i].ret == 0; i++)
+			;
+		*err = jobs[i].err;
+		goto out;
+	}
+	for (i = 0; i < m->nart; i++) {
+		m->chunks[i] = jobs[i].chunks;
+		jobs[i].chunks.d = NULL;
+		memcpy(m->arts[i].sha256, jobs[i].hex, sizeof(jobs[i].hex));
+	}
+	m->format = MANIFEST_FORMAT;
+	m->chunk_size = HASH_CHUNK_SIZE;
+	m->diff = 0;
+	ret = 0;
+out:
+	for (i = 0; jobs && i < m->nart; i++)
+		chunk_list_free(&jobs[i].chunks);
+	free(jobs);
+	free(paths);
+	return ret;
+}
+
+int snapint_stage_claim(struct sctx *c, struct snapint_stage *st, struct manifest *m,
+			const char *as, int wait_s, struct sk_err *err)
+{
+	struct sk_err e = SK_ERR_INIT;
+	struct snapshot_row old;
+
+	st->id = as ? as : m->snapshot;
+	if (lock_acquire(&st->lk, c->locks, "snapshot", st->id, wait_s, err) < 0)
+		return -1;
+	if (as)
+		snprintf(m->snapshot, sizeof(m->snapshot), "%s", as);
+	st->id = m->snapshot;
+	if (fs_pathf(st->jr.staging, sizeof(st->jr.staging), err, "%s/import.%s", c->tmp, st->id) <
+		0 ||
+	    fs_pathf(st->jr.target, sizeof(st->jr.target), err, "%s/%s", c->snaps, st->id) < 0)
+		return -1;
+	if (idx_snap_get(c->ix, st->id, &old, NULL, &e) == 0 || fs_exists(st->jr.target))
+		return sk_err_set(err, SK_EBUSY,
+				  "snapshot '%s' already exists; store it under another id with "
+				  "--as NEWID",
+				  st->id);
+	if (e.code != SK_ENOENT) {
+		*err = e;
+		return -1;
+	}
+	return 0;
+}
+
+int snapint_stage_begin(struct sctx *c, struct snapint_stage *st, const struct manifest *m,
+			const char *kind, struct sk_err *err)
+{
+	struct journal_row *jr = &st->jr;
+
+	if (snprintf(jr->object, sizeof(jr->object), "snapshot.%s", m->snapshot) >=
+	    (int)sizeof(jr->object))
+		return sk_err_set(err, SK_EUSAGE, "snapshot id too long");
+	snprintf(jr->kind, sizeof(jr->kind), "%s", kind);
+	snprintf(jr->step, sizeof(jr->step), "receiving");
+	if (idx_journal_begin(c->ix, jr, err) < 0)
+		return -1;
+	st->journaled = 1;
+	if (fs_rmtree(jr->staging, err) < 0)
+		return -1;
+	if (mkdir(jr->staging, 0700) < 0 ||
+	    (st->dirfd = open(jr->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", jr->staging);
+	return 0;
+}
+
+int snapint_stage_commit(struct sctx *c, struct snapint_stage *st, const struct manifest *m,
+			 uint64_t total, struct sk_err *err)
+{
+	struct snapshot_row row = { 0 };
+	struct sk_err e = SK_ERR_INIT;
+
+	if (snapint_write_manifest(st->jr.staging, m, err) < 0 ||
+	    fs_fsync_path(st->jr.staging, err) < 0)
+		return -1;
+	fault_point("fcimport-staged");
+	snprintf(st->jr.step, sizeof(st->jr.step), "committing");
+	if (idx_journal_update(c->ix, &st->jr, err) < 0)
+		return -1;
+	if (rename(st->jr.staging, st->jr.target) < 0)
+		return sk_err_sys(err, SK_EFAIL, errno, "rename '%s' to '%s'", st->jr.staging,
+				  st->jr.target);
+	if (fs_fsync_path(c->snaps, err) < 0)
+		return -1;
+	fault_point("fcimport-committing");
+	memcpy(row.id, m->snapshot, sizeof(row.id));
+	snprintf(row.machine, sizeof(row.machine), "%s", m->machine);
+	row.created = m->created;
+	snprintf(row.vmm_version, sizeof(row.vmm_version), "%s", m->vmm_version);
+	snprintf(row.snapshot_version, sizeof(row.snapshot_version), "%s", m->snapshot_version);
+	row.size = total;
+	row.pause_us = m->pause_us;
+	if (idx_snap_add(c->ix, &row, m->arts, m->nart, err) < 0)
+		return -1;
+	st->recorded = 1;
+	idx_journal_end(c->ix, st->jr.id, &e);
+	st->journaled = 0;
+	return 0;
+}
+
+void snapint_stage_end(struct sctx *c, struct snapint_stage *st, int ret)
+{
+	if (st->dirfd >= 0)
+		close(st->dirfd);
+	st->dirfd = -1;
+	if (ret < 0 && st->journaled) {
+		struct sk_err re = SK_ERR_INIT;
+
+		snapint_rmtree(st->jr.staging);
+		if (!st->recorded && !strcmp(st->jr.step, "committing"))
+			snapint_rmtree(st->jr.target);
+		idx_journal_end(c->ix, st->jr.id, &re);
+		st->journaled = 0;
+	}
+	lock_release(st->lk);
+	st->lk = NULL;
+}

@@ -88,6 +88,45 @@ void snapint_binary_versions(const struct sctx *c, char *ver, size_t vsize, char
  */
 int snapint_verify_artifacts(const char *dir, const char *label, const struct manifest *m,
 			     int threads, int show_progress, struct sk_err *err);
+/*
+ * A snapshot arriving (fcsnap-import, fcsnap-pull): its id locked and free,
+ * a journal row, a staging directory under tmp/, then the commit (rename,
+ * index rows) or the undo. The journal kind's repair is
+ * snapxfer_repair_import.
+ */
+struct snapint_stage {
+	struct lock *lk;
+	const char *id;	       /* the id it is stored as */
+	struct journal_row jr; /* staging, and target: the final directory */
+	int journaled, recorded;
+	int dirfd; /* the staging, -1 if not open (set it so before claim) */
+};
+/*
+ * Lock the id (as, else the manifest's, which m then takes) and check that
+ * no snapshot has it: SK_EBUSY, suggesting --as, when one has.
+ */
+int snapint_stage_claim(struct sctx *c, struct snapint_stage *st, struct manifest *m,
+			const char *as, int wait_s, struct sk_err *err);
+/* The journal row (kind), then an empty staging directory open in st->dirfd. */
+int snapint_stage_begin(struct sctx *c, struct snapint_stage *st, const struct manifest *m,
+			const char *kind, struct sk_err *err);
+/*
+ * The artifacts are in the staging, complete and synced: write the manifest,
+ * rename the staging into place, add the index rows (total: the sizes added
+ * up), end the journal row.
+ */
+int snapint_stage_commit(struct sctx *c, struct snapint_stage *st, const struct manifest *m,
+			 uint64_t total, struct sk_err *err);
+/* After a failure (ret < 0) undo what the stage did; release the lock either way. */
+void snapint_stage_end(struct sctx *c, struct snapint_stage *st, int ret);
+
+/*
+ * A manifest of format 1 made format 2 in memory: the files of dir are
+ * checked against their whole-file digests, then cut into chunks (every
+ * snapshot format 1 knew was Full). SK_EDAMAGED on a mismatch.
+ */
+int snapint_to_format2(struct sctx *c, const char *dir, const char *label, int progress,
+		       struct manifest *m, struct sk_err *err);
 /* fcsnap-create's choice of snapshot type (snapdiff.c). */
 struct snapdiff_plan {
 	int diff;		  /* 1: a Diff onto base; 0: Full, for the reason in why */

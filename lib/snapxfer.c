@@ -232,56 +232,6 @@ out:
 	return ret;
 }
 
-/*
- * A snapshot of manifest format 1 leaves as format 2: its files are checked
- * against their whole-file digests, then cut into chunks, and the manifest
- * sent carries the chunks (every snapshot format 1 knew was Full). Both
- * passes read the data once each, before the stream starts.
- */
-static int to_format2(struct sctx *c, const char *dir, const struct snap_opts *o,
-		      struct manifest *m, struct sk_err *err)
-{
-	struct chunk_job *jobs;
-	char(*paths)[PATH_MAX];
-	int i, ret = -1;
-
-	if (snapint_verify_artifacts(dir, o->snapshot, m, c->cfg.threads, o->progress, err) < 0)
-		return -1;
-	jobs = calloc((size_t)m->nart, sizeof(*jobs));
-	paths = calloc((size_t)m->nart, sizeof(*paths));
-	m->chunks = calloc((size_t)m->nart, sizeof(*m->chunks));
-	if (!jobs || !paths || !m->chunks) {
-		sk_err_set(err, SK_EFAIL, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < m->nart; i++) {
-		if (fs_pathf(paths[i], sizeof(paths[i]), err, "%s/%s", dir, m->arts[i].name) < 0)
-			goto out;
-		jobs[i].path = paths[i];
-	}
-	if (chunk_hash_many(jobs, (size_t)m->nart, HASH_CHUNK_SIZE, c->cfg.threads, NULL) < 0) {
-		for (i = 0; jobs[i].ret == 0; i++)
-			;
-		*err = jobs[i].err;
-		goto out;
-	}
-	for (i = 0; i < m->nart; i++) {
-		m->chunks[i] = jobs[i].chunks;
-		jobs[i].chunks.d = NULL;
-		memcpy(m->arts[i].sha256, jobs[i].hex, sizeof(jobs[i].hex));
-	}
-	m->format = MANIFEST_FORMAT;
-	m->chunk_size = HASH_CHUNK_SIZE;
-	m->diff = 0;
-	ret = 0;
-out:
-	for (i = 0; jobs && i < m->nart; i++)
-		chunk_list_free(&jobs[i].chunks);
-	free(jobs);
-	free(paths);
-	return ret;
-}
-
 int snapxfer_export(const struct snap_opts *o, const struct snapint_repair *repairs,
 		    struct sk_err *err)
 {
@@ -312,7 +262,7 @@ int snapxfer_export(const struct snap_opts *o, const struct snapint_repair *repa
 	    snapint_read_manifest(dir, &man, err) < 0)
 		goto out;
 	if (snapint_manifest_matches(&man, &row, arts, err) < 0 ||
-	    (!man.chunks && to_format2(c, dir, o, &man, err) < 0))
+	    (!man.chunks && snapint_to_format2(c, dir, o->snapshot, o->progress, &man, err) < 0))
 		goto out;
 	for (i = 0; i < man.nart; i++)
 		total += arts[i].size;
@@ -537,11 +487,8 @@ struct import_plan {
 	struct rd r;
 	char *text; /* the manifest as it came */
 	struct manifest man;
-	uint64_t total;	       /* the artifacts' sizes added up */
-	const char *id;	       /* the id it is stored as */
-	struct journal_row jr; /* staging, and target: the final directory */
-	int journaled, recorded;
-	int dirfd; /* the staging, -1 if not open */
+	uint64_t total; /* the artifacts' sizes added up */
+	struct snapint_stage st;
 	struct progress prog;
 };
 
@@ -560,7 +507,7 @@ static int import_open(struct import_plan **pp, const struct snap_opts *o,
 	if (!p)
 		return sk_err_set(err, SK_EFAIL, "out of memory");
 	p->o = o;
-	p->dirfd = -1;
+	p->st.dirfd = -1;
 	if (snapint_open(&p->c, o->config_path, repairs, err) < 0 ||
 	    dec_open(&p->d, STDIN_FILENO, err) < 0)
 		return -1;
@@ -624,55 +571,6 @@ static int read_manifest_record(struct import_plan *p, struct sk_err *err)
 	return 0;
 }
 
-/* The id it is stored as: locked, and no snapshot by that name yet. */
-static int claim_id(struct import_plan *p, struct sk_err *err)
-{
-	struct sctx *c = p->c;
-	struct sk_err e = SK_ERR_INIT;
-	struct snapshot_row old;
-
-	p->id = p->o->as ? p->o->as : p->man.snapshot;
-	if (lock_acquire(&p->lk, c->locks, "snapshot", p->id, p->o->wait_s, err) < 0)
-		return -1;
-	if (p->o->as)
-		snprintf(p->man.snapshot, sizeof(p->man.snapshot), "%s", p->o->as);
-	if (fs_pathf(p->jr.staging, sizeof(p->jr.staging), err, "%s/import.%s", c->tmp, p->id) <
-		0 ||
-	    fs_pathf(p->jr.target, sizeof(p->jr.target), err, "%s/%s", c->snaps, p->id) < 0)
-		return -1;
-	if (idx_snap_get(c->ix, p->id, &old, NULL, &e) == 0 || fs_exists(p->jr.target))
-		return sk_err_set(err, SK_EBUSY,
-				  "snapshot '%s' already exists; import it under "
-				  "another id with --as NEWID",
-				  p->id);
-	if (e.code != SK_ENOENT) {
-		*err = e;
-		return -1;
-	}
-	return 0;
-}
-
-/* The journal row (from here on a failure is undone), then an empty staging directory. */
-static int begin_staging(struct import_plan *p, struct sk_err *err)
-{
-	struct journal_row *jr = &p->jr;
-
-	if (snprintf(jr->object, sizeof(jr->object), "snapshot.%s", p->man.snapshot) >=
-	    (int)sizeof(jr->object))
-		return sk_err_set(err, SK_EUSAGE, "snapshot id too long");
-	snprintf(jr->kind, sizeof(jr->kind), "fcsnap-import");
-	snprintf(jr->step, sizeof(jr->step), "receiving");
-	if (idx_journal_begin(p->c->ix, jr, err) < 0)
-		return -1;
-	p->journaled = 1;
-	if (fs_rmtree(jr->staging, err) < 0)
-		return -1;
-	if (mkdir(jr->staging, 0700) < 0 ||
-	    (p->dirfd = open(jr->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return sk_err_sys(err, SK_EFAIL, errno, "cannot create '%s'", jr->staging);
-	return 0;
-}
-
 /* Every artifact, checked as it is written, the end record, and nothing after it. */
 static int receive_artifacts(struct import_plan *p, struct sk_err *err)
 {
@@ -682,7 +580,7 @@ static int receive_artifacts(struct import_plan *p, struct sk_err *err)
 
 	progress_start(&p->prog, p->o->progress, p->total);
 	for (i = 0; i < p->man.nart; i++)
-		if (import_file(&p->r, p->dirfd, &p->man.arts[i], p->man.chunk_size, &p->prog,
+		if (import_file(&p->r, p->st.dirfd, &p->man.arts[i], p->man.chunk_size, &p->prog,
 				err) < 0)
 			return -1;
 	if (rd_get(&p->r, tail, sizeof(tail), err) < 0)
@@ -695,68 +593,19 @@ static int receive_artifacts(struct import_plan *p, struct sk_err *err)
 	if (rd_end(&p->r, err) < 0)
 		return -1;
 	progress_end(&p->prog, 1);
-	if (snapint_write_manifest(p->jr.staging, &p->man, err) < 0 ||
-	    fs_fsync_path(p->jr.staging, err) < 0)
-		return -1;
-	fault_point("fcimport-staged");
 	return 0;
 }
 
-/* Rename the staging into place, then the index rows, then the end of the journal row. */
-static int record_import(struct import_plan *p, struct sk_err *err)
-{
-	const struct manifest *m = &p->man;
-	struct snapshot_row row = { 0 };
-	struct sk_err e = SK_ERR_INIT;
-	char sz[32];
-
-	snprintf(p->jr.step, sizeof(p->jr.step), "committing");
-	if (idx_journal_update(p->c->ix, &p->jr, err) < 0)
-		return -1;
-	if (rename(p->jr.staging, p->jr.target) < 0)
-		return sk_err_sys(err, SK_EFAIL, errno, "rename '%s' to '%s'", p->jr.staging,
-				  p->jr.target);
-	if (fs_fsync_path(p->c->snaps, err) < 0)
-		return -1;
-	fault_point("fcimport-committing");
-	memcpy(row.id, m->snapshot, sizeof(row.id));
-	snprintf(row.machine, sizeof(row.machine), "%s", m->machine);
-	row.created = m->created;
-	snprintf(row.vmm_version, sizeof(row.vmm_version), "%s", m->vmm_version);
-	snprintf(row.snapshot_version, sizeof(row.snapshot_version), "%s", m->snapshot_version);
-	row.size = p->total;
-	row.pause_us = m->pause_us;
-	if (idx_snap_add(p->c->ix, &row, m->arts, m->nart, err) < 0)
-		return -1;
-	p->recorded = 1;
-	idx_journal_end(p->c->ix, p->jr.id, &e);
-	p->journaled = 0;
-	log_info("imported snapshot '%s' of machine '%s': %d artifacts, %s, from a %s stream",
-		 p->id, m->machine, m->nart, log_bytes(p->total, sz, sizeof(sz)),
-		 codec_name(dec_codec(p->d)));
-	return 0;
-}
-
-/* Undo a failed import (staging, and a directory renamed but not recorded); free the plan. */
+/* Undo a failed import; free the plan. */
 static void import_close(struct import_plan *p, int ret)
 {
 	if (!p)
 		return;
 	progress_end(&p->prog, 0);
-	if (p->dirfd >= 0)
-		close(p->dirfd);
-	if (ret < 0 && p->journaled) {
-		struct sk_err re = SK_ERR_INIT;
-
-		snapint_rmtree(p->jr.staging);
-		if (!p->recorded && !strcmp(p->jr.step, "committing"))
-			snapint_rmtree(p->jr.target);
-		idx_journal_end(p->c->ix, p->jr.id, &re);
-	}
+	snapint_stage_end(p->c, &p->st, ret);
 	dec_free(p->d);
 	free(p->text);
 	fcjson_manifest_free(&p->man);
-	lock_release(p->lk);
 	snapint_close(p->c);
 	free(p);
 }
@@ -765,16 +614,23 @@ int snapxfer_import(const struct snap_opts *o, const struct snapint_repair *repa
 		    struct sk_err *err)
 {
 	struct import_plan *p = NULL;
+	char sz[32];
 	int ret = -1;
 
 	if (import_open(&p, o, repairs, err) < 0 || read_manifest_record(p, err) < 0 ||
-	    claim_id(p, err) < 0)
+	    snapint_stage_claim(p->c, &p->st, &p->man, o->as, o->wait_s, err) < 0)
 		goto out;
-	if (begin_staging(p, err) < 0) /* the journal row, from here on undone */
+	/* The journal row, from here on undone. */
+	if (snapint_stage_begin(p->c, &p->st, &p->man, "fcsnap-import", err) < 0)
 		goto out;
 	if (receive_artifacts(p, err) < 0)
 		goto out;
-	ret = record_import(p, err);
+	ret = snapint_stage_commit(p->c, &p->st, &p->man, p->total, err);
+	if (ret == 0)
+		log_info("imported snapshot '%s' of machine '%s': %d artifacts, %s, from a %s "
+			 "stream",
+			 p->st.id, p->man.machine, p->man.nart, log_bytes(p->total, sz, sizeof(sz)),
+			 codec_name(dec_codec(p->d)));
 out:
 	import_close(p, ret);
 	return ret;

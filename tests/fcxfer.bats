@@ -108,7 +108,7 @@ craft() {
 	fcsnap-export s1 >"$S"
 	run --separate-stderr fcsnap-import <"$S"
 	assert_failure 4
-	assert_equal "$stderr" "fcsnap-import: snapshot 's1' already exists; import it under another id with --as NEWID"
+	assert_equal "$stderr" "fcsnap-import: snapshot 's1' already exists; store it under another id with --as NEWID"
 	run fcsnap-import --as s1-copy <"$S"
 	assert_success
 	assert_same_snapshot "$ST/snapshots/s1" "$ST/snapshots/s1-copy"

@@ -25,6 +25,10 @@
 #define CLI_OPT_IDS 1011
 #define CLI_OPT_AS 1012
 #define CLI_OPT_FULL 1013
+#define CLI_OPT_REMOTE 1014
+#define CLI_OPT_FORCE 1015
+#define CLI_OPT_PRESIGNED 1016
+#define CLI_OPT_READ_DATA 1017
 
 /* clang-format off */
 #define CLI_COMMON_LONG                                                        \

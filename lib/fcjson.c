@@ -829,3 +829,163 @@ void fcjson_free(struct fcjson *v)
 {
 	json_decref((json_t *)v);
 }
+
+struct fcjson *fcjson_from_text(const char *text)
+{
+	return (struct fcjson *)json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+}
+
+char *fcjson_store_marker(int version)
+{
+	json_t *o = json_pack("{s:i, s:s}", "statekit_store", version, "chunks", "sha256/zstd");
+
+	return o ? dump(o) : NULL;
+}
+
+int fcjson_store_marker_parse(const char *text, int *version, struct sk_err *err)
+{
+	json_t *root = json_loads(text, 0, NULL);
+	json_t *v = json_object_get(root, "statekit_store");
+	int ret = 0;
+
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000)
+		ret = sk_err_set(err, SK_EDAMAGED, "not a statekit store marker");
+	else
+		*version = (int)json_integer_value(v);
+	json_decref(root);
+	return ret;
+}
+
+char *fcjson_lock_body(const char *host, long pid, const char *op, int exclusive, int64_t t)
+{
+	json_t *o = json_pack("{s:s, s:I, s:s, s:b, s:I}", "host", host, "pid", (json_int_t)pid,
+			      "operation", op, "exclusive", exclusive, "created_epoch",
+			      (json_int_t)t);
+
+	return o ? dump(o) : NULL;
+}
+
+static int presign_url(json_t *v, char **out, const char *what, struct sk_err *err)
+{
+	const char *u = json_string_value(v);
+
+	if (!u || (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) || strlen(u) > 16384)
+		return sk_err_set(err, SK_EUSAGE, "%s: \"url\" must be an http(s) URL", what);
+	*out = strdup(u);
+	return *out ? 0 : sk_err_set(err, SK_EFAIL, "out of memory");
+}
+
+static int presign_parts(json_t *parts, struct presign_art *a, struct sk_err *err)
+{
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(parts) || json_array_size(parts) == 0 ||
+	    json_array_size(parts) > 10000)
+		return sk_err_set(err, SK_EUSAGE,
+				  "artifact '%s': \"parts\" must list 1 to 10000 parts", a->name);
+	a->parts = calloc(json_array_size(parts), sizeof(*a->parts));
+	if (!a->parts)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	json_array_foreach(parts, i, e) {
+		json_t *n = json_object_get(e, "part_number");
+		char what[128];
+
+		snprintf(what, sizeof(what), "artifact '%s' part %zu", a->name, i + 1);
+		if (!json_is_integer(n) || json_integer_value(n) != (json_int_t)i + 1)
+			return sk_err_set(err, SK_EUSAGE,
+					  "%s: part numbers must run 1, 2, 3, ... in order", what);
+		a->parts[i].number = (int)i + 1;
+		a->nparts++;
+		if (presign_url(json_object_get(e, "url"), &a->parts[i].url, what, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int presign_art(json_t *e, int pull, struct presign_art *a, struct sk_err *err)
+{
+	const char *name = json_string_value(json_object_get(e, "name"));
+	json_t *ps = json_object_get(e, "part_size");
+
+	if (!name || !fcjson_safe_name(name))
+		return sk_err_set(err, SK_EUSAGE, "an artifact without a valid \"name\"");
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	if (pull)
+		return presign_url(json_object_get(e, "url"), &a->url, a->name, err);
+	if (!json_is_integer(ps) || json_integer_value(ps) < 1 ||
+	    json_integer_value(ps) > (json_int_t)5 << 30)
+		return sk_err_set(err, SK_EUSAGE,
+				  "artifact '%s': \"part_size\" must be 1 byte to 5 GiB", a->name);
+	a->part_size = (uint64_t)json_integer_value(ps);
+	return presign_parts(json_object_get(e, "parts"), a, err);
+}
+
+int fcjson_presign_parse(const char *text, int pull, struct presign *p, struct sk_err *err)
+{
+	json_error_t je;
+	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je), *arts, *e;
+	size_t i, k;
+	int ret = -1;
+
+	memset(p, 0, sizeof(*p));
+	if (!json_is_object(root)) {
+		sk_err_set(err, SK_EUSAGE, "not a JSON object (line %d: %s)", je.line, je.text);
+		goto out;
+	}
+	arts = json_object_get(root, "artifacts");
+	if (!json_is_array(arts) || json_array_size(arts) == 0 || json_array_size(arts) > 256) {
+		sk_err_set(err, SK_EUSAGE, "\"artifacts\" must be a list of 1 to 256 artifacts");
+		goto out;
+	}
+	if (pull) {
+		json_t *m = json_object_get(root, "manifest");
+
+		if (!json_is_object(m)) {
+			sk_err_set(err, SK_EUSAGE, "\"manifest\" must be the snapshot's manifest");
+			goto out;
+		}
+		p->manifest = json_dumps(m, JSON_PRESERVE_ORDER | JSON_INDENT(2));
+		if (!p->manifest) {
+			sk_err_set(err, SK_EFAIL, "out of memory");
+			goto out;
+		}
+	}
+	p->arts = calloc(json_array_size(arts), sizeof(*p->arts));
+	if (!p->arts) {
+		sk_err_set(err, SK_EFAIL, "out of memory");
+		goto out;
+	}
+	json_array_foreach(arts, i, e) {
+		p->nart++;
+		if (presign_art(e, pull, &p->arts[i], err) < 0)
+			goto out;
+		for (k = 0; k < i; k++)
+			if (!strcmp(p->arts[k].name, p->arts[i].name)) {
+				sk_err_set(err, SK_EUSAGE, "artifact '%s' is listed twice",
+					   p->arts[i].name);
+				goto out;
+			}
+	}
+	ret = 0;
+out:
+	json_decref(root);
+	if (ret < 0)
+		fcjson_presign_free(p);
+	return ret;
+}
+
+void fcjson_presign_free(struct presign *p)
+{
+	int i, k;
+
+	for (i = 0; p->arts && i < p->nart; i++) {
+		for (k = 0; k < p->arts[i].nparts; k++)
+			free(p->arts[i].parts[k].url);
+		free(p->arts[i].parts);
+		free(p->arts[i].url);
+	}
+	free(p->arts);
+	free(p->manifest);
+	memset(p, 0, sizeof(*p));
+}

@@ -159,6 +159,44 @@ int fcjson_print(FILE *f, struct fcjson *v);
 int fcjson_print_line(FILE *f, struct fcjson *v);
 void fcjson_free(struct fcjson *v);
 
+/* A JSON text (a manifest) as a value to set or append; NULL if it is not JSON. */
+struct fcjson *fcjson_from_text(const char *text);
+
+/*
+ * The object store's format marker: {"statekit_store": version}. Parsing
+ * takes any JSON object with a positive integer there (SK_EDAMAGED else).
+ */
+char *fcjson_store_marker(int version);
+int fcjson_store_marker_parse(const char *text, int *version, struct sk_err *err);
+/* A lock object's body, for people who look: who holds it, since when, what for. */
+char *fcjson_lock_body(const char *host, long pid, const char *op, int exclusive, int64_t t);
+
+/* fcsnap-push --presigned PLAN.json: per artifact, its part size and UploadPart URLs. */
+struct presign_part {
+	int number; /* 1..10000 */
+	char *url;
+};
+struct presign_art {
+	char name[80];
+	uint64_t part_size;
+	int nparts;
+	struct presign_part *parts;
+	char *url; /* fcsnap-pull --presigned: the artifact's GET URL */
+};
+struct presign {
+	int nart;
+	struct presign_art *arts;
+	char *manifest; /* SPEC.json's manifest, as text */
+};
+/*
+ * Parse a PLAN (pull 0: "artifacts": [{"name", "part_size", "parts":
+ * [{"part_number", "url"}]}]) or a SPEC (pull 1: "manifest": {...},
+ * "artifacts": [{"name", "url"}]). Names must be safe, unique, part numbers
+ * 1 to 10000 and ascending, URLs http(s). SK_EUSAGE naming what is wrong.
+ */
+int fcjson_presign_parse(const char *text, int pull, struct presign *p, struct sk_err *err);
+void fcjson_presign_free(struct presign *p);
+
 /* Is name a safe artifact file name: [A-Za-z0-9._-], not "." or "..", < 80 bytes? */
 int fcjson_safe_name(const char *name);
 

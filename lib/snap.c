@@ -31,6 +31,7 @@ static const struct snapint_repair snap_repairs[] = {
 	{ "fcsnap-restore", snaprestore_repair },
 	{ "fcsnap-delete", snap_repair_delete },
 	{ "fcsnap-import", snapxfer_repair_import },
+	{ "fcsnap-pull", snapxfer_repair_import },
 	{ NULL, NULL },
 };
 
@@ -52,6 +53,26 @@ int snap_export(const struct snap_opts *o, struct sk_err *err)
 int snap_import(const struct snap_opts *o, struct sk_err *err)
 {
 	return snapxfer_import(o, snap_repairs, err);
+}
+
+int snap_push(const struct snap_opts *o, struct snap_moved *res, struct sk_err *err)
+{
+	return snapremote_push(o, snap_repairs, res, err);
+}
+
+int snap_pull(const struct snap_opts *o, struct snap_moved *res, struct sk_err *err)
+{
+	return snapremote_pull(o, snap_repairs, res, err);
+}
+
+int snap_push_presigned(const struct snap_opts *o, struct snap_parts *res, struct sk_err *err)
+{
+	return snapremote_push_presigned(o, snap_repairs, res, err);
+}
+
+int snap_pull_presigned(const struct snap_opts *o, struct snap_moved *res, struct sk_err *err)
+{
+	return snapremote_pull_presigned(o, snap_repairs, res, err);
 }
 
 /* ---- fcsnap-list, fcsnap-delete, fcsnap-verify ---- */

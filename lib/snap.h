@@ -29,6 +29,11 @@ struct snap_opts {
 	int full;	      /* fcsnap-create --full */
 	const char *as;	      /* fcsnap-import --as NEWID */
 	struct codec_opts co; /* fcsnap-export -z, -l, -j */
+	const char *remote;    /* s3://BUCKET/PREFIX: push, pull, --remote */
+	int force;	       /* fcsnap-push --force: replace a remote snapshot */
+	int read_data;	       /* fcsnap-verify --remote --read-data */
+	int prune;	       /* fcsnap-delete --remote --prune */
+	const char *presigned; /* fcsnap-push/-pull --presigned FILE */
 };
 
 /* clang-format off */
@@ -86,5 +91,73 @@ int snap_export(const struct snap_opts *o, struct sk_err *err);
  * then move it into the snapshots and record it (as o->as when set).
  */
 int snap_import(const struct snap_opts *o, struct sk_err *err);
+
+/* What fcsnap-push and fcsnap-pull moved. Counts are of chunks, bytes of data as it is. */
+struct snap_moved {
+	char snapshot[72]; /* as stored where it went */
+	char remote[600];
+	uint64_t size;		   /* the artifacts' bytes */
+	uint64_t chunks;	   /* chunk places in the artifacts */
+	uint64_t chunks_zero;	   /* all zeros: never stored */
+	uint64_t chunks_moved;	   /* distinct chunks uploaded or downloaded */
+	uint64_t chunks_skipped;   /* push: distinct chunks the store had */
+	uint64_t bytes_moved;	   /* compressed bytes sent or received, manifest included */
+	uint64_t bytes_skipped;	   /* push: bytes of the chunks skipped */
+	uint64_t manifest_bytes;   /* the manifest's share of bytes_moved */
+	double seconds;
+};
+/* fcsnap-push --presigned: the ETag of each part, per artifact, for the control plane. */
+struct snap_parts {
+	char snapshot[72];
+	char *manifest; /* its text, malloc'd */
+	int nart;
+	struct snap_part_art {
+		char name[80];
+		uint64_t size, part_size;
+		int nparts;
+		char (*etags)[80];
+	} *arts;
+};
+void snap_parts_free(struct snap_parts *p);
+/* What --prune removed. */
+struct snap_pruned {
+	uint64_t snapshots;	  /* manifests read */
+	uint64_t chunks_kept;
+	uint64_t chunks_deleted;
+	uint64_t bytes_deleted; /* as stored */
+	uint64_t locks_deleted; /* stale ones */
+};
+
+/*
+ * Upload o->snapshot to o->remote: every chunk the store lacks, then the
+ * manifest. SK_EBUSY if the store has that id already (unless o->force) or
+ * is locked for pruning; SK_EUSAGE for a bad remote, no credentials, keys
+ * refused or no bucket; SK_EDAMAGED when a chunk read back does not match.
+ */
+int snap_push(const struct snap_opts *o, struct snap_moved *res, struct sk_err *err);
+/*
+ * Download o->snapshot from o->remote (as o->as) into the snapshots, each
+ * chunk checked against its digest, committed as fcsnap-import does.
+ * SK_ENOENT when the store has no such snapshot; SK_EDAMAGED for a chunk
+ * or manifest that does not match; SK_EBUSY for an id taken here.
+ */
+int snap_pull(const struct snap_opts *o, struct snap_moved *res, struct sk_err *err);
+/* The snapshots in o->remote (of o->machine, or all), from their manifests. */
+int snap_remote_list(const struct snap_opts *o, struct snapshot_row **rows, size_t *n,
+		     struct sk_err *err);
+/* Remove o->snapshot's manifest from o->remote (its chunks go at the next prune). */
+int snap_remote_delete(const struct snap_opts *o, struct sk_err *err);
+/*
+ * Check o->snapshot (or all) in o->remote: every chunk it names is stored;
+ * with o->read_data every chunk downloaded and hashed. done as snap_verify.
+ */
+int snap_remote_verify(const struct snap_opts *o, snap_verified_fn done, void *arg,
+		       struct sk_err *err);
+/* Remove the chunks no manifest in o->remote names, and stale locks; exclusive. */
+int snap_remote_prune(const struct snap_opts *o, struct snap_pruned *res, struct sk_err *err);
+/* Upload o->snapshot's artifacts to the part URLs of o->presigned; *res gets the ETags. */
+int snap_push_presigned(const struct snap_opts *o, struct snap_parts *res, struct sk_err *err);
+/* Download the snapshot that o->presigned describes (as o->as) and commit it. */
+int snap_pull_presigned(const struct snap_opts *o, struct snap_moved *res, struct sk_err *err);
 
 #endif

@@ -163,6 +163,14 @@ int snapxfer_export(const struct snap_opts *o, const struct snapint_repair *repa
 		    struct sk_err *err);
 int snapxfer_import(const struct snap_opts *o, const struct snapint_repair *repairs,
 		    struct sk_err *err);
+int snapremote_push(const struct snap_opts *o, const struct snapint_repair *repairs,
+		    struct snap_moved *res, struct sk_err *err);
+int snapremote_pull(const struct snap_opts *o, const struct snapint_repair *repairs,
+		    struct snap_moved *res, struct sk_err *err);
+int snapremote_push_presigned(const struct snap_opts *o, const struct snapint_repair *repairs,
+			      struct snap_parts *res, struct sk_err *err);
+int snapremote_pull_presigned(const struct snap_opts *o, const struct snapint_repair *repairs,
+			      struct snap_moved *res, struct sk_err *err);
 void snapcreate_repair(struct sctx *c, const struct journal_row *r, const char *machine);
 void snaprestore_repair(struct sctx *c, const struct journal_row *r, const char *machine);
 void snap_repair_delete(struct sctx *c, const struct journal_row *r, const char *sid);

@@ -186,3 +186,94 @@ void snapout_restored(const struct snap_opts *o, const struct machine_row *m)
 	log_info("machine '%s' runs from snapshot '%s' (pid %ld, socket %s)", m->id, m->snapshot,
 		 m->pid, m->socket);
 }
+
+void snapout_moved(const struct snap_opts *o, const struct snap_moved *m, int push)
+{
+	char sz[32], moved[32], skipped[32];
+
+	if (o->json) {
+		struct fcjson *j = fcjson_obj();
+
+		fcjson_set_str(j, "snapshot", m->snapshot);
+		fcjson_set_str(j, "remote", m->remote);
+		if (!push)
+			fcjson_set_str(j, "source_snapshot", o->snapshot);
+		fcjson_set_int(j, "size", (int64_t)m->size);
+		fcjson_set_int(j, "chunks", (int64_t)m->chunks);
+		fcjson_set_int(j, "chunks_zero", (int64_t)m->chunks_zero);
+		fcjson_set_int(j, push ? "chunks_uploaded" : "chunks_downloaded",
+			       (int64_t)m->chunks_moved);
+		if (push)
+			fcjson_set_int(j, "chunks_skipped", (int64_t)m->chunks_skipped);
+		fcjson_set_int(j, push ? "bytes_uploaded" : "bytes_downloaded",
+			       (int64_t)m->bytes_moved);
+		if (push)
+			fcjson_set_int(j, "bytes_skipped", (int64_t)m->bytes_skipped);
+		fcjson_set_int(j, "manifest_bytes", (int64_t)m->manifest_bytes);
+		fcjson_set_ms(j, "duration_ms", m->seconds * 1000.0);
+		fcjson_print(stdout, j);
+	}
+	log_bytes(m->size, sz, sizeof(sz));
+	log_bytes(m->bytes_moved, moved, sizeof(moved));
+	log_bytes(m->bytes_skipped, skipped, sizeof(skipped));
+	if (push)
+		log_info("pushed snapshot '%s' (%s) to %s: %llu chunks sent (%s), %llu already "
+			 "there (%s), %llu zero",
+			 m->snapshot, sz, m->remote, (unsigned long long)m->chunks_moved, moved,
+			 (unsigned long long)m->chunks_skipped, skipped,
+			 (unsigned long long)m->chunks_zero);
+	else
+		log_info("pulled snapshot '%s' (%s) from %s: %llu chunks received (%s), %llu zero",
+			 m->snapshot, sz, m->remote, (unsigned long long)m->chunks_moved, moved,
+			 (unsigned long long)m->chunks_zero);
+}
+
+int snapout_parts(const struct snap_parts *p)
+{
+	struct fcjson *j = fcjson_obj(), *arts = fcjson_arr();
+	int i, k;
+
+	fcjson_set_str(j, "snapshot", p->snapshot);
+	fcjson_set(j, "manifest", fcjson_from_text(p->manifest));
+	for (i = 0; i < p->nart; i++) {
+		const struct snap_part_art *a = &p->arts[i];
+		struct fcjson *aj = fcjson_obj(), *parts = fcjson_arr();
+
+		fcjson_set_str(aj, "name", a->name);
+		fcjson_set_int(aj, "size", (int64_t)a->size);
+		fcjson_set_int(aj, "part_size", (int64_t)a->part_size);
+		for (k = 0; k < a->nparts; k++) {
+			struct fcjson *pj = fcjson_obj();
+
+			fcjson_set_int(pj, "part_number", k + 1);
+			fcjson_set_str(pj, "etag", a->etags[k]);
+			fcjson_append(parts, pj);
+		}
+		fcjson_set(aj, "parts", parts);
+		fcjson_append(arts, aj);
+	}
+	fcjson_set(j, "artifacts", arts);
+	return fcjson_print(stdout, j);
+}
+
+void snapout_pruned(const struct snap_opts *o, const struct snap_pruned *p)
+{
+	char sz[32];
+
+	if (o->json) {
+		struct fcjson *j = fcjson_obj();
+
+		fcjson_set_str(j, "remote", o->remote);
+		fcjson_set_int(j, "snapshots", (int64_t)p->snapshots);
+		fcjson_set_int(j, "chunks_kept", (int64_t)p->chunks_kept);
+		fcjson_set_int(j, "chunks_deleted", (int64_t)p->chunks_deleted);
+		fcjson_set_int(j, "bytes_deleted", (int64_t)p->bytes_deleted);
+		fcjson_set_int(j, "locks_deleted", (int64_t)p->locks_deleted);
+		fcjson_print(stdout, j);
+	}
+	log_info("pruned %s: %llu chunks removed (%s), %llu kept for %llu snapshots, %llu stale "
+		 "locks removed",
+		 o->remote, (unsigned long long)p->chunks_deleted,
+		 log_bytes(p->bytes_deleted, sz, sizeof(sz)), (unsigned long long)p->chunks_kept,
+		 (unsigned long long)p->snapshots, (unsigned long long)p->locks_deleted);
+}

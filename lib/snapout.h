@@ -35,4 +35,11 @@ void snapout_created(const struct snap_opts *o, const struct snap_created *r);
 /* fcsnap-restore: the JSON document (o->json) and the summary log line. */
 void snapout_restored(const struct snap_opts *o, const struct machine_row *m);
 
+/* fcsnap-push (push 1) and fcsnap-pull: the JSON document (o->json) and the summary line. */
+void snapout_moved(const struct snap_opts *o, const struct snap_moved *m, int push);
+/* fcsnap-push --presigned: the parts' ETags as JSON, always (the control plane reads it). */
+int snapout_parts(const struct snap_parts *p);
+/* fcsnap-delete --prune: the JSON document (o->json) and the summary line. */
+void snapout_pruned(const struct snap_opts *o, const struct snap_pruned *p);
+
 #endif

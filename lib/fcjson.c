@@ -858,9 +858,9 @@ int fcjson_store_marker_parse(const char *text, int *version, struct sk_err *err
 
 char *fcjson_lock_body(const char *host, long pid, const char *op, int exclusive, int64_t t)
 {
-	json_t *o = json_pack("{s:s, s:I, s:s, s:b, s:I}", "host", host, "pid", (json_int_t)pid,
-			      "operation", op, "exclusive", exclusive, "created_epoch",
-			      (json_int_t)t);
+	json_t *o =
+	    json_pack("{s:s, s:I, s:s, s:b, s:I}", "host", host, "pid", (json_int_t)pid,
+		      "operation", op, "exclusive", exclusive, "created_epoch", (json_int_t)t);
 
 	return o ? dump(o) : NULL;
 }
@@ -880,8 +880,7 @@ static int presign_parts(json_t *parts, struct presign_art *a, struct sk_err *er
 	size_t i;
 	json_t *e;
 
-	if (!json_is_array(parts) || json_array_size(parts) == 0 ||
-	    json_array_size(parts) > 10000)
+	if (!json_is_array(parts) || json_array_size(parts) == 0 || json_array_size(parts) > 10000)
 		return sk_err_set(err, SK_EUSAGE,
 				  "artifact '%s': \"parts\" must list 1 to 10000 parts", a->name);
 	a->parts = calloc(json_array_size(parts), sizeof(*a->parts));

@@ -246,8 +246,8 @@ void rstore_close(struct rstore *st)
 	struct sk_err e = SK_ERR_INIT;
 
 	if (st->s && st->lock_key[0] && delete_key(st, st->lock_key, "unlock", &e) < 0)
-		log_warn("%s: cannot remove lock %s (it goes stale in %d minutes): %s",
-			 st->rem.url, st->lock_key, RSTORE_LOCK_STALE / 60, e.msg);
+		log_warn("%s: cannot remove lock %s (it goes stale in %d minutes): %s", st->rem.url,
+			 st->lock_key, RSTORE_LOCK_STALE / 60, e.msg);
 	s3_close(st->s);
 	free(st->lock_body);
 	memset(st, 0, sizeof(*st));
@@ -303,7 +303,7 @@ void rstore_set_sort(struct rstore_set *set)
 	struct {
 		uint8_t d[HASH_LEN];
 		uint64_t size;
-	} *tmp;
+	} * tmp;
 
 	if (set->n < 2)
 		return;
@@ -469,11 +469,12 @@ int rstore_get_manifest(struct rstore *st, const char *id, char **text, struct m
 		return sk_err_wrap(err, "snapshot '%s' in %s", id, st->rem.url);
 	if (strcmp(m->snapshot, id))
 		return sk_err_set(err, SK_EDAMAGED,
-				  "the manifest at %s/%s is of snapshot '%s', not '%s'", st->rem.url,
-				  key, m->snapshot, id);
+				  "the manifest at %s/%s is of snapshot '%s', not '%s'",
+				  st->rem.url, key, m->snapshot, id);
 	if (!m->chunks)
 		return sk_err_set(err, SK_EDAMAGED,
-				  "snapshot '%s' in %s has a format %d manifest; stores hold format "
+				  "snapshot '%s' in %s has a format %d manifest; stores hold "
+				  "format "
 				  "2",
 				  id, st->rem.url, m->format);
 	return 0;

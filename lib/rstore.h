@@ -26,8 +26,8 @@
 #include "s3.h"
 
 #define RSTORE_VERSION 1
-#define RSTORE_LOCK_REFRESH 300 /* seconds between a lock's refreshes */
-#define RSTORE_LOCK_STALE 1800	/* seconds after which a lock not refreshed is ignored */
+#define RSTORE_LOCK_REFRESH 300	       /* seconds between a lock's refreshes */
+#define RSTORE_LOCK_STALE 1800	       /* seconds after which a lock not refreshed is ignored */
 #define RSTORE_MAX_MANIFEST (16 << 20) /* as snapint.h's SNAPINT_MAX_MANIFEST */
 
 struct rstore {

@@ -27,12 +27,9 @@
  * left, whichever command they were.
  */
 static const struct snapint_repair snap_repairs[] = {
-	{ "fcsnap-create", snapcreate_repair },
-	{ "fcsnap-restore", snaprestore_repair },
-	{ "fcsnap-delete", snap_repair_delete },
-	{ "fcsnap-import", snapxfer_repair_import },
-	{ "fcsnap-pull", snapxfer_repair_import },
-	{ NULL, NULL },
+	{ "fcsnap-create", snapcreate_repair },	   { "fcsnap-restore", snaprestore_repair },
+	{ "fcsnap-delete", snap_repair_delete },   { "fcsnap-import", snapxfer_repair_import },
+	{ "fcsnap-pull", snapxfer_repair_import }, { NULL, NULL },
 };
 
 int snap_create(const struct snap_opts *o, struct snap_created *res, struct sk_err *err)

@@ -25,10 +25,10 @@ struct snap_opts {
 	int ids;	    /* fcsnap-list --ids */
 	int ntaps;	    /* fcsnap-restore --tap IFACE=NAME */
 	struct fc_net taps[FC_MAX_NETS];
-	int progress;	      /* --progress */
-	int full;	      /* fcsnap-create --full */
-	const char *as;	      /* fcsnap-import --as NEWID */
-	struct codec_opts co; /* fcsnap-export -z, -l, -j */
+	int progress;	       /* --progress */
+	int full;	       /* fcsnap-create --full */
+	const char *as;	       /* fcsnap-import --as NEWID */
+	struct codec_opts co;  /* fcsnap-export -z, -l, -j */
 	const char *remote;    /* s3://BUCKET/PREFIX: push, pull, --remote */
 	int force;	       /* fcsnap-push --force: replace a remote snapshot */
 	int read_data;	       /* fcsnap-verify --remote --read-data */
@@ -96,14 +96,14 @@ int snap_import(const struct snap_opts *o, struct sk_err *err);
 struct snap_moved {
 	char snapshot[72]; /* as stored where it went */
 	char remote[600];
-	uint64_t size;		   /* the artifacts' bytes */
-	uint64_t chunks;	   /* chunk places in the artifacts */
-	uint64_t chunks_zero;	   /* all zeros: never stored */
-	uint64_t chunks_moved;	   /* distinct chunks uploaded or downloaded */
-	uint64_t chunks_skipped;   /* push: distinct chunks the store had */
-	uint64_t bytes_moved;	   /* compressed bytes sent or received, manifest included */
-	uint64_t bytes_skipped;	   /* push: bytes of the chunks skipped */
-	uint64_t manifest_bytes;   /* the manifest's share of bytes_moved */
+	uint64_t size;		 /* the artifacts' bytes */
+	uint64_t chunks;	 /* chunk places in the artifacts */
+	uint64_t chunks_zero;	 /* all zeros: never stored */
+	uint64_t chunks_moved;	 /* distinct chunks uploaded or downloaded */
+	uint64_t chunks_skipped; /* push: distinct chunks the store had */
+	uint64_t bytes_moved;	 /* compressed bytes sent or received, manifest included */
+	uint64_t bytes_skipped;	 /* push: bytes of the chunks skipped */
+	uint64_t manifest_bytes; /* the manifest's share of bytes_moved */
 	double seconds;
 };
 /* fcsnap-push --presigned: the ETag of each part, per artifact, for the control plane. */
@@ -116,12 +116,12 @@ struct snap_parts {
 		uint64_t size, part_size;
 		int nparts;
 		char (*etags)[80];
-	} *arts;
+	} * arts;
 };
 void snap_parts_free(struct snap_parts *p);
 /* What --prune removed. */
 struct snap_pruned {
-	uint64_t snapshots;	  /* manifests read */
+	uint64_t snapshots; /* manifests read */
 	uint64_t chunks_kept;
 	uint64_t chunks_deleted;
 	uint64_t bytes_deleted; /* as stored */

@@ -136,7 +136,8 @@ static int open_artifacts(const char *dir, const struct manifest *m, int *fds, s
 					  m->snapshot, m->arts[a].name);
 		if (fstat(fds[a], &st) < 0 || (uint64_t)st.st_size != m->arts[a].size)
 			return sk_err_set(err, SK_EDAMAGED,
-					  "snapshot '%s': artifact '%s' is %lld bytes, expected %llu",
+					  "snapshot '%s': artifact '%s' is %lld bytes, expected "
+					  "%llu",
 					  m->snapshot, m->arts[a].name, (long long)st.st_size,
 					  (unsigned long long)m->arts[a].size);
 	}
@@ -217,8 +218,8 @@ static int push_store(struct push_plan *p, struct sk_err *err)
 {
 	int has;
 
-	if (rstore_open(&p->st, &p->c->cfg, p->o->remote, "fcsnap-push", 1, 0, p->o->wait_s,
-			err) < 0)
+	if (rstore_open(&p->st, &p->c->cfg, p->o->remote, "fcsnap-push", 1, 0, p->o->wait_s, err) <
+	    0)
 		return -1;
 	snprintf(p->res->remote, sizeof(p->res->remote), "%s", p->st.rem.url);
 	has = rstore_has_manifest(&p->st, p->o->snapshot, err);
@@ -226,8 +227,8 @@ static int push_store(struct push_plan *p, struct sk_err *err)
 		return -1;
 	if (has && !p->o->force)
 		return sk_err_set(err, SK_EBUSY,
-				  "%s already has snapshot '%s'; --force replaces it", p->st.rem.url,
-				  p->o->snapshot);
+				  "%s already has snapshot '%s'; --force replaces it",
+				  p->st.rem.url, p->o->snapshot);
 	return rstore_list_chunks(&p->st, &p->have, err);
 }
 
@@ -290,7 +291,8 @@ static struct s3_req *push_next(void *arg)
 
 		/* The chunk's other places ride along. */
 		for (; k < p->nplaces && !memcmp(p->places[k].d, pl->d, HASH_LEN); k++)
-			progress_add(&p->prog, chunk_len(&p->man, p->places[k].art, p->places[k].idx));
+			progress_add(&p->prog,
+				     chunk_len(&p->man, p->places[k].art, p->places[k].idx));
 		p->next = k;
 		if (rstore_set_find(&p->have, pl->d) >= 0) {
 			p->res->chunks_skipped++;
@@ -319,6 +321,7 @@ static int push_done(void *arg, struct s3_req *r, struct sk_err *err)
 		p->res->bytes_moved += r->body_len;
 		progress_add(&p->prog, r->tag);
 		progress_what(&p->prog, "pushing", p->o->snapshot, p->res, 1);
+		fault_point("fcpush-chunk-sent");
 	}
 	s3_req_free(r);
 	if (ret == 0 && p->failed) {
@@ -429,8 +432,8 @@ static int pull_fetch_manifest(struct pull_plan *p, struct sk_err *err)
 	int a;
 
 	if (config_check_id("snapshot", p->o->snapshot, err) < 0 ||
-	    rstore_open(&p->st, &p->c->cfg, p->o->remote, "fcsnap-pull", 0, 0, p->o->wait_s,
-			err) < 0)
+	    rstore_open(&p->st, &p->c->cfg, p->o->remote, "fcsnap-pull", 0, 0, p->o->wait_s, err) <
+		0)
 		return -1;
 	snprintf(p->res->remote, sizeof(p->res->remote), "%s", p->st.rem.url);
 	if (rstore_get_manifest(&p->st, p->o->snapshot, &p->text, &p->man, err) < 0)
@@ -524,7 +527,8 @@ static int write_sparse(int fd, const uint8_t *data, size_t len, uint64_t off)
 				break;
 			i += n;
 		}
-		if (pwrite(fd, data + start, i - start, (off_t)(off + start)) != (ssize_t)(i - start))
+		if (pwrite(fd, data + start, i - start, (off_t)(off + start)) !=
+		    (ssize_t)(i - start))
 			return -1;
 	}
 	return 0;
@@ -581,7 +585,8 @@ static int pull_done(void *arg, struct s3_req *r, struct sk_err *err)
 		uint8_t md[HASH_LEN];
 
 		if (r->resp_len != len) {
-			sk_err_set(err, SK_EDAMAGED, "artifact '%s': got %zu bytes for a chunk of %llu",
+			sk_err_set(err, SK_EDAMAGED,
+				   "artifact '%s': got %zu bytes for a chunk of %llu",
 				   p->man.arts[pl->art].name, r->resp_len, (unsigned long long)len);
 			goto out;
 		}
@@ -852,8 +857,8 @@ static struct s3_req *part_next(void *arg)
 	}
 	r->body_fd = p->fds[p->art];
 	r->body_off = (uint64_t)p->part * pa->part_size;
-	r->body_len = ra->size - r->body_off < pa->part_size ? ra->size - r->body_off
-							      : pa->part_size;
+	r->body_len =
+	    ra->size - r->body_off < pa->part_size ? ra->size - r->body_off : pa->part_size;
 	r->has_body = 1;
 	r->tag = (uint64_t)p->art << 32 | (uint32_t)p->part;
 	if (hash_md5_b64_fd(r->body_fd, r->body_off, r->body_len, r->md5, &p->werr) < 0) {
@@ -939,7 +944,8 @@ static int part_check(struct part_plan *p, const struct manifest *m, const char 
 			return sk_err_sys(err, SK_EDAMAGED, errno, "artifact '%s'", pa->name);
 	}
 	if (p->ps.nart != m->nart)
-		return sk_err_set(err, SK_EUSAGE, "%s: the plan has %d of the snapshot's %d artifacts",
+		return sk_err_set(err, SK_EUSAGE,
+				  "%s: the plan has %d of the snapshot's %d artifacts",
 				  p->o->presigned, p->ps.nart, m->nart);
 	return 0;
 }

@@ -37,7 +37,8 @@ static void usage(void)
 	      " -V, --version              display version and exit\n"
 	      "\n"
 	      "Exit status: 0 done, 1 failed (the store unreachable), 2 usage or config\n"
-	      "error (keys refused, no bucket), 5 damaged index or manifest.\n"
+	      "error (keys refused, no bucket), 4 the store is locked for a prune,\n"
+	      "5 damaged index or manifest.\n"
 	      "See fcsnap-list(1).\n",
 	      stdout);
 }

@@ -10,6 +10,7 @@
 #include "rstore.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,7 @@ static int check_marker(struct rstore *st, int create, struct sk_err *err)
 
 struct lock_scan {
 	const char *own;
+	const char *host; /* ours, as lock names carry it */
 	int exclusive;
 	int64_t now;
 	char holder[300];
@@ -136,13 +138,53 @@ static int scan_lock(void *arg, const char *key, uint64_t size, int64_t mtime, s
 
 	(void)size;
 	(void)err;
-	if (!strcmp(key, ls->own) || ls->now - mtime > RSTORE_LOCK_STALE)
+	if (!strcmp(key, ls->own) || rstore_lock_stale(key, mtime, ls->now, ls->host))
 		return 0;
 	if (ls->exclusive || !strncmp(name, "exclusive.", 10)) {
 		snprintf(ls->holder, sizeof(ls->holder), "%s", key);
 		ls->age = ls->now - mtime;
 	}
 	return 0;
+}
+
+/* This host's name as lock names carry it: [A-Za-z0-9-] only. */
+static void lock_host(char *host, size_t size)
+{
+	size_t i;
+
+	snprintf(host, size, "host");
+	gethostname(host, size - 1);
+	host[size - 1] = '\0';
+	for (i = 0; host[i]; i++)
+		if (!((host[i] >= 'a' && host[i] <= 'z') || (host[i] >= 'A' && host[i] <= 'Z') ||
+		      (host[i] >= '0' && host[i] <= '9') || host[i] == '-'))
+			host[i] = '-';
+}
+
+int rstore_lock_stale(const char *key, int64_t mtime, int64_t now, const char *host)
+{
+	const char *name = strrchr(key, '/'), *h, *pid;
+	char me[128];
+	size_t hl;
+	long n;
+
+	if (now - mtime > RSTORE_LOCK_STALE)
+		return 1;
+	/* KIND.HOST.PID.RAND: a lock of this host whose process is gone is stale now. */
+	h = name ? strchr(name, '.') : NULL;
+	pid = h ? strchr(h + 1, '.') : NULL;
+	if (!pid)
+		return 0;
+	h++;
+	hl = (size_t)(pid - h);
+	if (!host) {
+		lock_host(me, sizeof(me));
+		host = me;
+	}
+	if (hl != strlen(host) || strncmp(h, host, hl))
+		return 0;
+	n = strtol(pid + 1, NULL, 10);
+	return n > 0 && kill((pid_t)n, 0) < 0 && errno == ESRCH;
 }
 
 /* Write our lock, then look for one that conflicts with it: 1 if there is one. */
@@ -156,6 +198,7 @@ static int try_lock(struct rstore *st, int exclusive, struct lock_scan *ls, stru
 	st->lock_at = log_now();
 	memset(ls, 0, sizeof(*ls));
 	ls->own = st->lock_key;
+	ls->host = NULL;
 	ls->exclusive = exclusive;
 	ls->now = (int64_t)time(NULL);
 	if (s3_list(st->s, "locks/", scan_lock, ls, err) < 0)
@@ -170,17 +213,12 @@ static int try_lock(struct rstore *st, int exclusive, struct lock_scan *ls, stru
 static int take_lock(struct rstore *st, const char *op, int exclusive, int wait_s,
 		     struct sk_err *err)
 {
-	char host[128] = "host";
+	char host[128];
 	double deadline = log_now() + (wait_s > 0 ? wait_s : 0);
 	struct lock_scan ls;
-	size_t i;
 	int rc;
 
-	gethostname(host, sizeof(host) - 1);
-	for (i = 0; host[i]; i++)
-		if (!((host[i] >= 'a' && host[i] <= 'z') || (host[i] >= 'A' && host[i] <= 'Z') ||
-		      (host[i] >= '0' && host[i] <= '9') || host[i] == '-'))
-			host[i] = '-';
+	lock_host(host, sizeof(host));
 	snprintf(st->lock_key, sizeof(st->lock_key), "locks/%s.%s.%ld.%08lx",
 		 exclusive ? "exclusive" : "shared", host, (long)getpid(),
 		 (unsigned long)((unsigned)rand() ^ (unsigned)time(NULL)));

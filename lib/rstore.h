@@ -12,7 +12,8 @@
  * in the store whole or not at all. Chunks that no manifest names are
  * removed by prune alone, under the exclusive lock: no push can then be
  * between its chunks and its manifest. A lock not refreshed for
- * RSTORE_LOCK_STALE seconds is stale, as restic's are: its holder died.
+ * RSTORE_LOCK_STALE seconds is stale, as restic's are: its holder died; so
+ * is one of this host whose process is gone.
  */
 #ifndef SK_RSTORE_H
 #define SK_RSTORE_H
@@ -48,6 +49,12 @@ struct rstore {
  */
 int rstore_open(struct rstore *st, const struct sk_config *cfg, const char *url, const char *op,
 		int create, int exclusive, int wait_s, struct sk_err *err);
+/*
+ * Is lock key (written at mtime, the store's clock) stale at now: not
+ * refreshed for RSTORE_LOCK_STALE, or held by a process of this host (host,
+ * NULL for ours) that is gone, as restic judges its own host's locks.
+ */
+int rstore_lock_stale(const char *key, int64_t mtime, int64_t now, const char *host);
 /* Rewrite our lock if RSTORE_LOCK_REFRESH has passed (an s3_ops tick). */
 int rstore_refresh(struct rstore *st, struct sk_err *err);
 /* Remove our lock (best effort) and close. */

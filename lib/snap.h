@@ -95,6 +95,7 @@ int snap_import(const struct snap_opts *o, struct sk_err *err);
 /* What fcsnap-push and fcsnap-pull moved. Counts are of chunks, bytes of data as it is. */
 struct snap_moved {
 	char snapshot[72]; /* as stored where it went */
+	char source[72];   /* its id where it came from */
 	char remote[600];
 	uint64_t size;		 /* the artifacts' bytes */
 	uint64_t chunks;	 /* chunk places in the artifacts */

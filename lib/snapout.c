@@ -197,7 +197,7 @@ void snapout_moved(const struct snap_opts *o, const struct snap_moved *m, int pu
 		fcjson_set_str(j, "snapshot", m->snapshot);
 		fcjson_set_str(j, "remote", m->remote);
 		if (!push)
-			fcjson_set_str(j, "source_snapshot", o->snapshot);
+			fcjson_set_str(j, "source_snapshot", m->source);
 		fcjson_set_int(j, "size", (int64_t)m->size);
 		fcjson_set_int(j, "chunks", (int64_t)m->chunks);
 		fcjson_set_int(j, "chunks_zero", (int64_t)m->chunks_zero);

@@ -426,11 +426,10 @@ struct pull_plan {
 	struct s3 *s; /* the client in use */
 };
 
+static int pull_check_size(struct pull_plan *p, struct sk_err *err);
+
 static int pull_fetch_manifest(struct pull_plan *p, struct sk_err *err)
 {
-	uint64_t total = 0, max = p->c->cfg.max_bytes;
-	int a;
-
 	if (config_check_id("snapshot", p->o->snapshot, err) < 0 ||
 	    rstore_open(&p->st, &p->c->cfg, p->o->remote, "fcsnap-pull", 0, 0, p->o->wait_s, err) <
 		0)
@@ -438,12 +437,22 @@ static int pull_fetch_manifest(struct pull_plan *p, struct sk_err *err)
 	snprintf(p->res->remote, sizeof(p->res->remote), "%s", p->st.rem.url);
 	if (rstore_get_manifest(&p->st, p->o->snapshot, &p->text, &p->man, err) < 0)
 		return -1;
+	return pull_check_size(p, err);
+}
+
+/* The source id, and the sizes inside [archive] max_bytes, as fcsnap-import takes them. */
+static int pull_check_size(struct pull_plan *p, struct sk_err *err)
+{
+	uint64_t total = 0, max = p->c->cfg.max_bytes;
+	int a;
+
+	snprintf(p->res->source, sizeof(p->res->source), "%s", p->man.snapshot);
 	for (a = 0; a < p->man.nart; a++) {
 		if (p->man.arts[a].size > max || total > max - p->man.arts[a].size)
 			return sk_err_set(err, SK_EDAMAGED,
 					  "snapshot '%s' adds up to more than [archive] max_bytes "
 					  "(%llu)",
-					  p->o->snapshot, (unsigned long long)max);
+					  p->man.snapshot, (unsigned long long)max);
 		total += p->man.arts[a].size;
 	}
 	return 0;
@@ -550,7 +559,7 @@ static int pull_place_all(struct pull_plan *p, size_t first, const uint8_t *data
 			return sk_err_set(err, SK_EDAMAGED,
 					  "manifest of '%s': one chunk digest for chunks of two "
 					  "lengths",
-					  p->o->snapshot);
+					  p->res->source);
 		if (write_sparse(p->fds[pl->art], data, (size_t)len,
 				 (uint64_t)pl->idx * p->man.chunk_size) < 0)
 			return sk_err_sys(err, SK_EFAIL, errno ? errno : EIO, "write '%s'", name);
@@ -576,7 +585,7 @@ static int pull_done(void *arg, struct s3_req *r, struct sk_err *err)
 		if (err->code == SK_ENOENT && !p->presigned)
 			sk_err_set(err, SK_EDAMAGED,
 				   "chunk %.16s... of snapshot '%s' is missing from %s", hex,
-				   p->o->snapshot, p->st.rem.url);
+				   p->res->source, p->st.rem.url);
 		goto out;
 	}
 	p->res->bytes_moved += r->resp_len;
@@ -649,7 +658,7 @@ static int pull_chunks(struct pull_plan *p, struct s3 *s, struct sk_err *err)
 	 */
 	if (p->filled != p->nplaces)
 		return sk_err_set(err, SK_EFAIL, "snapshot '%s': %llu of %zu chunks arrived",
-				  p->o->snapshot, (unsigned long long)p->filled, p->nplaces);
+				  p->res->source, (unsigned long long)p->filled, p->nplaces);
 	for (a = 0; a < p->man.nart; a++)
 		if (fsync(p->fds[a]) < 0)
 			return sk_err_sys(err, SK_EFAIL, errno, "write '%s'", p->man.arts[a].name);
@@ -804,7 +813,7 @@ int snapremote_pull_presigned(const struct snap_opts *o, const struct snapint_re
 			p.ps.arts[k] = t;
 		}
 	}
-	if (snapint_open(&p.c, o->config_path, repairs, err) < 0 ||
+	if (snapint_open(&p.c, o->config_path, repairs, err) < 0 || pull_check_size(&p, err) < 0 ||
 	    presigned_client(p.c, &s, err) < 0 ||
 	    snapint_stage_claim(p.c, &p.stage, &p.man, o->as, o->wait_s, err) < 0)
 		goto out;

@@ -10,11 +10,12 @@ bats_require_minimum_version 1.5.0
 
 CMDS=(ws-export ws-import ws-preserve
     fcsnap-create fcsnap-restore fcsnap-list fcsnap-delete fcsnap-verify
-    fcsnap-export fcsnap-import)
+    fcsnap-export fcsnap-import fcsnap-push fcsnap-pull)
 MANPAGES=(man/man1/ws-export.1 man/man1/ws-import.1 man/man1/ws-preserve.1
     man/man1/fcsnap-create.1 man/man1/fcsnap-restore.1 man/man1/fcsnap-list.1
     man/man1/fcsnap-delete.1 man/man1/fcsnap-verify.1
     man/man1/fcsnap-export.1 man/man1/fcsnap-import.1
+    man/man1/fcsnap-push.1 man/man1/fcsnap-pull.1
     man/man5/statekit.ini.5 man/man7/statekit.7)
 
 # Every section.key=default of statekit.ini, as the CLI spec of issue 2 lists
@@ -46,6 +47,11 @@ INI_KEYS=(
     'firecracker.chroot=/srv/jailer/firecracker/%s/root'
     'firecracker.clone=auto'
     'firecracker.snapshot=auto'
+    'remote.endpoint='
+    'remote.region='
+    'remote.addressing=path'
+    'remote.concurrency=0'
+    'remote.credentials_file='
 )
 
 setup()

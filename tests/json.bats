@@ -20,12 +20,15 @@ setup() {
 
 	# kind of every key, the same in every command
 	STR = ("bot", "snapshot", "machine", "codec", "file", "directory", "socket", "root",
-	       "vmm_version", "name", "kind")
+	       "vmm_version", "name", "kind", "remote", "source_snapshot")
 	STR_OR_NULL = ("snapshot_version", "error", "drive_id", "diff_base", "diff_pages",
 	               "base_copy", "full_reason")
-	INT = ("generation", "size", "entries", "bytes", "artifact_count", "pid")
+	INT = ("generation", "size", "entries", "bytes", "artifact_count", "pid",
+	       "chunks", "chunks_zero", "chunks_uploaded", "chunks_downloaded", "chunks_skipped",
+	       "bytes_uploaded", "bytes_downloaded", "bytes_skipped", "manifest_bytes",
+	       "snapshots", "chunks_kept", "chunks_deleted", "bytes_deleted", "locks_deleted")
 	BOOL = ("ok", "was_paused", "jailed", "pins_snapshot_memory", "dirty_tracking")
-	MS = ("pause_ms", "clone_ms", "base_ms")
+	MS = ("pause_ms", "clone_ms", "base_ms", "duration_ms")
 	TIME = ("created", "restored")
 	KEYS = {
 	    "import": "bot entries bytes codec",
@@ -40,6 +43,11 @@ setup() {
 	    "fcsnap-restore": "machine snapshot pid socket root jailed taps pins_snapshot_memory"
 	                      " dirty_tracking",
 	    "fcsnap-verify": "snapshot ok error",
+	    "fcsnap-push": "snapshot remote size chunks chunks_zero chunks_uploaded chunks_skipped"
+	                   " bytes_uploaded bytes_skipped manifest_bytes duration_ms",
+	    "fcsnap-pull": "snapshot remote source_snapshot size chunks chunks_zero chunks_downloaded"
+	                   " bytes_downloaded manifest_bytes duration_ms",
+	    "fcsnap-prune": "remote snapshots chunks_kept chunks_deleted bytes_deleted locks_deleted",
 	    "artifact": "name kind drive_id size sha256",
 	}
 	LISTS = ("preserve-list", "fcsnap-list", "fcsnap-verify")

@@ -415,8 +415,8 @@ static int note_stale(void *arg, const char *key, uint64_t size, int64_t mtime, 
 
 	(void)size;
 	(void)err;
-	if (rstore_lock_stale(key, mtime, (int64_t)time(NULL), NULL) && strcmp(key, p->st.lock_key) &&
-	    p->nstale < 64)
+	if (rstore_lock_stale(key, mtime, (int64_t)time(NULL), NULL) &&
+	    strcmp(key, p->st.lock_key) && p->nstale < 64)
 		snprintf(p->stale[p->nstale++], sizeof(p->stale[0]), "%s", key);
 	return 0;
 }

@@ -257,6 +257,14 @@ fake_preserve()
     check_help_in_docs fcsnap-import
 }
 
+@test "fcsnap-push: every --help option is in the man page and both completions" {
+    check_help_in_docs fcsnap-push
+}
+
+@test "fcsnap-pull: every --help option is in the man page and both completions" {
+    check_help_in_docs fcsnap-pull
+}
+
 @test "fcsnap-create: the man page and completions name no option --help lacks" {
     check_docs_in_help fcsnap-create
 }
@@ -283,6 +291,14 @@ fake_preserve()
 
 @test "fcsnap-import: the man page and completions name no option --help lacks" {
     check_docs_in_help fcsnap-import
+}
+
+@test "fcsnap-push: the man page and completions name no option --help lacks" {
+    check_docs_in_help fcsnap-push
+}
+
+@test "fcsnap-pull: the man page and completions name no option --help lacks" {
+    check_docs_in_help fcsnap-pull
 }
 
 @test "man pages: mandoc -Tlint -W warning reports nothing" {

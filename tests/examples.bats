@@ -173,7 +173,7 @@ declare -gA EX_NORUN=(
 	[s3]="needs an object store at s3://snapshots/fleet and keys to it, or a control plane's presigned URLs; tests/remote.bats runs the same commands against a private Ceph RGW"
 )
 
-STATEKIT_CMDS=" ws-export ws-import ws-preserve fcsnap-create fcsnap-restore fcsnap-list fcsnap-delete fcsnap-verify fcsnap-export fcsnap-import "
+STATEKIT_CMDS=" ws-export ws-import ws-preserve fcsnap-create fcsnap-restore fcsnap-list fcsnap-delete fcsnap-verify fcsnap-export fcsnap-import fcsnap-push fcsnap-pull "
 
 # The pages with examples: README.md and every man page.
 ex_files() {

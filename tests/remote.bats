@@ -357,3 +357,32 @@ s3: ok"
 	assert_equal "$(ls -A "$ST2/tmp")" ""
 	assert_equal "$(sqlite3 "$ST2/index.db" 'SELECT count(*) FROM journal')" 0
 }
+
+# The lines a terminal would show: each \r starts a line again.
+screen_lines() {
+	tr '\r' '\n' <"$1" | sed 's/\x1b\[K//g' | grep -v '^$'
+}
+
+@test "fcsnap-push, fcsnap-pull: typed at a terminal, progress counts chunks and bytes; the copy is whole" {
+	fc_start vm1 --mem 64 --disk rootfs:96 --disk data:16
+	head -c 90M /dev/urandom | dd of="$(fc_dir vm1)/rootfs.img" conv=notrunc status=none
+	fcsnap-create vm1 s1
+	sk_conf "[remote]" "concurrency = 1"
+	run "$REPO/tests/helpers/ptyrun" -o "$BATS_TEST_TMPDIR/screen" "fcsnap-push s1 $R"
+	[ "$status" -eq 0 ] || fail "exit $status: $(cat "$BATS_TEST_TMPDIR/screen")"
+	screen_lines "$BATS_TEST_TMPDIR/screen" >"$BATS_TEST_TMPDIR/lines"
+	grep -Eq "^fcsnap-push: pushing 's1': [0-9]+ chunks sent, [0-9]+ skipped: [0-9.]+ [KMG]?i?B of [0-9.]+ MiB \([0-9]+%\)" "$BATS_TEST_TMPDIR/lines" ||
+		fail "no chunk counts at the terminal: $(cat -A "$BATS_TEST_TMPDIR/screen")"
+	assert_equal "$(grep -c ' in [0-9.]* s ' "$BATS_TEST_TMPDIR/lines")" 1
+	tail -n1 "$BATS_TEST_TMPDIR/lines" | grep -Eq "^fcsnap-push: pushing 's1': [0-9]+ chunks sent, 0 skipped: [0-9.]+ MiB in " ||
+		fail "closing line: $(tail -n1 "$BATS_TEST_TMPDIR/lines")"
+	run "$REPO/tests/helpers/ptyrun" -o "$BATS_TEST_TMPDIR/screen2" "fcsnap-pull -c $CONF2 $R s1"
+	[ "$status" -eq 0 ] || fail "exit $status: $(cat "$BATS_TEST_TMPDIR/screen2")"
+	screen_lines "$BATS_TEST_TMPDIR/screen2" | tail -n1 | grep -Eq "^fcsnap-pull: pulling 's1': [0-9]+ chunks received: [0-9.]+ MiB in " ||
+		fail "closing line: $(cat -A "$BATS_TEST_TMPDIR/screen2")"
+	assert_same_snapshot "$ST/snapshots/s1" "$ST2/snapshots/s1"
+	# -q: nothing at all
+	run "$REPO/tests/helpers/ptyrun" -o "$BATS_TEST_TMPDIR/screen3" "fcsnap-push -q --force s1 $R"
+	assert_success
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/screen3")" ""
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make the seed corpus of every fuzz target: tests/fuzz/seeds.sh DIR writes
-# DIR/targuard, DIR/codec, DIR/snapimport, DIR/manifest and DIR/config,
+# DIR/targuard, DIR/codec, DIR/snapimport, DIR/manifest, DIR/config and
+# DIR/remote,
 # each a directory of small valid inputs. Nothing binary is kept in the
 # repository: the tar streams come from GNU tar and bsdtar, the compressed
 # streams from gzip, pigz, zstd and a few lines of Python (statekit's own
@@ -14,7 +15,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 rm -rf "$out"
-mkdir -p "$out"/{targuard,codec,snapimport,manifest,config}
+mkdir -p "$out"/{targuard,codec,snapimport,manifest,config,remote}
 
 # ---- tar streams
 t=$work/tree
@@ -212,3 +213,16 @@ printf '# containerd bots\n[workspace]\nbackend = containerd\n[containerd]\nstop
 printf '[archive]\ncompression=none\nmax_bytes=64G\nlevel=22\n[firecracker]\nclone=reflink\n' \
 	>"$cfg/archive.ini"
 : >"$cfg/empty.ini"
+
+# ---- remote: the first byte picks the parser (0 XML, 1 PLAN, 2 SPEC, 3 chunk)
+r=$out/remote
+{ printf '\000'; printf '<?xml version="1.0"?><ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>p/chunks/ab/ab&amp;c</Key><Size>12</Size><LastModified>2026-12-03T13:40:35.000Z</LastModified></Contents><NextContinuationToken>tok</NextContinuationToken></ListBucketResult>'; } >"$r/list.bin"
+{ printf '\000'; printf '<Error><Code>NoSuchBucket</Code><Message>no &lt;b&gt;</Message></Error>'; } >"$r/error.bin"
+{ printf '\001'; printf '{"artifacts":[{"name":"memory","part_size":5242880,"parts":[{"part_number":1,"url":"http://h/b/k?partNumber=1"},{"part_number":2,"url":"https://h/b/k?partNumber=2"}]}]}'; } >"$r/plan.bin"
+{ printf '\002'; printf '{"manifest":{"format":2},"artifacts":[{"name":"vmstate","url":"http://h/b/v"}]}'; } >"$r/spec.bin"
+python3 - "$r/chunk.bin" <<'PY'
+import hashlib, subprocess, sys
+data = b"statekit chunk " * 100
+z = subprocess.run(["zstd", "-q", "-c", "--check"], input=data, capture_output=True, check=True).stdout
+open(sys.argv[1], "wb").write(b"\x03" + len(data).to_bytes(2, "big") + hashlib.sha256(data).digest() + z)
+PY

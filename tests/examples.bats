@@ -60,12 +60,15 @@ README.md:5	ex-readme-fcsnap	fcsnap-create --wait 60 vm1 vm1-$(date +%F)
 README.md:5	ex-readme-fcsnap	fcsnap-export vm1-2026-11-23 | ssh host2 fcsnap-import
 README.md:5	ex-readme-fcsnap	ssh host2 fcsnap-restore --tap eth0=tap7 vm1-2026-11-23 vm7
 README.md:5	ex-readme-fcsnap	fcsnap-verify --all                  # re-hash every snapshot
-README.md:6	norun:make	make                         # build/bin/*
-README.md:6	norun:check	make check                   # unit tests and bats suites
-README.md:6	norun:make	make DEVELOPER=1             # -Werror
-README.md:6	norun:lint	make lint                    # clang-format, mandoc -Tlint, shellcheck
-README.md:6	norun:check	make SANITIZE=address,undefined check
-README.md:6	norun:install	make install PREFIX=/usr/local DESTDIR=...
+README.md:6	ex-s3	fcsnap-push vm1-2026-11-23 s3://snapshots/fleet
+README.md:6	ex-s3	ssh host3 fcsnap-pull s3://snapshots/fleet vm1-2026-11-23
+README.md:6	ex-s3	fcsnap-verify --remote s3://snapshots/fleet --all --read-data
+README.md:7	norun:make	make                         # build/bin/*
+README.md:7	norun:check	make check                   # unit tests and bats suites
+README.md:7	norun:make	make DEVELOPER=1             # -Werror
+README.md:7	norun:lint	make lint                    # clang-format, mandoc -Tlint, shellcheck
+README.md:7	norun:check	make SANITIZE=address,undefined check
+README.md:7	norun:install	make install PREFIX=/usr/local DESTDIR=...
 man/man1/fcsnap-create.1:1	ex-fccreate	fcsnap-create -v vm1 vm1-pre-upgrade
 man/man1/fcsnap-create.1:2	ex-cron-fccreate	PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
 man/man1/fcsnap-create.1:2	ex-cron-fccreate	30 2 * * * root fcsnap-create --wait 60 -q vm1 vm1-$(date +\%F)
@@ -76,7 +79,7 @@ man/man1/fcsnap-delete.1:2	ex-cron-fcdelete	PATH=/usr/local/sbin:/usr/local/bin:
 man/man1/fcsnap-delete.1:2	ex-cron-fcdelete	45 2 * * * root fcsnap-list --ids vm1 | head -n -7 | xargs -r -n 1 fcsnap-delete --wait 60 -q
 man/man1/fcsnap-delete.1:3	ex-fcdelete-inuse	$ fcsnap-delete vm1-2026-11-01
 man/man1/fcsnap-delete.1:3	ex-fcdelete-inuse	fcsnap-delete: snapshot 'vm1-2026-11-01' is in use: machine 'vm7' (pid 4242) runs from its memory file
-man/man1/fcsnap-delete.1:4	norun:s3	fcsnap-delete --remote s3://snapshots/fleet s1 && fcsnap-delete --remote s3://snapshots/fleet --prune
+man/man1/fcsnap-delete.1:4	ex-s3	fcsnap-delete --remote s3://snapshots/fleet s1 && fcsnap-delete --remote s3://snapshots/fleet --prune
 man/man1/fcsnap-delete.1:5	norun:s3	PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
 man/man1/fcsnap-delete.1:5	norun:s3	0 5 * * 0 root fcsnap-delete --remote s3://snapshots/fleet --prune --wait 3600 -q
 man/man1/fcsnap-export.1:1	ex-fcxfer	fcsnap-export s1 | ssh host2 fcsnap-import
@@ -95,11 +98,11 @@ man/man1/fcsnap-list.1:2	ex-fclist	fcsnap-list vm1
 man/man1/fcsnap-list.1:3	ex-fclist	fcsnap-list --ids vm1 | tail -n 1
 man/man1/fcsnap-list.1:4	ex-fclist	fcsnap-list --json | jq -r '.[] | select(.pause_ms > 500) | .snapshot'
 man/man1/fcsnap-list.1:5	ex-fclist	fcsnap-list --ids vm1 | head -n -7 | xargs -r -n 1 fcsnap-delete
-man/man1/fcsnap-list.1:6	norun:s3	fcsnap-list --remote s3://snapshots/fleet
+man/man1/fcsnap-list.1:6	ex-s3	fcsnap-list --remote s3://snapshots/fleet
 man/man1/fcsnap-pull.1:1	norun:s3	fcsnap-pull s3://snapshots/fleet s1 && fcsnap-restore s1 vm2
-man/man1/fcsnap-pull.1:2	norun:s3	fcsnap-pull --as s1-old s3://snapshots/fleet s1
+man/man1/fcsnap-pull.1:2	ex-s3	fcsnap-pull --as s1-old s3://snapshots/fleet s1
 man/man1/fcsnap-pull.1:3	norun:s3	fcsnap-pull --presigned spec.json
-man/man1/fcsnap-push.1:1	norun:s3	fcsnap-push s1 s3://snapshots/fleet
+man/man1/fcsnap-push.1:1	ex-s3	fcsnap-push s1 s3://snapshots/fleet
 man/man1/fcsnap-push.1:2	norun:s3	fcsnap-pull s3://snapshots/fleet s1 && fcsnap-restore s1 vm2
 man/man1/fcsnap-push.1:3	norun:s3	AWS_ENDPOINT_URL=http://127.0.0.1:7480 fcsnap-push s1 s3://snapshots/fleet
 man/man1/fcsnap-push.1:4	norun:s3	fcsnap-push --presigned plan.json s1 > parts.json
@@ -115,7 +118,7 @@ man/man1/fcsnap-verify.1:1	ex-fcverify	fcsnap-verify vm1-2026-11-22
 man/man1/fcsnap-verify.1:2	ex-cron-fcverify	PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
 man/man1/fcsnap-verify.1:2	ex-cron-fcverify	0 4 * * 0 root fcsnap-verify --all --wait 600 >/dev/null
 man/man1/fcsnap-verify.1:3	ex-fcverify	fcsnap-verify --all --json | jq -r '.[] | select(.ok | not) | .snapshot'
-man/man1/fcsnap-verify.1:4	norun:s3	fcsnap-verify --remote s3://snapshots/fleet --all --read-data
+man/man1/fcsnap-verify.1:4	ex-s3	fcsnap-verify --remote s3://snapshots/fleet --all --read-data
 man/man1/ws-export.1:1	ex-ws-move	ws-export bot1 | ssh host2 ws-import bot1
 man/man1/ws-export.1:2	ex-ws-move	ws-export -z zstd bot1 | ssh host2 ws-import bot1
 man/man1/ws-export.1:3	ex-ws-file	ws-export --wait 600 -o /srv/archive/bot1.tar.gz bot1
@@ -224,6 +227,7 @@ setup() {
 
 teardown() {
 	[[ -z ${EX_RELEASE:-} ]] || touch "$EX_RELEASE"
+	[[ -z ${EX_RGW:-} ]] || "$REPO/tests/helpers/rgw" stop "$EX_RGW"
 	kill_bg
 	local db p f
 	for db in "$ST/index.db" "$ST2/index.db"; do
@@ -967,6 +971,42 @@ recreate_bot1() {
 	# vm1 on this host runs on, on its own TAP.
 	assert_equal "$(fc_state "$(fc_sock vm1)")" Running
 	[[ $EX_OUT == *"$id"*ok* || $EX_OUT == *ok*"$id"* ]] || fail "fcsnap-verify --all did not report $id: $EX_OUT"
+}
+
+@test "fcsnap-push, -pull, -list, -verify, -delete: the store examples as written, against a private RGW (ex-s3)" {
+	local d=$BATS_TEST_TMPDIR/rgw
+	eval "$("$REPO/tests/helpers/rgw" start "$d")"
+	EX_RGW=$d
+	export S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_ENDPOINT_URL=$S3_ENDPOINT
+	[[ $(curl -sS -o /dev/null -w '%{http_code}' --aws-sigv4 aws:amz:us-east-1:s3 \
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+		-X PUT "$S3_ENDPOINT/snapshots") == 200 ]] || fail "cannot create the bucket"
+	sk_conf "[firecracker]" "binary = $FC_BIN" "socket = $BATS_TEST_TMPDIR/vms/%s/fc.sock" "chroot ="
+	ex_vm vm1
+	EX_DATE=$(date +%F)
+	fcsnap-create vm1 "vm1-$EX_DATE"
+	ex_run README.md 6
+	ex_ok
+	assert_same_snapshot "vm1-$EX_DATE" "$ST" "$ST2"
+	fcsnap-create vm1 s1
+	ex_run man/man1/fcsnap-push.1 1
+	ex_ok
+	ex_run man/man1/fcsnap-pull.1 2
+	ex_ok
+	for f in "$ST/snapshots/s1"/*; do
+		[[ ${f##*/} == manifest.json ]] || cmp "$f" "$ST/snapshots/s1-old/${f##*/}"
+	done
+	ex_run man/man1/fcsnap-list.1 6
+	ex_ok
+	[[ $EX_OUT == *"s1 "*" vm1 "* && $EX_OUT == *"vm1-$EX_DATE "* ]] || fail "fcsnap-list --remote: $EX_OUT"
+	ex_run man/man1/fcsnap-verify.1 4
+	ex_ok
+	[[ $EX_OUT == *"s1: ok"* ]] || fail "fcsnap-verify --remote: $EX_OUT"
+	ex_run man/man1/fcsnap-delete.1 4
+	ex_ok
+	# s1 went, and with it the chunks only s1 had; the README's snapshot stays whole
+	assert_equal "$(fcsnap-list --remote s3://snapshots/fleet --ids)" "vm1-$EX_DATE"
+	fcsnap-verify -q --remote s3://snapshots/fleet --all --read-data
 }
 
 @test "fcsnap-create: -v reports the pause; --json | jq .pause_ms prints it (ex-fccreate)" {

@@ -162,7 +162,7 @@ int s3_conf_load(struct s3_conf *sc, const struct sk_config *cfg, int need_creds
 				  "endpoint '%.200s' must be scheme://host[:port], nothing more",
 				  sc->endpoint);
 	sc->virtual_host = !strcmp(cfg->rm_addressing, "virtual");
-	sc->concurrency = cfg->rm_concurrency ? cfg->rm_concurrency : (int)(4 * online_cores());
+	sc->concurrency = cfg->rm_concurrency ? cfg->rm_concurrency : (int)(8 * online_cores());
 	if ((v = env("AWS_CA_BUNDLE")) &&
 	    copy_set(sc->ca_bundle, sizeof(sc->ca_bundle), v, "AWS_CA_BUNDLE", err) < 0)
 		return -1;
@@ -602,7 +602,7 @@ static int run_loop(struct run *u, struct sk_err *err)
 
 		/* Retries waiting count against the limit: a failing store gets no more. */
 		while ((int)u->nlive < u->s->c.concurrency) {
-			struct s3_req *r = u->ops->next(u->ops->arg);
+			struct s3_req *r = u->ops->next(u->ops->arg, u->nlive == 0);
 
 			if (!r)
 				break;
@@ -647,15 +647,21 @@ int s3_run(struct s3 *s, const struct s3_ops *ops, struct sk_err *err)
 	return ret;
 }
 
+void s3_wakeup(struct s3 *s)
+{
+	curl_multi_wakeup(s->multi);
+}
+
 struct one {
 	struct s3_req *r;
 	int given, ended;
 };
 
-static struct s3_req *one_next(void *arg)
+static struct s3_req *one_next(void *arg, int idle)
 {
 	struct one *o = arg;
 
+	(void)idle;
 	if (o->given)
 		return NULL;
 	o->given = 1;

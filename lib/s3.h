@@ -99,14 +99,16 @@ int s3_open(struct s3 **out, const struct s3_conf *sc, const struct s3_remote *r
 void s3_close(struct s3 *s);
 
 /*
- * What s3_run drives: next hands it another request (NULL: none now); done
+ * What s3_run drives: next hands it another request, or NULL when it has
+ * none; idle says nothing is in flight, so NULL then ends the run (next may
+ * block for one instead, if one is coming); done
  * gets each request once it has ended, after retries, whatever its status,
  * and must free it (s3_req_free) or keep it; tick is called about once a
  * second. done or tick returning -1 stops the run: requests still in flight
  * are dropped and freed, and the run returns -1 with their err.
  */
 struct s3_ops {
-	struct s3_req *(*next)(void *arg);
+	struct s3_req *(*next)(void *arg, int idle);
 	int (*done)(void *arg, struct s3_req *r, struct sk_err *err);
 	int (*tick)(void *arg, struct sk_err *err);
 	void *arg;
@@ -119,6 +121,8 @@ struct s3_ops {
  */
 #define S3_ATTEMPTS 6
 int s3_run(struct s3 *s, const struct s3_ops *ops, struct sk_err *err);
+/* Make a running s3_run ask next again now; callable from any thread. */
+void s3_wakeup(struct s3 *s);
 /* One request, run to its end; -1 only when it could not be run at all. */
 int s3_do(struct s3 *s, struct s3_req *r, struct sk_err *err);
 /*

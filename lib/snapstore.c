@@ -241,11 +241,12 @@ static size_t group_end(const struct vplan *v, size_t first)
 	return k;
 }
 
-static struct s3_req *verify_next(void *arg)
+static struct s3_req *verify_next(void *arg, int idle)
 {
 	struct vplan *v = arg;
 	struct s3_req *r;
 
+	(void)idle;
 	/* Only chunks that exist are read; the missing were marked already. */
 	while (v->next < v->nrefs && rstore_set_find(&v->have, v->refs[v->next].d) < 0)
 		v->next = group_end(v, v->next);
@@ -421,11 +422,12 @@ static int note_stale(void *arg, const char *key, uint64_t size, int64_t mtime, 
 	return 0;
 }
 
-static struct s3_req *prune_next(void *arg)
+static struct s3_req *prune_next(void *arg, int idle)
 {
 	struct pplan *p = arg;
 	struct s3_req *r;
 
+	(void)idle;
 	while (p->next < p->have.n && rstore_set_find(&p->keep, p->have.d[p->next]) >= 0) {
 		p->res->chunks_kept++;
 		p->next++;

@@ -386,3 +386,15 @@ screen_lines() {
 	assert_success
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/screen3")" ""
 }
+
+@test "fcsnap-push: a snapshot damaged on disk is exit 5 and nothing of it reaches the store" {
+	make_snapshot
+	# a byte of the disk's data flipped after the snapshot was recorded
+	printf 'X' | dd of="$ST/snapshots/s1/disk-rootfs" bs=1 seek=4096 conv=notrunc status=none
+	run -5 --separate-stderr fcsnap-push s1 "$R"
+	assert_equal "$stderr" "fcsnap-push: snapshot 's1': artifact 'disk-rootfs' is damaged on disk (chunk 0 does not match the manifest); nothing of it was sent"
+	run -0 s3_keys fleet/snapshots/
+	assert_output ""
+	run -0 fcsnap-list --remote "$R" --ids
+	assert_output ""
+}

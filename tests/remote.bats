@@ -33,6 +33,7 @@ setup() {
 
 teardown() {
 	kill_bg
+	[[ -z ${RGW2:-} ]] || "$REPO/tests/helpers/rgw" stop "$RGW2"
 	local db p
 	for db in "$ST/index.db" "$ST2/index.db"; do
 		[[ -f $db ]] || continue
@@ -154,6 +155,7 @@ jq_() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv
 @test "fcsnap-push: radosgw stopped mid-push is exit 1, and nothing is visible when it is back" {
 	local d=$BATS_TEST_TMPDIR/rgw2 pid
 	mkdir -p "$d"
+	RGW2=$d # teardown stops it, whatever fails
 	eval "$("$REPO/tests/helpers/rgw" start "$d")"
 	export AWS_ENDPOINT_URL=$S3_ENDPOINT
 	mkbucket gw
@@ -181,7 +183,6 @@ jq_() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv
 	"$REPO/tests/helpers/rgw" start-gw "$d"
 	run -0 s3_keys fleet/snapshots/
 	assert_output ""
-	"$REPO/tests/helpers/rgw" stop "$d"
 }
 
 @test "fcsnap-pull: a chunk overwritten in the bucket is exit 5 and leaves nothing" {

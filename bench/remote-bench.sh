@@ -10,6 +10,10 @@
 #               at the end
 #   MEM_MB      guest memory, the memory file's size (default 4096)
 #   FILL        fraction of memory pages with data (default 0.10: ~400 MB)
+#   MEM_RUN     the data lies in runs of this many 4 KiB pages (default 1:
+#               scattered, so every 2 MiB chunk holds some, the worst case
+#               for a chunk store; 256 puts it in 1 MiB runs, as a guest's
+#               page cache and heaps mostly are)
 #   CHILD_FILL  fraction of pages the child's machine writes (default 0.0001)
 #   SK_BIN      directory holding the fcsnap commands (default build/bin)
 #
@@ -25,6 +29,7 @@ REPO=$(cd "$HERE/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/var/tmp/statekit-remote}
 MEM_MB=${MEM_MB:-4096}
 FILL=${FILL:-0.10}
+MEM_RUN=${MEM_RUN:-1}
 CHILD_FILL=${CHILD_FILL:-0.0001}
 SK_BIN=${SK_BIN:-$REPO/build/bin}
 FC_BIN=$REPO/tests/fcsim/firecracker
@@ -34,7 +39,7 @@ die() { echo "$PROG: $*" >&2; exit "${EXIT:-1}"; }
 note() { echo "$PROG: $*" >&2; }
 
 case ${1:-} in
--h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 "") ;;
 *) EXIT=2 die "no arguments expected (see --help)" ;;
 esac
@@ -75,7 +80,7 @@ start_vm() {
 		head -c 24M /dev/urandom | dd of="$vm/rootfs.img" seek=100 bs=1M conv=notrunc status=none
 	}
 	: >"$vm/vmlinux"
-	(cd "$vm" && FCSIM_MEM_FILL=$2 exec setsid "$FC_BIN" --api-sock "$vm/fc.sock" --id src \
+	(cd "$vm" && FCSIM_MEM_FILL=$2 FCSIM_MEM_RUN=$MEM_RUN exec setsid "$FC_BIN" --api-sock "$vm/fc.sock" --id src \
 		</dev/null >/dev/null 2>"$vm/fc.log") &
 	VM_PID=$!
 	disown "$VM_PID"
@@ -165,7 +170,8 @@ row() {	# LABEL KEY BASE
 		"$(ratio "${T[$2]}" "${T[$3]}")" "$(ratio "${B[$2]}" "${B[$3]}")"
 }
 echo "Snapshot: $((apparent >> 20)) MiB apparent, $((data >> 20)) MiB on disk (memory $MEM_MB MiB,"
-echo "$FILL of its pages data; a 1 GiB disk with 24 MiB of data). A private RGW on loopback"
+echo "$FILL of its pages data in runs of $MEM_RUN pages; a 1 GiB disk with 24 MiB of data)."
+echo "A private RGW on loopback"
 echo "(bluestore on a file), $(nproc) cores shared with it; one run each."
 echo
 echo "| case                                                 | time      | sent/received | time vs statekit | bytes vs statekit |"

@@ -763,15 +763,17 @@ int s3_xml_value(const char *xml, size_t len, const char *tag, char *out, size_t
 
 int s3_req_check(const struct s3 *s, const struct s3_req *r, const char *what, struct sk_err *err)
 {
-	char code[64] = "", msg[200] = "";
+	char code[64] = "", msg[200] = "", tries[32] = "";
 
 	if (r->overflow)
 		return sk_err_set(err, SK_EDAMAGED,
 				  "%s: the store's reply is longer than %zu bytes", what,
 				  r->max_resp);
+	if (r->attempts > 1)
+		snprintf(tries, sizeof(tries), " (%d attempts)", r->attempts);
 	if (r->curl_code)
-		return sk_err_set(err, SK_EFAIL, "%s: cannot reach %s: %s (%d attempts)", what,
-				  s->host, r->curl_msg, r->attempts);
+		return sk_err_set(err, SK_EFAIL, "%s: cannot reach %s: %s%s", what, s->host,
+				  r->curl_msg, tries);
 	if (r->status >= 200 && r->status < 300)
 		return 0;
 	s3_xml_value(r->resp, r->resp_len, "Code", code, sizeof(code));
@@ -800,8 +802,8 @@ int s3_req_check(const struct s3 *s, const struct s3_req *r, const char *what, s
 				  "%s: the store received other bytes than were sent (%s)", what,
 				  code);
 	if (r->status >= 500 || r->status == 429)
-		return sk_err_set(err, SK_EFAIL, "%s: the store answered %ld %s (%d attempts)",
-				  what, r->status, code, r->attempts);
+		return sk_err_set(err, SK_EFAIL, "%s: the store answered %ld %s%s", what, r->status,
+				  code, tries);
 	return sk_err_set(err, SK_EFAIL, "%s: the store answered %ld %s%s%s", what, r->status, code,
 			  msg[0] ? ": " : "", msg);
 }

@@ -399,3 +399,62 @@ screen_lines() {
 	run -0 fcsnap-list --remote "$R" --ids
 	assert_output ""
 }
+
+# start_proxy ARGS...: tests/helpers/s3proxy in front of the RGW (see there);
+# its port in $PORT, what it spoiled in $PLOG.
+start_proxy() {
+	local pf=$BATS_TEST_TMPDIR/proxy.$RANDOM
+	"$REPO/tests/helpers/s3proxy" "$pf" "$S3_ENDPOINT" "$@" &
+	BG_PIDS="$BG_PIDS $!"
+	PROXY_PID=$!
+	for _ in $(seq 200); do
+		[[ -f $pf ]] && break
+		sleep 0.05
+	done
+	PORT=$(cat "$pf")
+	PLOG=$pf.log
+}
+
+@test "fcsnap-push, -pull, -verify: 503, 429 and reset connections are retried, and the copy is whole" {
+	make_snapshot
+	start_proxy --fail-every 3:503
+	AWS_ENDPOINT_URL=http://127.0.0.1:$PORT run --separate-stderr fcsnap-push s1 "$R"
+	[[ $status -eq 0 ]] || fail "exit $status: $stderr; $(cat "$PLOG")"
+	(($(grep -c '^503 ' "$PLOG") >= 3)) || fail "the proxy spoiled too little: $(cat "$PLOG")"
+	kill "$PROXY_PID"
+	start_proxy --fail-every 4:429
+	AWS_ENDPOINT_URL=http://127.0.0.1:$PORT run -0 fcsnap-pull -c "$CONF2" "$R" s1
+	(($(grep -c '^429 ' "$PLOG") >= 3)) || fail "the proxy spoiled too little: $(cat "$PLOG")"
+	assert_same_snapshot "$ST/snapshots/s1" "$ST2/snapshots/s1"
+	kill "$PROXY_PID"
+	start_proxy --reset-every 4
+	AWS_ENDPOINT_URL=http://127.0.0.1:$PORT run -0 fcsnap-verify --remote "$R" --read-data s1
+	(($(grep -c '^reset ' "$PLOG") >= 3)) || fail "the proxy spoiled too little: $(cat "$PLOG")"
+}
+
+@test "fcsnap-push: a store that keeps answering 503 is exit 1 after 6 attempts, nothing visible" {
+	make_snapshot
+	fcsnap-push s1 "s3://$BUCKET/other" # the store exists; the marker is read below
+	start_proxy --fail-every 1:503
+	AWS_ENDPOINT_URL=http://127.0.0.1:$PORT run -1 --separate-stderr fcsnap-push s1 "$R"
+	assert_equal "$stderr" "fcsnap-push: read $R/statekit-store.json: the store answered 503 SlowDown (6 attempts)"
+	assert_equal "$(grep -c '^503 ' "$PLOG")" 6
+	run -0 s3_keys fleet/
+	assert_output ""
+}
+
+@test "fcsnap-push: TLS is verified; a self-signed store is exit 1 until AWS_CA_BUNDLE names its certificate" {
+	make_snapshot
+	local c=$BATS_TEST_TMPDIR/cert.pem k=$BATS_TEST_TMPDIR/key.pem
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$k" -out "$c" -days 1 \
+		-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+	start_proxy --tls "$c" "$k"
+	AWS_ENDPOINT_URL=https://127.0.0.1:$PORT run -1 --separate-stderr fcsnap-push s1 "$R"
+	[[ $stderr == "fcsnap-push: read $R/statekit-store.json: cannot reach 127.0.0.1:$PORT: SSL certificate problem: self"*"signed certificate" ]] ||
+		fail "$stderr"
+	run -0 s3_keys fleet/
+	assert_output ""
+	AWS_CA_BUNDLE=$c AWS_ENDPOINT_URL=https://127.0.0.1:$PORT run -0 fcsnap-push s1 "$R"
+	run -0 fcsnap-list --remote "$R" --ids
+	assert_output s1
+}

@@ -14,7 +14,7 @@ pkgs=(
 	libcurl4-openssl-dev libjansson-dev xfsprogs iproute2
 	containerd runc busybox-static
 	jq less procps clang-format shellcheck
-	ceph-mon ceph-osd radosgw ceph-common curl python3-boto3
+	ceph-mon ceph-osd radosgw ceph-common curl python3-boto3 openssl
 )
 # Optional group "fuzz": only with --fuzz (.ci/run asks for it).
 fuzz_pkgs=(clang libclang-rt-14-dev)

@@ -458,3 +458,16 @@ start_proxy() {
 	run -0 fcsnap-list --remote "$R" --ids
 	assert_output s1
 }
+
+@test "fcsnap-push: [remote] addressing = virtual names the bucket in the host; path-style reads the same store" {
+	make_snapshot
+	# the private RGW answers for *.localhost (rgw dns name), which curl resolves to loopback
+	sk_conf "[remote]" "addressing = virtual" "endpoint = http://localhost:${S3_ENDPOINT##*:}"
+	run -0 --separate-stderr fcsnap-push --json s1 "$R"
+	run -0 s3_keys fleet/snapshots/
+	assert_output fleet/snapshots/s1.json
+	run -0 fcsnap-pull -c "$CONF2" "$R" s1
+	assert_same_snapshot "$ST/snapshots/s1" "$ST2/snapshots/s1"
+	run -2 --separate-stderr fcsnap-list --remote "s3://no-such-$BUCKET/x"
+	assert_equal "$stderr" "fcsnap-list: read s3://no-such-$BUCKET/x/statekit-store.json: bucket 'no-such-$BUCKET' does not exist at localhost:${S3_ENDPOINT##*:}"
+}

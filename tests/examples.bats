@@ -80,8 +80,8 @@ man/man1/fcsnap-delete.1:2	ex-cron-fcdelete	45 2 * * * root fcsnap-list --ids vm
 man/man1/fcsnap-delete.1:3	ex-fcdelete-inuse	$ fcsnap-delete vm1-2026-11-01
 man/man1/fcsnap-delete.1:3	ex-fcdelete-inuse	fcsnap-delete: snapshot 'vm1-2026-11-01' is in use: machine 'vm7' (pid 4242) runs from its memory file
 man/man1/fcsnap-delete.1:4	ex-s3	fcsnap-delete --remote s3://snapshots/fleet s1 && fcsnap-delete --remote s3://snapshots/fleet --prune
-man/man1/fcsnap-delete.1:5	norun:s3	PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
-man/man1/fcsnap-delete.1:5	norun:s3	0 5 * * 0 root fcsnap-delete --remote s3://snapshots/fleet --prune --wait 3600 -q
+man/man1/fcsnap-delete.1:5	ex-s3	PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
+man/man1/fcsnap-delete.1:5	ex-s3	0 5 * * 0 root fcsnap-delete --remote s3://snapshots/fleet --prune --wait 3600 -q
 man/man1/fcsnap-export.1:1	ex-fcxfer	fcsnap-export s1 | ssh host2 fcsnap-import
 man/man1/fcsnap-export.1:1	ex-fcxfer	ssh host2 fcsnap-restore s1 vm7
 man/man1/fcsnap-export.1:2	ex-fcxfer-progress	fcsnap-export -q s1 | ssh host2 fcsnap-import --progress
@@ -1004,6 +1004,22 @@ recreate_bot1() {
 	[[ $EX_OUT == *"s1: ok"* ]] || fail "fcsnap-verify --remote: $EX_OUT"
 	ex_run man/man1/fcsnap-delete.1 4
 	ex_ok
+	# the weekly prune from cron: no terminal, cron's PATH, no AWS_* in its
+	# environment; the store and the keys come from the config, as on a host
+	fcsnap-push s1 s3://snapshots/fleet
+	fcsnap-delete --remote s3://snapshots/fleet s1
+	printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+		"$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$BATS_TEST_TMPDIR/creds"
+	chmod 600 "$BATS_TEST_TMPDIR/creds"
+	sk_conf "[remote]" "endpoint = $S3_ENDPOINT" "credentials_file = $BATS_TEST_TMPDIR/creds"
+	ex_cron_proves man/man1/fcsnap-delete.1 5
+	ex_cron man/man1/fcsnap-delete.1 5
+	for i in "${!EX_RC[@]}"; do
+		[[ ${EX_RC[i]} == - ]] && continue
+		assert_equal "${EX_RC[i]}:${EX_MAIL[i]}" 0:
+	done
+	run -0 --separate-stderr fcsnap-delete --remote s3://snapshots/fleet --prune --json
+	assert_equal "$(jq .chunks_deleted <<<"$output")" 0
 	# s1 went, and with it the chunks only s1 had; the README's snapshot stays whole
 	assert_equal "$(fcsnap-list --remote s3://snapshots/fleet --ids)" "vm1-$EX_DATE"
 	fcsnap-verify -q --remote s3://snapshots/fleet --all --read-data

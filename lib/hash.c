@@ -846,6 +846,22 @@ void hasher_abort(struct hasher *hs)
 	hasher_free(hs);
 }
 
+void hash_buf(const void *buf, size_t len, uint8_t md[HASH_LEN])
+{
+	unsigned int n = 0;
+
+	if (EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) != 1 || n != HASH_LEN)
+		memset(md, 0xff, HASH_LEN);
+}
+
+void hash_buf_hex(const void *buf, size_t len, char hex[HASH_HEX_LEN + 1])
+{
+	uint8_t md[HASH_LEN];
+
+	hash_buf(buf, len, md);
+	hash_hex(md, hex);
+}
+
 void hash_md5_b64(const void *buf, size_t len, char out[25])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];

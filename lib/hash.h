@@ -29,6 +29,13 @@ int hash_unhex(const char *hex, uint8_t md[HASH_LEN]);
 
 /* sha256 of the whole file at path; *size gets its length. SK_ENOENT when
  * missing, SK_EFAIL on a read error. */
+/*
+ * The sha256 of len bytes at buf in one call, as bytes; and as hex. These
+ * cannot fail (libcrypto's one-shot digest; on an allocation failure the
+ * digest is all 0xff, which matches nothing).
+ */
+void hash_buf(const void *buf, size_t len, uint8_t md[HASH_LEN]);
+void hash_buf_hex(const void *buf, size_t len, char hex[HASH_HEX_LEN + 1]);
 /* The MD5 of buf, base64 as Content-MD5 wants it (24 characters and a NUL). */
 void hash_md5_b64(const void *buf, size_t len, char out[25]);
 /*

@@ -470,18 +470,6 @@ int rstore_list_ids(struct rstore *st, char ***ids, size_t *n, struct sk_err *er
 	return 0;
 }
 
-static void text_sha256(const char *text, char hex[HASH_HEX_LEN + 1])
-{
-	struct hash *h = NULL;
-	struct sk_err e = SK_ERR_INIT;
-
-	hex[0] = '\0';
-	if (hash_new(&h, &e) < 0)
-		return;
-	hash_update(h, text, strlen(text));
-	hash_final(h, hex);
-}
-
 int rstore_get_manifest(struct rstore *st, const char *id, char **text, struct manifest *m,
 			struct sk_err *err)
 {
@@ -497,7 +485,7 @@ int rstore_get_manifest(struct rstore *st, const char *id, char **text, struct m
 			sk_err_set(err, SK_ENOENT, "no snapshot '%s' in %s", id, st->rem.url);
 		return -1;
 	}
-	text_sha256(*text, hex);
+	hash_buf_hex(*text, len, hex);
 	if (strlen(*text) != len || strcmp(hex, sha))
 		return sk_err_set(err, SK_EDAMAGED,
 				  "the manifest of snapshot '%s' in %s does not match its sha256 "
@@ -544,7 +532,7 @@ int rstore_put_manifest(struct rstore *st, const char *id, const char *text, str
 
 	if (rstore_manifest_key(id, key, sizeof(key)) < 0)
 		return config_check_id("snapshot", id, err);
-	text_sha256(text, hex);
+	hash_buf_hex(text, strlen(text), hex);
 	snprintf(what, sizeof(what), "write the manifest of '%s' to %s", id, st->rem.url);
 	return put_text(st, key, text, hex, what, err);
 }
@@ -552,17 +540,13 @@ int rstore_put_manifest(struct rstore *st, const char *id, const char *text, str
 int rstore_unpack_chunk(const void *body, size_t len, const uint8_t d[HASH_LEN], void *out,
 			size_t want, struct sk_err *err)
 {
-	struct hash *h = NULL;
 	uint8_t md[HASH_LEN];
 	char hex[HASH_HEX_LEN + 1];
 
 	hash_hex(d, hex);
 	if (zstd_blob_unpack(body, len, out, want, err) < 0)
 		return sk_err_wrap(err, "chunk %.16s... is damaged in the store", hex);
-	if (hash_new(&h, err) < 0)
-		return -1;
-	hash_update(h, out, want);
-	hash_final_raw(h, md);
+	hash_buf(out, want, md);
 	if (memcmp(md, d, HASH_LEN))
 		return sk_err_set(err, SK_EDAMAGED,
 				  "chunk %.16s... is damaged in the store: its bytes do not match "

@@ -251,7 +251,6 @@ static struct s3_req *push_chunk_req(const struct push_plan *p, const struct pla
 {
 	const struct manifest *m = &p->man;
 	size_t len = (size_t)chunk_len(m, pl->art, pl->idx), cap = zstd_blob_bound(len), packed;
-	struct hash *h = NULL;
 	uint8_t md[HASH_LEN];
 	struct s3_req *r;
 	int rc;
@@ -261,10 +260,7 @@ static struct s3_req *push_chunk_req(const struct push_plan *p, const struct pla
 		sk_err_sys(e, SK_EFAIL, -rc, "read '%s/%s'", p->dir, m->arts[pl->art].name);
 		return NULL;
 	}
-	if (hash_new(&h, e) < 0)
-		return NULL;
-	hash_update(h, raw, len);
-	hash_final_raw(h, md);
+	hash_buf(raw, len, md);
 	if (memcmp(md, pl->d, HASH_LEN)) {
 		sk_err_set(e, SK_EDAMAGED,
 			   "snapshot '%s': artifact '%s' is damaged on disk (chunk %u does not "
@@ -719,7 +715,6 @@ static int pull_done(void *arg, struct s3_req *r, struct sk_err *err)
 	}
 	p->res->bytes_moved += r->resp_len;
 	if (p->presigned) {
-		struct hash *h = NULL;
 		uint8_t md[HASH_LEN];
 
 		if (r->resp_len != len) {
@@ -728,10 +723,7 @@ static int pull_done(void *arg, struct s3_req *r, struct sk_err *err)
 				   p->man.arts[pl->art].name, r->resp_len, (unsigned long long)len);
 			goto out;
 		}
-		if (hash_new(&h, err) < 0)
-			goto out;
-		hash_update(h, r->resp, r->resp_len);
-		hash_final_raw(h, md);
+		hash_buf(r->resp, r->resp_len, md);
 		if (memcmp(md, pl->d, HASH_LEN)) {
 			sk_err_set(err, SK_EDAMAGED,
 				   "artifact '%s': chunk %u arrived damaged (its sha256 does not "
@@ -963,7 +955,7 @@ struct part_plan {
 	const struct snap_opts *o;
 	struct s3 *s;
 	struct presign ps;
-	int *fds; /* in the plan's artifact order */
+	int *fds; /* in the plan's artifact order: push_plan's, not owned */
 	int art, part;
 	struct snap_parts *res;
 	struct progress prog;
@@ -1035,9 +1027,9 @@ static int part_done(void *arg, struct s3_req *r, struct sk_err *err)
 }
 
 /* The plan must cover each artifact exactly: parts 1..N of part_size, the last one shorter. */
-static int part_check(struct part_plan *p, const struct manifest *m, const char *dir,
-		      struct sk_err *err)
+static int part_check(struct part_plan *p, const struct push_plan *pp, struct sk_err *err)
 {
+	const struct manifest *m = &pp->man;
 	int i, a;
 
 	p->res->nart = p->ps.nart;
@@ -1045,13 +1037,10 @@ static int part_check(struct part_plan *p, const struct manifest *m, const char 
 	p->fds = calloc((size_t)p->ps.nart, sizeof(*p->fds));
 	if (!p->res->arts || !p->fds)
 		return sk_err_set(err, SK_EFAIL, "out of memory");
-	for (i = 0; i < p->ps.nart; i++)
-		p->fds[i] = -1;
 	for (i = 0; i < p->ps.nart; i++) {
 		struct presign_art *pa = &p->ps.arts[i];
 		struct snap_part_art *ra = &p->res->arts[i];
 		uint64_t want;
-		char path[PATH_MAX];
 
 		for (a = 0; a < m->nart && strcmp(m->arts[a].name, pa->name); a++)
 			;
@@ -1076,11 +1065,7 @@ static int part_check(struct part_plan *p, const struct manifest *m, const char 
 		ra->etags = calloc((size_t)pa->nparts, sizeof(*ra->etags));
 		if (!ra->etags)
 			return sk_err_set(err, SK_EFAIL, "out of memory");
-		if (fs_pathf(path, sizeof(path), err, "%s/%s", dir, pa->name) < 0)
-			return -1;
-		p->fds[i] = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (p->fds[i] < 0)
-			return sk_err_sys(err, SK_EDAMAGED, errno, "artifact '%s'", pa->name);
+		p->fds[i] = pp->fds[a]; /* push_open's, closed by push_close */
 	}
 	if (p->ps.nart != m->nart)
 		return sk_err_set(err, SK_EUSAGE,
@@ -1111,7 +1096,7 @@ int snapremote_push_presigned(const struct snap_opts *o, const struct snapint_re
 		sk_err_wrap(err, "%s", o->presigned);
 		goto out;
 	}
-	if (push_open(&pp, o, repairs, err) < 0 || part_check(&p, &pp.man, pp.dir, err) < 0)
+	if (push_open(&pp, o, repairs, err) < 0 || part_check(&p, &pp, err) < 0)
 		goto out;
 	/* Every byte checked before it leaves: the parts are cut across chunks. */
 	if (snapint_verify_artifacts(pp.dir, o->snapshot, &pp.man, pp.c->cfg.threads, o->progress,
@@ -1134,9 +1119,6 @@ int snapremote_push_presigned(const struct snap_opts *o, const struct snapint_re
 	ret = 0;
 out:
 	progress_end(&p.prog, 0);
-	for (i = 0; p.fds && i < p.ps.nart; i++)
-		if (p.fds[i] >= 0)
-			close(p.fds[i]);
 	free(p.fds);
 	fcjson_presign_free(&p.ps);
 	s3_close(p.s);

@@ -80,20 +80,6 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void sha256_text(const char *text, char hex[HASH_HEX_LEN + 1])
-{
-	struct hash *h = NULL;
-	struct sk_err e = SK_ERR_INIT;
-
-	if (hash_new(&h, &e) < 0) {
-		memset(hex, '0', HASH_HEX_LEN);
-		hex[HASH_HEX_LEN] = '\0';
-		return;
-	}
-	hash_update(h, text, strlen(text));
-	hash_final(h, hex);
-}
-
 /* ---- export ---- */
 
 /* Send the non-zero pages of buf (file offset off) as 'D' records. */
@@ -288,7 +274,7 @@ int snapxfer_export(const struct snap_opts *o, const struct snapint_repair *repa
 	for (i = 0; i < man.nart; i++)
 		if (export_file(e, dir, o->snapshot, &man.arts[i], man.chunk_size, &prog, err) < 0)
 			goto out;
-	sha256_text(text, hex);
+	hash_buf_hex(text, strlen(text), hex);
 	tail[0] = 'T';
 	memcpy(tail + 1, hex, HASH_HEX_LEN);
 	if (enc_write(e, tail, sizeof(tail), err) < 0 || enc_finish(e, err) < 0)
@@ -585,7 +571,7 @@ static int receive_artifacts(struct import_plan *p, struct sk_err *err)
 			return -1;
 	if (rd_get(&p->r, tail, sizeof(tail), err) < 0)
 		return -1;
-	sha256_text(p->text, hex);
+	hash_buf_hex(p->text, strlen(p->text), hex);
 	if (tail[0] != 'T' || memcmp(tail + 1, hex, HASH_HEX_LEN))
 		return sk_err_set(err, SK_EDAMAGED,
 				  "the stream's end record does not match its "

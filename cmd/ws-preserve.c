@@ -11,6 +11,7 @@
 static const struct option longopts[] = {
 	{ "restore", no_argument, NULL, CLI_OPT_RESTORE },
 	{ "check", no_argument, NULL, CLI_OPT_CHECK },
+	{ "verify", no_argument, NULL, CLI_OPT_VERIFY },
 	{ "list", no_argument, NULL, CLI_OPT_LIST },
 	{ "prune", no_argument, NULL, CLI_OPT_PRUNE },
 	{ "list-ids", no_argument, NULL, CLI_OPT_LIST_IDS },
@@ -30,6 +31,7 @@ static void usage(void)
 	      " ws-preserve [options] BOT                 keep a new backup generation\n"
 	      " ws-preserve --restore [-g GEN] BOT        restore a generation (or legacy data)\n"
 	      " ws-preserve --check BOT                   exit 0 if data waits to be restored\n"
+	      " ws-preserve --verify [-g GEN] BOT         re-read and check backup generations\n"
 	      " ws-preserve --list [--json] [BOT]         list backup generations\n"
 	      " ws-preserve --prune [-k N] BOT            delete all but the newest N\n"
 	      " ws-preserve --list-ids                    print known bot ids\n"
@@ -37,10 +39,12 @@ static void usage(void)
 	      "Options:\n"
 	      "     --restore              restore instead of preserving\n"
 	      "     --check                test for preserved data not yet restored\n"
+	      "     --verify               check every generation (or -g GEN): sha256, codec,\n"
+	      "                            tar framing, import policy; exit 5 if any is bad\n"
 	      "     --list                 list backups as a table\n"
 	      "     --prune                delete the oldest generations beyond --keep\n"
 	      "     --list-ids             print bot ids from workspaces, index and legacy dir\n"
-	      " -g, --generation GEN       the generation to restore (default: newest)\n"
+	      " -g, --generation GEN       the generation to restore (default: newest) or verify\n"
 	      " -k, --keep N               generations to keep (default: config, 3)\n"
 	      "     --json                 print results as JSON on stdout\n"
 	      " -z, --compression CODEC    gzip, zstd or none (default: config, gzip)\n"
@@ -91,6 +95,17 @@ static int do_check(const struct ws_opts *o, struct sk_err *err)
 
 	rc = cli_finish(ws_check(o, &waiting, err), err);
 	return rc == SK_OK && !waiting ? SK_ENOENT : rc;
+}
+
+static int do_verify(const struct ws_opts *o, struct sk_err *err)
+{
+	struct wsout_verify v;
+	int ret;
+
+	wsout_verify_begin(&v, o->json);
+	ret = ws_verify(o, wsout_verified, &v, err);
+	wsout_verify_end(&v);
+	return cli_finish(ret, err);
 }
 
 static int do_list(const struct ws_opts *o, struct sk_err *err)
@@ -145,6 +160,10 @@ int main(int argc, char **argv)
 			action = do_check;
 			nactions++;
 			break;
+		case CLI_OPT_VERIFY:
+			action = do_verify;
+			nactions++;
+			break;
 		case CLI_OPT_LIST:
 			action = do_list;
 			bot_optional = 1;
@@ -183,9 +202,10 @@ int main(int argc, char **argv)
 	}
 	if (nactions > 1)
 		cli_usage_error(
-		    "--restore, --check, --list, --prune and --list-ids exclude each other");
-	if (opts.generation && action != do_restore)
-		cli_usage_error("--generation goes with --restore");
+		    "--restore, --check, --verify, --list, --prune and --list-ids exclude "
+		    "each other");
+	if (opts.generation && action != do_restore && action != do_verify)
+		cli_usage_error("--generation goes with --restore or --verify");
 	if (no_bot) {
 		if (argc != optind)
 			cli_usage_error("--list-ids takes no BOT");

@@ -29,6 +29,20 @@
 #define CLI_OPT_FORCE 1015
 #define CLI_OPT_PRESIGNED 1016
 #define CLI_OPT_READ_DATA 1017
+#define CLI_OPT_VERIFY 1018
+#define CLI_OPT_KEEP_LAST 1019
+#define CLI_OPT_KEEP_HOURLY 1020
+#define CLI_OPT_KEEP_DAILY 1021
+#define CLI_OPT_KEEP_WEEKLY 1022
+#define CLI_OPT_KEEP_MONTHLY 1023
+#define CLI_OPT_KEEP_YEARLY 1024
+#define CLI_OPT_KEEP_WITHIN 1025
+#define CLI_OPT_DRY_RUN 1026
+#define CLI_OPT_TIME 1027
+#define CLI_OPT_NO_BACKUP 1028
+#define CLI_OPT_TARGET 1029
+#define CLI_OPT_LS 1030
+#define CLI_OPT_DUMP 1031
 
 /* clang-format off */
 #define CLI_COMMON_LONG                                                        \

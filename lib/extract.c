@@ -76,7 +76,8 @@ struct dircache {
 };
 
 struct ex {
-	int stagefd;
+	int stagefd; /* -1 when dry */
+	int dry;     /* extract_check: check every entry, create nothing */
 	int as_root;
 	const struct extract_limits *lim;
 	struct extract_stats *st;
@@ -512,16 +513,12 @@ static int has_file(struct ex *x, const char *path)
  * name goes through the same cleaning as any name, so it cannot be absolute
  * or contain "..".
  */
-static int put_hardlink(struct ex *x, int parent, const char *name, const char *path,
-			const struct sk_entry *e, struct sk_err *err)
+static int hardlink_target(struct ex *x, const char *path, const struct sk_entry *e,
+			   char target[NAME_BUF], struct sk_err *err)
 {
-	char target[NAME_BUF], tdir[NAME_BUF];
-	const char *tbase;
-	struct stat ts;
 	size_t depth;
-	int tfd, ret;
 
-	if (extract_clean_path(e->link, x->lim, target, sizeof(target), &depth, err) < 0)
+	if (extract_clean_path(e->link, x->lim, target, NAME_BUF, &depth, err) < 0)
 		return sk_err_wrap(err, "hardlink '%s'", path);
 	if (depth == 0 || !has_file(x, target))
 		return sk_err_set(err, SK_EDAMAGED,
@@ -531,6 +528,19 @@ static int put_hardlink(struct ex *x, int parent, const char *name, const char *
 	/* make_room would unlink the target before linking to it. */
 	if (strcmp(target, path) == 0)
 		return sk_err_set(err, SK_EDAMAGED, "hardlink '%s' names itself", path);
+	return 0;
+}
+
+static int put_hardlink(struct ex *x, int parent, const char *name, const char *path,
+			const struct sk_entry *e, struct sk_err *err)
+{
+	char target[NAME_BUF], tdir[NAME_BUF];
+	const char *tbase;
+	struct stat ts;
+	int tfd, ret;
+
+	if (hardlink_target(x, path, e, target, err) < 0)
+		return -1;
 	tbase = strrchr(target, '/');
 	if (tbase) {
 		snprintf(tdir, sizeof(tdir), "%.*s", (int)(tbase - target), target);
@@ -600,12 +610,10 @@ int extract_link_lexical(const char *target, size_t dir_depth)
 	return 1;
 }
 
-static int put_symlink(struct ex *x, int parent, const char *name, const char *path, size_t depth,
-		       const struct sk_entry *e, struct sk_err *err)
+/* What a symlink entry must be before it is created: the lexical checks. */
+static int symlink_ok(const struct ex *x, const char *path, size_t depth, const struct sk_entry *e,
+		      struct sk_err *err)
 {
-	struct timespec ts[2] = { e->mtime, e->mtime };
-	struct symlink_rec *rec;
-
 	/* The kernel refuses an empty target (ENOENT): say why here. */
 	if (!*e->link)
 		return sk_err_set(err, SK_EDAMAGED, "symlink '%s' has an empty target", path);
@@ -617,7 +625,16 @@ static int put_symlink(struct ex *x, int parent, const char *name, const char *p
 		return sk_err_set(err, SK_EDAMAGED,
 				  "symlink '%s' -> '%s' points outside the workspace", path,
 				  e->link);
-	if (make_room(parent, name, 0, path, err) < 0)
+	return 0;
+}
+
+static int put_symlink(struct ex *x, int parent, const char *name, const char *path, size_t depth,
+		       const struct sk_entry *e, struct sk_err *err)
+{
+	struct timespec ts[2] = { e->mtime, e->mtime };
+	struct symlink_rec *rec;
+
+	if (symlink_ok(x, path, depth, e, err) < 0 || make_room(parent, name, 0, path, err) < 0)
 		return -1;
 	if (symlinkat(e->link, parent, name) < 0) {
 		/* max_path may be set past what the kernel keeps in a link. */
@@ -677,6 +694,25 @@ static int put_dir(struct ex *x, int parent, const char *name, const char *path,
 	return 0;
 }
 
+/* extract_check's part of put_entry: the checks that need no tree. */
+static int check_entry(struct ex *x, const struct sk_entry *e, const char *clean, size_t depth,
+		       struct sk_err *err)
+{
+	char target[NAME_BUF];
+
+	switch (e->type) {
+	case SK_REG:
+		return file_add(x, clean) < 0 ? sk_err_set(err, SK_EFAIL, "out of memory") : 0;
+	case SK_HARDLINK:
+		return hardlink_target(x, clean, e, target, err);
+	case SK_SYMLINK:
+		return symlink_ok(x, clean, depth, e, err);
+	case SK_DIR:
+		return 0;
+	}
+	return sk_err_set(err, SK_EDAMAGED, "'%s': unsupported entry type", clean);
+}
+
 static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
 {
 	char clean[NAME_BUF], work[NAME_BUF];
@@ -703,6 +739,8 @@ static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
 					  (unsigned long long)x->lim->max_bytes);
 		x->st->bytes += e->size;
 	}
+	if (x->dry)
+		return check_entry(x, e, clean, depth, err);
 	if (depth == 0)
 		return put_dir(x, x->stagefd, ".", "", e, err);
 	memcpy(work, clean, sizeof(work)); /* same size: clean is terminated */
@@ -1044,8 +1082,8 @@ static void ex_free(struct ex *x)
 	free(x);
 }
 
-int extract_archive(struct areader *r, int stagefd, const struct extract_limits *lim,
-		    struct progress *prog, struct extract_stats *st, struct sk_err *err)
+static int run_archive(struct areader *r, int stagefd, const struct extract_limits *lim,
+		       struct progress *prog, struct extract_stats *st, struct sk_err *err)
 {
 	struct ex *x;
 	struct sk_entry e;
@@ -1057,6 +1095,7 @@ int extract_archive(struct areader *r, int stagefd, const struct extract_limits 
 	if (!x)
 		return sk_err_set(err, SK_EFAIL, "out of memory");
 	x->stagefd = stagefd;
+	x->dry = stagefd < 0;
 	/* Root keeps numeric owners; anyone else owns what it creates. */
 	x->as_root = geteuid() == 0;
 	x->lim = lim;
@@ -1087,8 +1126,20 @@ int extract_archive(struct areader *r, int stagefd, const struct extract_limits 
 	/* The stream is whole and verified (codec checksums, trailer, no
 	 * trailing garbage); now the tree-wide checks. A truncated archive
 	 * never gets this far, so it is never judged on half its links. */
-	ret = finish(x, err);
+	ret = x->dry ? 0 : finish(x, err);
 out:
 	ex_free(x);
 	return ret;
+}
+
+int extract_archive(struct areader *r, int stagefd, const struct extract_limits *lim,
+		    struct progress *prog, struct extract_stats *st, struct sk_err *err)
+{
+	return run_archive(r, stagefd, lim, prog, st, err);
+}
+
+int extract_check(struct areader *r, const struct extract_limits *lim, struct progress *prog,
+		  struct extract_stats *st, struct sk_err *err)
+{
+	return run_archive(r, -1, lim, prog, st, err);
 }

@@ -49,6 +49,16 @@ int extract_archive(struct areader *r, int stagefd, const struct extract_limits 
 		    struct progress *prog, struct extract_stats *st, struct sk_err *err);
 
 /*
+ * Judge r as extract_archive would, creating nothing: the stream verified
+ * whole, and every entry checked against lim and the naming, hardlink and
+ * lexical symlink rules. What needs the tree itself (a symlink that escapes
+ * through another symlink, an entry that would replace a directory) only
+ * extraction finds. Same returns as extract_archive.
+ */
+int extract_check(struct areader *r, const struct extract_limits *lim, struct progress *prog,
+		  struct extract_stats *st, struct sk_err *err);
+
+/*
  * Does the symlink at lpath (a cleaned path below rootfd) with target
  * ltarget resolve inside the tree? Resolves component by component like the
  * kernel, expanding the tree's own symlinks (at most 40) without following

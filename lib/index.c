@@ -94,6 +94,10 @@ static const char *const migrations[] = {
 	"  snapshot TEXT NOT NULL,"
 	"  done INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX vmm_snapshots_machine ON vmm_snapshots(machine);",
+	/* 3 -> 4: backups: the last verification and its outcome; a tag ("pre-restore") */
+	"ALTER TABLE backups ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE backups ADD COLUMN verify_ok INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE backups ADD COLUMN tag TEXT NOT NULL DEFAULT '';",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -403,7 +407,7 @@ int idx_backup_add(struct idx *ix, const struct backup_row *r, struct sk_err *er
 		return -1;
 	if (prep(ix, &st,
 		 "INSERT INTO backups (bot, generation, file, codec, size, sha256, entries,"
-		 " created, restored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		 " created, restored, tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		 err) < 0)
 		goto fail;
 	sqlite3_bind_text(st, 1, r->bot, -1, SQLITE_STATIC);
@@ -415,6 +419,7 @@ int idx_backup_add(struct idx *ix, const struct backup_row *r, struct sk_err *er
 	sqlite3_bind_int64(st, 7, (int64_t)r->entries);
 	sqlite3_bind_int64(st, 8, r->created);
 	sqlite3_bind_int64(st, 9, r->restored);
+	sqlite3_bind_text(st, 10, r->tag, -1, SQLITE_STATIC);
 	if (run(ix, st, err, "add backup") < 0)
 		goto fail;
 	if (prep(ix, &st,
@@ -443,9 +448,14 @@ static void read_backup(sqlite3_stmt *st, struct backup_row *r)
 	r->entries = (uint64_t)sqlite3_column_int64(st, 6);
 	r->created = sqlite3_column_int64(st, 7);
 	r->restored = sqlite3_column_int64(st, 8);
+	r->verified = sqlite3_column_int64(st, 9);
+	r->verify_ok = sqlite3_column_int(st, 10);
+	col_text(st, 11, r->tag, sizeof(r->tag));
 }
 
-#define BACKUP_COLS "bot, generation, file, codec, size, sha256, entries, created, restored"
+#define BACKUP_COLS                                                                                \
+	"bot, generation, file, codec, size, sha256, entries, created, restored, verified,"        \
+	" verify_ok, tag"
 
 int idx_backup_list(struct idx *ix, const char *bot, struct backup_row **rows, size_t *n,
 		    struct sk_err *err)
@@ -547,6 +557,22 @@ int idx_backup_mark_restored(struct idx *ix, const char *bot, int64_t generation
 	sqlite3_bind_text(st, 2, bot, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, generation);
 	return run(ix, st, err, "mark backup restored");
+}
+
+int idx_backup_mark_verified(struct idx *ix, const char *bot, int64_t generation, int64_t when,
+			     int ok, struct sk_err *err)
+{
+	sqlite3_stmt *st;
+
+	if (prep(ix, &st,
+		 "UPDATE backups SET verified = ?, verify_ok = ? WHERE bot = ? AND generation = ?",
+		 err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, when);
+	sqlite3_bind_int(st, 2, ok);
+	sqlite3_bind_text(st, 3, bot, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, generation);
+	return run(ix, st, err, "mark backup verified");
 }
 
 int idx_backup_delete(struct idx *ix, const char *bot, int64_t generation, struct sk_err *err)

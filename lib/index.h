@@ -82,6 +82,9 @@ struct backup_row {
 	uint64_t entries;
 	int64_t created;  /* unix seconds */
 	int64_t restored; /* unix seconds of the last restore, 0 if never */
+	int64_t verified; /* unix seconds of the last --verify, 0 if never */
+	int verify_ok;	  /* that verification passed */
+	char tag[16];	  /* "" or "pre-restore" */
 };
 
 int idx_backup_add(struct idx *ix, const struct backup_row *row, struct sk_err *err);
@@ -98,6 +101,9 @@ int idx_backup_get(struct idx *ix, const char *bot, int64_t generation, struct b
 int idx_backup_next(struct idx *ix, const char *bot, int64_t *generation, struct sk_err *err);
 int idx_backup_mark_restored(struct idx *ix, const char *bot, int64_t generation, int64_t when,
 			     struct sk_err *err);
+/* Record a verification of the generation at when: ok or damaged. */
+int idx_backup_mark_verified(struct idx *ix, const char *bot, int64_t generation, int64_t when,
+			     int ok, struct sk_err *err);
 int idx_backup_delete(struct idx *ix, const char *bot, int64_t generation, struct sk_err *err);
 
 /* A Firecracker snapshot: one row, and one artifact row per file. */

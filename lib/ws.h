@@ -60,7 +60,19 @@ struct ws_backup {
 	uint64_t entries;
 	int64_t created;  /* unix seconds */
 	int64_t restored; /* unix seconds of the last restore, 0 if never */
+	int64_t verified; /* unix seconds of the last --verify, 0 if never */
+	int verify_ok;	  /* and whether it passed */
+	char tag[16];	  /* "" or "pre-restore" */
 };
+
+/* One generation's verification, as ws_verify reports it. */
+struct ws_verified {
+	char bot[72];
+	int64_t generation;
+	uint64_t entries;	  /* entries read */
+	const struct sk_err *err; /* NULL: good */
+};
+typedef void (*ws_verified_fn)(void *arg, const struct ws_verified *v);
 
 /* Bot ids, sorted, each once. */
 struct ws_ids {
@@ -103,6 +115,14 @@ int ws_check(const struct ws_opts *o, int *waiting, struct sk_err *err);
  * generation, without locking. *list is malloc'd (free it), *n its length.
  */
 int ws_list(const struct ws_opts *o, struct ws_backup **list, size_t *n, struct sk_err *err);
+/*
+ * Re-read o->bot's generations (o->generation alone, when set) without
+ * extracting them: sha256, the codec's checks, the tar framing and the
+ * import policy. Each outcome goes to done and into the index. Under the
+ * bot's lock. -1 when any failed: SK_EDAMAGED naming them all (each was
+ * logged as found), SK_ENOENT for a bot with no backup.
+ */
+int ws_verify(const struct ws_opts *o, ws_verified_fn done, void *arg, struct sk_err *err);
 /* Delete generations beyond keep, and files no backup record names. */
 int ws_prune(const struct ws_opts *o, struct sk_err *err);
 /*

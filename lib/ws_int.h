@@ -15,6 +15,7 @@
 #include "err.h"
 #include "extract.h"
 #include "index.h"
+#include "log.h"
 #include "lock.h"
 #include "tree.h"
 #include "ws.h"
@@ -129,5 +130,17 @@ int wsint_write_archive(const struct sk_config *cfg, int rootfd, int out_fd,
  */
 int wsint_import_locked(struct wsint_ctx *c, int in_fd, int merge, int show_progress,
 			uint64_t in_size, struct ws_import_result *res, struct sk_err *err);
+
+/*
+ * A generation's archive: its absolute name (the index keeps it relative
+ * to the bot's backup directory), and the archive opened with rule 6 kept:
+ * its size and sha256 checked against the row before a byte of it is used
+ * (hashed once while prog, if not NULL, counts the bytes). The fd is at
+ * offset 0. SK_EDAMAGED for a generation that is missing or does not match.
+ */
+int wsint_backup_file(const struct sk_config *cfg, const struct backup_row *r, char *out,
+		      size_t size, struct sk_err *err);
+int wsint_open_generation(const struct sk_config *cfg, const struct backup_row *row,
+			  struct progress *prog, struct sk_err *err);
 
 #endif

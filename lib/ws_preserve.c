@@ -33,17 +33,6 @@ static int backup_path(const struct wsint_ctx *c, int64_t gen, enum codec codec,
 		   : 0;
 }
 
-/*
- * The index keeps a generation's file name relative to the bot's backup
- * directory, so that a state dir spelled another way (a trailing slash, a
- * symlink, a move) still finds it, and never mistakes it for an orphan.
- */
-static int backup_file(const struct sk_config *cfg, const struct backup_row *r, char *out,
-		       size_t size, struct sk_err *err)
-{
-	return fs_pathf(out, size, err, "%s/backups/%s/%s", cfg->state_dir, r->bot, r->file);
-}
-
 static int known_file(const struct backup_row *rows, size_t n, const char *name)
 {
 	size_t i;
@@ -107,7 +96,7 @@ static int prune_locked(struct wsint_ctx *c, int keep, struct sk_err *err)
 	for (i = 0; n > (size_t)keep && i < n - (size_t)keep; i++) {
 		char file[PATH_MAX];
 
-		if (backup_file(&c->cfg, &rows[i], file, sizeof(file), err) < 0 ||
+		if (wsint_backup_file(&c->cfg, &rows[i], file, sizeof(file), err) < 0 ||
 		    idx_backup_delete(c->ix, c->bot, rows[i].generation, err) < 0) {
 			ret = -1;
 			break;
@@ -344,38 +333,16 @@ static int legacy_dir(const struct wsint_ctx *c, char *out, size_t size)
 	return stat(out, &s) == 0 && S_ISDIR(s.st_mode);
 }
 
-/* Rule 6: the backup's sha256 is checked before a byte of it is used. */
-static int check_generation(const struct backup_row *row, const char *file, struct sk_err *err)
-{
-	char sum[HASH_HEX_LEN + 1];
-	uint64_t size;
-
-	if (hash_file(file, sum, &size, err) < 0) {
-		if (err->code == SK_ENOENT)
-			sk_err_set(err, SK_EDAMAGED, "generation %lld is missing: '%s' is gone",
-				   (long long)row->generation, file);
-		return -1;
-	}
-	if (strcmp(sum, row->sha256) != 0 || size != row->size)
-		return sk_err_set(err, SK_EDAMAGED,
-				  "generation %lld is damaged: '%s' has sha256 %s, expected %s",
-				  (long long)row->generation, file, sum, row->sha256);
-	return 0;
-}
-
 static int restore_generation(struct wsint_ctx *c, const struct backup_row *row,
 			      const struct ws_opts *o, struct ws_import_result *res,
 			      struct sk_err *err)
 {
-	char file[PATH_MAX];
 	int fd, ret;
 
-	if (backup_file(&c->cfg, row, file, sizeof(file), err) < 0 ||
-	    check_generation(row, file, err) < 0)
-		return -1;
-	fd = open(file, O_RDONLY | O_CLOEXEC);
+	/* Rule 6: the backup's sha256 is checked before a byte of it is used. */
+	fd = wsint_open_generation(&c->cfg, row, NULL, err);
 	if (fd < 0)
-		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", file);
+		return -1;
 	ret = wsint_import_locked(c, fd, 0, o->progress, row->size, res, err);
 	close(fd);
 	if (ret < 0)
@@ -453,6 +420,26 @@ int ws_prune(const struct ws_opts *o, struct sk_err *err)
 	return ret < 0 ? wsint_fail(err, "prune", o->bot) : 0;
 }
 
+/*
+ * Does the bot have anything to back up: a workspace (a container, for an
+ * offline backend), or a legacy directory? A backend that cannot be asked
+ * counts as yes: the caller only wants to tell "no such bot".
+ */
+static int bot_exists(struct wsint_ctx *c)
+{
+	struct sk_err e = SK_ERR_INIT;
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (legacy_dir(c, path, sizeof(path)))
+		return 1;
+	if (c->be->offline)
+		return c->be->ops->probe(c->be, &e) == 0 || e.code != SK_ENOENT;
+	if (config_expand(c->cfg.ws_path, c->bot, path, sizeof(path), &e) < 0)
+		return 1;
+	return stat(path, &st) == 0 || errno != ENOENT;
+}
+
 /* A backup row as the caller sees it: with the archive's absolute name. */
 static void backup_of(const struct sk_config *cfg, const struct backup_row *r, struct ws_backup *b)
 {
@@ -460,7 +447,7 @@ static void backup_of(const struct sk_config *cfg, const struct backup_row *r, s
 
 	snprintf(b->bot, sizeof(b->bot), "%s", r->bot);
 	b->generation = r->generation;
-	if (backup_file(cfg, r, b->file, sizeof(b->file), &e) < 0)
+	if (wsint_backup_file(cfg, r, b->file, sizeof(b->file), &e) < 0)
 		b->file[0] = '\0';
 	snprintf(b->codec, sizeof(b->codec), "%s", r->codec);
 	b->size = r->size;
@@ -468,6 +455,9 @@ static void backup_of(const struct sk_config *cfg, const struct backup_row *r, s
 	b->entries = r->entries;
 	b->created = r->created;
 	b->restored = r->restored;
+	b->verified = r->verified;
+	b->verify_ok = r->verify_ok;
+	snprintf(b->tag, sizeof(b->tag), "%s", r->tag);
 }
 
 int ws_list(const struct ws_opts *o, struct ws_backup **list, size_t *n, struct sk_err *err)
@@ -483,6 +473,11 @@ int ws_list(const struct ws_opts *o, struct ws_backup **list, size_t *n, struct 
 		return -1;
 	if (idx_backup_list(c->ix, o->bot, &rows, n, err) < 0)
 		goto out;
+	if (o->bot && *n == 0 && !bot_exists(c)) {
+		sk_err_set(err, SK_ENOENT,
+			   "bot '%s' has no backup, no workspace and no legacy directory", c->bot);
+		goto out;
+	}
 	*list = calloc(*n ? *n : 1, sizeof(**list));
 	if (!*list) {
 		*n = 0;

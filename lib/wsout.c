@@ -57,16 +57,23 @@ void wsout_list_table(const struct ws_backup *v, size_t n)
 {
 	size_t i;
 
-	printf("%-20s %5s  %-20s  %10s  %8s  %s\n", "BOT", "GEN", "CREATED", "SIZE", "ENTRIES",
-	       "RESTORED");
+	printf("%-20s %5s  %-20s  %10s  %8s  %-25s  %-20s  %s\n", "BOT", "GEN", "CREATED", "SIZE",
+	       "ENTRIES", "VERIFIED", "RESTORED", "TAG");
 	for (i = 0; i < n; i++) {
-		char cr[32], rs[32], sz[32];
+		char cr[32], rs[32], sz[32], vt[32], vf[40];
 
 		fmt_time(v[i].created, cr, sizeof(cr));
 		fmt_time(v[i].restored, rs, sizeof(rs));
-		printf("%-20s %5lld  %-20s  %10s  %8llu  %s\n", v[i].bot,
+		fmt_time(v[i].verified, vt, sizeof(vt));
+		/* When, and what it found: "ok 2026-..." or "DAMAGED 2026-..." */
+		snprintf(vf, sizeof(vf), "%s%s",
+			 !v[i].verified	  ? ""
+			 : v[i].verify_ok ? "ok "
+					  : "BAD ",
+			 vt);
+		printf("%-20s %5lld  %-20s  %10s  %8llu  %-25s  %-20s  %s\n", v[i].bot,
 		       (long long)v[i].generation, cr, log_bytes(v[i].size, sz, sizeof(sz)),
-		       (unsigned long long)v[i].entries, rs);
+		       (unsigned long long)v[i].entries, vf, rs, v[i].tag[0] ? v[i].tag : "-");
 	}
 }
 
@@ -87,6 +94,12 @@ void wsout_list_json(const struct ws_backup *v, size_t n)
 		fcjson_set_str(o, "codec", v[i].codec);
 		fcjson_set_str(o, "sha256", v[i].sha256);
 		fcjson_set_time(o, "restored", v[i].restored);
+		fcjson_set_time(o, "verified", v[i].verified);
+		if (v[i].verified)
+			fcjson_set_bool(o, "verified_ok", v[i].verify_ok);
+		else
+			fcjson_set_str(o, "verified_ok", NULL);
+		fcjson_set_str(o, "tag", v[i].tag[0] ? v[i].tag : NULL);
 		fcjson_append(a, o);
 	}
 	fcjson_print(stdout, a);
@@ -98,4 +111,39 @@ void wsout_ids(const struct ws_ids *ids)
 
 	for (i = 0; i < ids->n; i++)
 		printf("%s\n", ids->v[i]);
+}
+
+void wsout_verify_begin(struct wsout_verify *v, int json)
+{
+	v->arr = json ? fcjson_arr() : NULL;
+	v->told = 0;
+}
+
+void wsout_verified(void *arg, const struct ws_verified *r)
+{
+	struct wsout_verify *v = arg;
+
+	v->told++;
+	if (v->arr) {
+		struct fcjson *j = fcjson_obj();
+
+		fcjson_set_str(j, "bot", r->bot);
+		fcjson_set_int(j, "generation", r->generation);
+		fcjson_set_bool(j, "ok", r->err == NULL);
+		fcjson_set_int(j, "entries", (int64_t)r->entries);
+		fcjson_set_str(j, "error", r->err ? r->err->msg : NULL);
+		fcjson_append(v->arr, j);
+	} else if (!r->err) {
+		printf("%s %lld: ok (%llu entries)\n", r->bot, (long long)r->generation,
+		       (unsigned long long)r->entries);
+	}
+}
+
+void wsout_verify_end(struct wsout_verify *v)
+{
+	if (v->arr && v->told)
+		fcjson_print(stdout, v->arr);
+	else
+		fcjson_free(v->arr);
+	v->arr = NULL;
 }

@@ -10,6 +10,8 @@
 
 #include "ws.h"
 
+struct fcjson;
+
 /* {"bot":...,"entries":...,"bytes":...,"codec":...} and a newline. */
 void wsout_import_json(const struct ws_import_result *r);
 /* The new generation of ws-preserve --json, one line. */
@@ -18,6 +20,19 @@ void wsout_backup_json(const struct ws_backup *b);
 void wsout_list_table(const struct ws_backup *v, size_t n);
 /* ws-preserve --list --json: an array, one backup per line. */
 void wsout_list_json(const struct ws_backup *v, size_t n);
+/*
+ * ws-preserve --verify: "BOT GEN: ok (N entries)" lines as results come
+ * (the bad ones are on stderr already), or with --json one array at the
+ * end, one object per generation verified.
+ */
+struct wsout_verify {
+	struct fcjson *arr;
+	size_t told;
+};
+void wsout_verify_begin(struct wsout_verify *v, int json);
+/* A ws_verified_fn; arg is a struct wsout_verify. Results may span bots (--all). */
+void wsout_verified(void *arg, const struct ws_verified *r);
+void wsout_verify_end(struct wsout_verify *v);
 /* ws-preserve --list-ids: one id per line. */
 void wsout_ids(const struct ws_ids *ids);
 

@@ -305,7 +305,7 @@ NOSUCH=(
 	"3 ws-preserve nosuchbot"
 	"3 ws-preserve --restore nosuchbot"
 	"3 ws-preserve --check nosuchbot"
-	"0 ws-preserve --list nosuchbot"
+	"3 ws-preserve --list nosuchbot"
 	"0 ws-preserve --prune nosuchbot"
 	"4 fcsnap-create nosuchvm snapx"
 	"3 fcsnap-restore nosuchsnap vmx"

@@ -209,7 +209,7 @@ print(want.split("/")[-4])
 	run -2 --separate-stderr ws-preserve --list --check bot1
 	[[ $stderr == *"exclude each other"* ]]
 	run -2 --separate-stderr ws-preserve -g 1 bot1
-	[[ $stderr == *"--generation goes with --restore"* ]]
+	[[ $stderr == *"--generation goes with --restore or --verify"* ]]
 	run -2 --separate-stderr ws-preserve --list-ids bot1
 	[[ $stderr == *"--list-ids takes no BOT"* ]]
 	run -2 --separate-stderr ws-preserve --restore -g 0 bot1
@@ -217,7 +217,7 @@ print(want.split("/")[-4])
 	[[ ! -e $ST/index.db ]]
 }
 
-@test "ws-preserve: --list prints a table of BOT GEN CREATED SIZE ENTRIES RESTORED" {
+@test "ws-preserve: --list prints a table of BOT GEN CREATED SIZE ENTRIES VERIFIED RESTORED TAG" {
 	make_sample bot1
 	mkdir -p "$WS/bot2"
 	echo x >"$WS/bot2/x"
@@ -227,10 +227,10 @@ print(want.split("/")[-4])
 	run -0 ws-preserve --restore -g 1 bot1
 	run -0 --separate-stderr ws-preserve --list
 	[[ ${#lines[@]} == 4 ]]
-	[[ ${lines[0]} =~ ^BOT\ +GEN\ +CREATED\ +SIZE\ +ENTRIES\ +RESTORED$ ]]
-	[[ ${lines[1]} =~ ^bot1\ +1\ +[0-9-]{10}T[0-9:]{8}Z\ +.*\ +10\ +[0-9-]{10}T[0-9:]{8}Z$ ]]
-	[[ ${lines[2]} =~ ^bot1\ +2\ +[0-9-]{10}T[0-9:]{8}Z\ +.*\ +10\ +-$ ]]
-	[[ ${lines[3]} =~ ^bot2\ +1\ .*\ 1\ +-$ ]]
+	[[ ${lines[0]} =~ ^BOT\ +GEN\ +CREATED\ +SIZE\ +ENTRIES\ +VERIFIED\ +RESTORED\ +TAG$ ]]
+	[[ ${lines[1]} =~ ^bot1\ +1\ +[0-9-]{10}T[0-9:]{8}Z\ +.*\ +10\ +-\ +[0-9-]{10}T[0-9:]{8}Z\ +-$ ]]
+	[[ ${lines[2]} =~ ^bot1\ +2\ +[0-9-]{10}T[0-9:]{8}Z\ +.*\ +10\ +-\ +-\ +-$ ]]
+	[[ ${lines[3]} =~ ^bot2\ +1\ .*\ 1\ +-\ +-\ +-$ ]]
 	run -0 ws-preserve --list bot2
 	[[ ${#lines[@]} == 2 && ${lines[1]} == bot2\ * ]]
 }
@@ -247,7 +247,8 @@ print(want.split("/")[-4])
 import json, sys
 for d in json.loads(sys.argv[1]):
     assert sorted(d) == ["bot", "codec", "created", "created_epoch", "entries", "file",
-                         "generation", "restored", "restored_epoch", "sha256", "size"], sorted(d)
+                         "generation", "restored", "restored_epoch", "sha256", "size", "tag",
+                         "verified", "verified_epoch", "verified_ok"], sorted(d)
     assert (d["restored"] is None) == (d["restored_epoch"] is None), d
     print(d["bot"], d["generation"], d["file"], d["size"], d["sha256"], d["entries"],
           d["codec"], d["restored"] is not None, len(d["created"]))
@@ -260,6 +261,7 @@ for d in json.loads(sys.argv[1]):
 @test "ws-preserve: --list with no backups prints just the header, --json an empty array" {
 	run -0 --separate-stderr ws-preserve --list
 	[[ ${#lines[@]} == 1 && ${lines[0]} == BOT\ * ]]
+	mkdir -p "$WS/bot1"
 	run -0 --separate-stderr ws-preserve --list bot1
 	[[ ${#lines[@]} == 1 && ${lines[0]} == BOT\ * ]]
 	run -0 --separate-stderr ws-preserve --list --json

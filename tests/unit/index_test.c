@@ -226,6 +226,30 @@ static int use_schema3(struct idx *ix, struct sk_err *err)
 	return snap[0] ? sk_err_set(err, SK_EFAIL, "the old process still has '%s'", snap) : 0;
 }
 
+/* Schema 4's columns: a tagged backup, then its verification recorded. */
+static int use_schema4(struct idx *ix, struct sk_err *err)
+{
+	struct backup_row r = { .bot = "b4",
+				.generation = 2,
+				.file = "gen-000002.tar.gz",
+				.codec = "gzip",
+				.size = 7,
+				.sha256 = "eeee",
+				.entries = 1,
+				.created = 1700000600,
+				.tag = "pre-restore" };
+	struct backup_row got;
+
+	if (idx_backup_add(ix, &r, err) < 0 ||
+	    idx_backup_mark_verified(ix, "b4", 2, 1700000700, 1, err) < 0 ||
+	    idx_backup_get(ix, "b4", 2, &got, err) < 0)
+		return -1;
+	if (got.verified != 1700000700 || got.verify_ok != 1 || strcmp(got.tag, "pre-restore"))
+		return sk_err_set(err, SK_EFAIL, "read back verified %lld ok %d tag '%s'",
+				  (long long)got.verified, got.verify_ok, got.tag);
+	return 0;
+}
+
 static void test_fresh(void)
 {
 	struct sk_err err = SK_ERR_INIT;
@@ -233,10 +257,11 @@ static void test_fresh(void)
 	struct idx *ix = NULL;
 	int rc;
 
-	ok(idx_schema_version() == 3, "index: this build writes schema 3 (the test knows 0-3)");
+	ok(idx_schema_version() == 4, "index: this build writes schema 4 (the test knows 0-4)");
 	rc = idx_open(&ix, state, &err);
 	ok(rc == 0 && ix, "index: a missing index.db is created (%s)", err.msg);
-	ok(ix && use_schema2(ix, &err) == 0 && use_schema3(ix, &err) == 0,
+	ok(ix && use_schema2(ix, &err) == 0 && use_schema3(ix, &err) == 0 &&
+	       use_schema4(ix, &err) == 0,
 	   "index: a new index has every table (%s)", err.msg);
 	idx_close(ix);
 	ok(file_version(state) == idx_schema_version(), "index: a new index is at schema %d",
@@ -262,7 +287,8 @@ static void test_from_0(void)
 	ok(ix && use_schema2(ix, &err) == 0, "index: schema 0 migrated to every table (%s)",
 	   err.msg);
 	idx_close(ix);
-	ok(file_version(state) == 3, "index: schema 0 is now schema 3 (%d)", file_version(state));
+	ok(file_version(state) == idx_schema_version(), "index: schema 0 is now the latest (%d)",
+	   file_version(state));
 
 	/* Schema 0 with an unrelated table of its own: kept, not dropped. */
 	state = new_state();
@@ -270,7 +296,8 @@ static void test_from_0(void)
 	ix = NULL;
 	rc = idx_open(&ix, state, &err);
 	idx_close(ix);
-	ok(rc == 0 && file_version(state) == 3 && file_count(state, "SELECT x FROM mine") == 1,
+	ok(rc == 0 && file_version(state) == idx_schema_version() &&
+	       file_count(state, "SELECT x FROM mine") == 1,
 	   "index: schema 0 holding other tables is migrated around them (%s)", err.msg);
 }
 
@@ -292,7 +319,8 @@ static void test_from_1(void)
 	ok(rc == 0, "index: schema 1 opens (%s)", err.msg);
 	if (rc < 0)
 		return;
-	ok(file_version(state) == 3, "index: schema 1 is now schema 3 (%d)", file_version(state));
+	ok(file_version(state) == idx_schema_version(), "index: schema 1 is now the latest (%d)",
+	   file_version(state));
 
 	rc = idx_journal_find(ix, "bot.b1", j, 4, &n, &err);
 	ok(rc == 0 && n == 1, "index: the schema 1 journal row survives (%d rows, %s)", n, err.msg);
@@ -333,7 +361,7 @@ static void test_from_1(void)
 	ix = NULL;
 	rc = idx_open(&ix, state, &err);
 	idx_close(ix);
-	ok(rc == 0 && file_version(state) == 3 &&
+	ok(rc == 0 && file_version(state) == idx_schema_version() &&
 	       file_count(state, "SELECT count(*) FROM backups") == 2 &&
 	       file_count(state, "SELECT count(*) FROM snapshots") == 1,
 	   "index: a second open of the migrated index changes nothing (%s)", err.msg);
@@ -353,7 +381,8 @@ static void test_from_2(void)
 	make_db(state, schema2_delta, 2);
 	make_db(state, data2, 2);
 	rc = idx_open(&ix, state, &err);
-	ok(rc == 0 && file_version(state) == 3, "index: schema 2 opens as schema 3 (%s)", err.msg);
+	ok(rc == 0 && file_version(state) == idx_schema_version(),
+	   "index: schema 2 opens as schema %d (%s)", idx_schema_version(), err.msg);
 	if (rc < 0)
 		return;
 	rc = idx_snap_get(ix, "s9", &got, &arts, &err);
@@ -372,6 +401,41 @@ static void test_from_2(void)
 		rc = idx_machine_get(ix, "m8", &m, &err);
 	ok(rc == 0 && m.tracking == 1, "index: a migrated machine takes tracking (%s)", err.msg);
 	ok(use_schema3(ix, &err) == 0, "index: schema 2 gained the schema 3 table (%s)", err.msg);
+	idx_close(ix);
+}
+
+/* Schema 3's backups gain schema 4's columns: never verified, no tag. */
+static void test_from_3(void)
+{
+	struct sk_err err = SK_ERR_INIT;
+	const char *state = new_state();
+	struct backup_row b;
+	struct idx *ix = NULL;
+	int rc;
+
+	make_db(state, schema1, 1);
+	make_db(state, data1, 1);
+	/* schema 2 and 3 by this build's own migrations, then back to 3 */
+	rc = idx_open(&ix, state, &err);
+	idx_close(ix);
+	ix = NULL;
+	make_db(state,
+		"ALTER TABLE backups DROP COLUMN verified;"
+		"ALTER TABLE backups DROP COLUMN verify_ok;"
+		"ALTER TABLE backups DROP COLUMN tag;",
+		3);
+	ok(rc == 0 && file_version(state) == 3 &&
+	       file_count(state, "SELECT count(*) FROM pragma_table_info('backups')") == 9,
+	   "index: a schema 3 index to migrate (%s)", err.msg);
+	rc = idx_open(&ix, state, &err);
+	ok(rc == 0 && file_version(state) == 4, "index: schema 3 opens as schema 4 (%s)", err.msg);
+	if (rc < 0)
+		return;
+	rc = idx_backup_get(ix, "b1", 5, &b, &err);
+	ok(rc == 0 && b.size == 99 && b.restored == 1700000300 && b.verified == 0 &&
+	       b.verify_ok == 0 && b.tag[0] == '\0',
+	   "index: a schema 3 backup reads back unchanged, never verified, untagged (%s)", err.msg);
+	ok(use_schema4(ix, &err) == 0, "index: schema 3 gained the schema 4 columns (%s)", err.msg);
 	idx_close(ix);
 }
 
@@ -565,6 +629,7 @@ int main(void)
 	test_from_0();
 	test_from_1();
 	test_from_2();
+	test_from_3();
 	test_failed_migration();
 	test_newer();
 	test_damaged();

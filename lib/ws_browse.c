@@ -1,0 +1,188 @@
+/*
+ * ws_browse.c: ws-preserve's readers of generations, which leave the bot
+ * alone: --verify (each generation re-read as an import would read it, and
+ * the outcome recorded in the index), --ls, --dump and --restore --target.
+ * Every one checks the generation's sha256 before it uses a byte (rule 6).
+ */
+#include "ws.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "astream.h"
+#include "log.h"
+#include "targuard.h"
+#include "ws_int.h"
+#include "banned.h"
+
+/* The framing guard's limits, as import sets them: room for "./" and slashes. */
+static void guard_limits(const struct sk_config *cfg, struct targuard_limits *glim)
+{
+	glim->max_path = (size_t)cfg->max_path + 16;
+	glim->max_pax = 1 << 20;
+}
+
+/*
+ * Open a generation (sha256 checked) and start reading it as an archive.
+ * *fd and *r are for the caller to close and free, also on failure.
+ */
+static int open_reader(const struct sk_config *cfg, const struct backup_row *row,
+		       struct progress *prog, int *fd, struct areader **r, struct sk_err *err)
+{
+	struct targuard_limits glim;
+
+	*r = NULL;
+	*fd = wsint_open_generation(cfg, row, prog, err);
+	if (*fd < 0)
+		return -1;
+	guard_limits(cfg, &glim);
+	if (areader_open(r, *fd, &glim, err) < 0)
+		return sk_err_wrap(err, "generation %lld", (long long)row->generation);
+	return 0;
+}
+
+/*
+ * One generation, read whole without extracting: size and sha256 against
+ * the index, then the codec's own checks, the tar framing and the import
+ * policy (extract_check), and the entries and codec the index recorded.
+ */
+static int verify_generation(const struct sk_config *cfg, const struct backup_row *row,
+			     struct progress *prog, uint64_t *entries, struct sk_err *err)
+{
+	struct extract_limits lim;
+	struct extract_stats es = { 0 };
+	struct areader *r = NULL;
+	int fd, ret = -1;
+
+	*entries = 0;
+	wsint_limits(cfg, &lim);
+	if (open_reader(cfg, row, prog, &fd, &r, err) < 0)
+		goto out;
+	if (extract_check(r, &lim, prog, &es, err) < 0) {
+		sk_err_wrap(err, "generation %lld", (long long)row->generation);
+		goto out;
+	}
+	*entries = es.entries;
+	if (es.entries != row->entries)
+		sk_err_set(err, SK_EDAMAGED,
+			   "generation %lld holds %llu entries, the index says %llu",
+			   (long long)row->generation, (unsigned long long)es.entries,
+			   (unsigned long long)row->entries);
+	else if (strcmp(codec_name(areader_codec(r)), row->codec) != 0)
+		sk_err_set(err, SK_EDAMAGED, "generation %lld is %s, the index says %s",
+			   (long long)row->generation, codec_name(areader_codec(r)), row->codec);
+	else
+		ret = 0;
+out:
+	areader_free(r);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* The generations to verify: o->generation alone, else every one. */
+static int verify_rows(struct wsint_ctx *c, const struct ws_opts *o, struct backup_row **rows,
+		       size_t *n, struct sk_err *err)
+{
+	if (o->generation) {
+		*rows = calloc(1, sizeof(**rows));
+		if (!*rows)
+			return sk_err_set(err, SK_EFAIL, "out of memory");
+		*n = 1;
+		return idx_backup_get(c->ix, c->bot, o->generation, *rows, err);
+	}
+	if (idx_backup_list(c->ix, c->bot, rows, n, err) < 0)
+		return -1;
+	return *n ? 0 : sk_err_set(err, SK_ENOENT, "bot '%s' has no backup", c->bot);
+}
+
+/* "3, 5, 9" into buf: the generations that failed. */
+static void list_bad(const struct backup_row *rows, const char *bad, size_t n, char *buf,
+		     size_t size)
+{
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && used < size; i++)
+		if (bad[i])
+			used += (size_t)snprintf(buf + used, size - used, "%s%lld",
+						 used ? ", " : "", (long long)rows[i].generation);
+}
+
+/*
+ * Verify every generation in rows. A generation that could not be read for
+ * a local reason (SK_EFAIL) is reported but not recorded: it was not judged.
+ */
+static int verify_all(struct wsint_ctx *c, const struct ws_opts *o, const struct backup_row *rows,
+		      size_t n, ws_verified_fn done, void *arg, struct sk_err *err)
+{
+	struct progress prog;
+	uint64_t total = 0;
+	char *bad, list[256];
+	size_t i, nbad = 0;
+	int damaged = 0;
+
+	bad = calloc(n ? n : 1, 1);
+	if (!bad)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	for (i = 0; i < n; i++)
+		total += 2 * rows[i].size; /* hashed, then read again */
+	progress_start(&prog, o->progress, total);
+	snprintf(prog.what, sizeof(prog.what), "verifying '%s'", c->bot);
+	for (i = 0; i < n; i++) {
+		struct sk_err e = SK_ERR_INIT;
+		struct ws_verified v = { .generation = rows[i].generation };
+		int rc = verify_generation(&c->cfg, &rows[i], &prog, &v.entries, &e);
+
+		snprintf(v.bot, sizeof(v.bot), "%s", c->bot);
+		if (rc == 0 || e.code == SK_EDAMAGED) {
+			if (idx_backup_mark_verified(c->ix, c->bot, rows[i].generation,
+						     (int64_t)time(NULL), rc == 0, err) < 0) {
+				free(bad);
+				progress_end(&prog, 0);
+				return -1;
+			}
+		}
+		if (rc < 0) {
+			bad[i] = 1;
+			nbad++;
+			damaged |= e.code == SK_EDAMAGED;
+			progress_end(&prog, 0);
+			log_error("bot '%s': %s", c->bot, e.msg);
+			v.err = &e;
+		}
+		done(arg, &v);
+	}
+	progress_end(&prog, nbad == 0);
+	list_bad(rows, bad, n, list, sizeof(list));
+	free(bad);
+	if (!nbad)
+		return 0;
+	return sk_err_set(err, damaged ? SK_EDAMAGED : SK_EFAIL,
+			  "%zu of %zu generation%s failed verification: %s", nbad, n,
+			  n == 1 ? "" : "s", list);
+}
+
+int ws_verify(const struct ws_opts *o, ws_verified_fn done, void *arg, struct sk_err *err)
+{
+	struct wsint_ctx *c = NULL;
+	struct backup_row *rows = NULL;
+	size_t n = 0;
+	int ret = -1;
+
+	/* Under the bot's lock: a prune must not take a file from under it. */
+	if (wsint_open(&c, o, ws_repairs, err) < 0)
+		return wsint_fail(err, "verify", o->bot);
+	if (verify_rows(c, o, &rows, &n, err) == 0)
+		ret = verify_all(c, o, rows, n, done, arg, err);
+	if (ret == 0)
+		log_info("bot '%s': %zu generation%s verified", c->bot, n, n == 1 ? "" : "s");
+	free(rows);
+	wsint_close(c);
+	return ret < 0 ? wsint_fail(err, "verify", o->bot) : 0;
+}

@@ -2,6 +2,8 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "ws.h"
@@ -17,6 +19,15 @@ static const struct option longopts[] = {
 	{ "list-ids", no_argument, NULL, CLI_OPT_LIST_IDS },
 	{ "generation", required_argument, NULL, 'g' },
 	{ "keep", required_argument, NULL, 'k' },
+	{ "keep-last", required_argument, NULL, CLI_OPT_KEEP_LAST },
+	{ "keep-hourly", required_argument, NULL, CLI_OPT_KEEP_HOURLY },
+	{ "keep-daily", required_argument, NULL, CLI_OPT_KEEP_DAILY },
+	{ "keep-weekly", required_argument, NULL, CLI_OPT_KEEP_WEEKLY },
+	{ "keep-monthly", required_argument, NULL, CLI_OPT_KEEP_MONTHLY },
+	{ "keep-yearly", required_argument, NULL, CLI_OPT_KEEP_YEARLY },
+	{ "keep-within", required_argument, NULL, CLI_OPT_KEEP_WITHIN },
+	{ "dry-run", no_argument, NULL, CLI_OPT_DRY_RUN },
+	{ "time", required_argument, NULL, CLI_OPT_TIME },
 	{ "json", no_argument, NULL, CLI_OPT_JSON },
 	{ "compression", required_argument, NULL, 'z' },
 	{ "level", required_argument, NULL, 'l' },
@@ -33,7 +44,7 @@ static void usage(void)
 	      " ws-preserve --check BOT                   exit 0 if data waits to be restored\n"
 	      " ws-preserve --verify [-g GEN] BOT         re-read and check backup generations\n"
 	      " ws-preserve --list [--json] [BOT]         list backup generations\n"
-	      " ws-preserve --prune [-k N] BOT            delete all but the newest N\n"
+	      " ws-preserve --prune [KEEP] [--dry-run] BOT  delete what no keep rule keeps\n"
 	      " ws-preserve --list-ids                    print known bot ids\n"
 	      "\n"
 	      "Options:\n"
@@ -42,10 +53,23 @@ static void usage(void)
 	      "     --verify               check every generation (or -g GEN): sha256, codec,\n"
 	      "                            tar framing, import policy; exit 5 if any is bad\n"
 	      "     --list                 list backups as a table\n"
-	      "     --prune                delete the oldest generations beyond --keep\n"
+	      "     --prune                delete the generations no keep rule keeps\n"
+	      "     --dry-run              with --prune: print what would go and why, delete\n"
+	      "                            nothing\n"
 	      "     --list-ids             print bot ids from workspaces, index and legacy dir\n"
 	      " -g, --generation GEN       the generation to restore (default: newest) or verify\n"
-	      " -k, --keep N               generations to keep (default: config, 3)\n"
+	      " -k, --keep-last N          keep the newest N generations (--keep is the same)\n"
+	      "     --keep-hourly N        keep the newest of each of the last N hours\n"
+	      "     --keep-daily N         ... of each of the last N days\n"
+	      "     --keep-weekly N        ... of each of the last N weeks\n"
+	      "     --keep-monthly N       ... of each of the last N months\n"
+	      "     --keep-yearly N        ... of each of the last N years\n"
+	      "     --keep-within SPAN     keep all made within SPAN (like 30d, 2w, 1y6m) of\n"
+	      "                            the newest; any of these replaces the config's\n"
+	      "                            keep keys (default: keep = 3)\n"
+	      "     --time TIME            record a new generation as made at TIME\n"
+	      "                            ('YYYY-MM-DD HH:MM[:SS]' local, ...Z for UTC, "
+	      "@SECONDS)\n"
 	      "     --json                 print results as JSON on stdout\n"
 	      " -z, --compression CODEC    gzip, zstd or none (default: config, gzip)\n"
 	      " -l, --level N              compression level, 0 for the codec's default\n"
@@ -125,7 +149,13 @@ static int do_list(const struct ws_opts *o, struct sk_err *err)
 
 static int do_prune(const struct ws_opts *o, struct sk_err *err)
 {
-	return cli_finish(ws_prune(o, err), err);
+	struct wsout_prune p;
+	int ret;
+
+	wsout_prune_begin(&p, o->json, o->dry_run);
+	ret = ws_prune(o, wsout_pruned, &p, err);
+	wsout_prune_end(&p);
+	return cli_finish(ret, err);
 }
 
 static int do_list_ids(const struct ws_opts *o, struct sk_err *err)
@@ -137,6 +167,81 @@ static int do_list_ids(const struct ws_opts *o, struct sk_err *err)
 	wsout_ids(&ids);
 	ws_ids_free(&ids);
 	return cli_finish(0, err);
+}
+
+/* -k and --keep-*: the command line's policy replaces the config's. */
+static void keep_option(int c, const char *arg, struct ws_opts *o)
+{
+	struct retain_policy *p = &o->keep;
+	char *end;
+	long n;
+
+	o->keep_set = 1;
+	if (c == CLI_OPT_KEEP_WITHIN) {
+		if (retain_parse_span(arg, &p->within) < 0 ||
+		    (!p->within.hours && !p->within.days && !p->within.months && !p->within.years))
+			cli_usage_error("invalid --keep-within '%s' (expected a span like 30d, 2w "
+					"or "
+					"1y6m)",
+					arg);
+		return;
+	}
+	n = strtol(arg, &end, 10);
+	if (*end || end == arg || n < 1 || n > 1000000)
+		cli_usage_error("invalid keep count '%s' (expected 1 or more)", arg);
+	switch (c) {
+	case CLI_OPT_KEEP_HOURLY:
+		p->hourly = (int)n;
+		break;
+	case CLI_OPT_KEEP_DAILY:
+		p->daily = (int)n;
+		break;
+	case CLI_OPT_KEEP_WEEKLY:
+		p->weekly = (int)n;
+		break;
+	case CLI_OPT_KEEP_MONTHLY:
+		p->monthly = (int)n;
+		break;
+	case CLI_OPT_KEEP_YEARLY:
+		p->yearly = (int)n;
+		break;
+	default:
+		p->last = (int)n;
+	}
+}
+
+/*
+ * --time: "@SECONDS", or "YYYY-MM-DD[ HH:MM[:SS]]" in local time (a 'T' for
+ * the space, and a final 'Z' for UTC, are taken too).
+ */
+static int64_t parse_time(const char *arg)
+{
+	struct tm tm = { 0 };
+	const char *rest;
+	char *end;
+	time_t t;
+
+	if (arg[0] == '@') {
+		long long v = strtoll(arg + 1, &end, 10);
+
+		if (*end || end == arg + 1 || v < 1)
+			cli_usage_error("invalid --time '%s'", arg);
+		return (int64_t)v;
+	}
+	rest = strptime(arg, "%Y-%m-%d", &tm);
+	if (rest && (*rest == ' ' || *rest == 'T')) {
+		const char *hm = strptime(rest + 1, "%H:%M", &tm);
+
+		rest = hm && *hm == ':' ? strptime(hm + 1, "%S", &tm) : hm;
+	}
+	if (!rest || (*rest && strcmp(rest, "Z") != 0))
+		cli_usage_error("invalid --time '%s' (expected 'YYYY-MM-DD HH:MM:SS' or @SECONDS)",
+				arg);
+	tm.tm_isdst = -1;
+	t = *rest == 'Z' ? timegm(&tm) : mktime(&tm);
+	if (t < 1)
+		cli_usage_error("invalid --time '%s'", arg);
+	return (int64_t)t;
 }
 
 int main(int argc, char **argv)
@@ -184,9 +289,20 @@ int main(int argc, char **argv)
 				cli_usage_error("invalid generation '%s'", optarg);
 			break;
 		case 'k':
-			opts.keep = (int)strtol(optarg, &end, 10);
-			if (*end || end == optarg || opts.keep < 1)
-				cli_usage_error("invalid --keep '%s' (expected 1 or more)", optarg);
+		case CLI_OPT_KEEP_LAST:
+		case CLI_OPT_KEEP_HOURLY:
+		case CLI_OPT_KEEP_DAILY:
+		case CLI_OPT_KEEP_WEEKLY:
+		case CLI_OPT_KEEP_MONTHLY:
+		case CLI_OPT_KEEP_YEARLY:
+		case CLI_OPT_KEEP_WITHIN:
+			keep_option(c, optarg, &opts);
+			break;
+		case CLI_OPT_DRY_RUN:
+			opts.dry_run = 1;
+			break;
+		case CLI_OPT_TIME:
+			opts.at = parse_time(optarg);
 			break;
 		case CLI_OPT_JSON:
 			opts.json = 1;
@@ -204,6 +320,12 @@ int main(int argc, char **argv)
 		cli_usage_error(
 		    "--restore, --check, --verify, --list, --prune and --list-ids exclude "
 		    "each other");
+	if (opts.dry_run && action != do_prune)
+		cli_usage_error("--dry-run goes with --prune");
+	if (opts.at && action != do_preserve)
+		cli_usage_error("--time goes with writing a generation");
+	if (opts.keep_set && action != do_preserve && action != do_prune)
+		cli_usage_error("--keep options go with writing a generation or --prune");
 	if (opts.generation && action != do_restore && action != do_verify)
 		cli_usage_error("--generation goes with --restore or --verify");
 	if (no_bot) {

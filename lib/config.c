@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include "banned.h"
 
-enum kind { K_STR, K_TMPL, K_INT, K_SIZE, K_CODEC, K_CHOICE };
+enum kind { K_STR, K_TMPL, K_INT, K_SIZE, K_CODEC, K_CHOICE, K_SPAN };
 
 struct key {
 	const char *section;
@@ -53,7 +53,14 @@ static const struct key keys[] = {
 	S("workspace", "stop_command", stop_command),
 	S("workspace", "start_command", start_command),
 	S("workspace", "legacy_dir", legacy_dir),
-	I("workspace", "keep", keep, 1, 1000000),
+	I("workspace", "keep", keep, 0, 1000000),
+	I("workspace", "keep_hourly", keep_hourly, 0, 1000000),
+	I("workspace", "keep_daily", keep_daily, 0, 1000000),
+	I("workspace", "keep_weekly", keep_weekly, 0, 1000000),
+	I("workspace", "keep_monthly", keep_monthly, 0, 1000000),
+	I("workspace", "keep_yearly", keep_yearly, 0, 1000000),
+	{ "workspace", "keep_within", K_SPAN, offsetof(struct sk_config, keep_within), 0, 0, 0,
+	  NULL, 0 },
 	S("containerd", "address", ctd_address),
 	S("containerd", "namespace", ctd_namespace),
 	T("containerd", "container", ctd_container, "a container id with %s for the bot id", 0),
@@ -201,6 +208,14 @@ static int set_value(struct parse *ps, const struct key *k, const char *name, co
 		*(int *)(base + k->off) = (int)v;
 		break;
 	}
+	case K_SPAN:
+		if (retain_parse_span(value, (struct retain_span *)(base + k->off)) < 0) {
+			sk_err_set(ps->err, SK_EUSAGE,
+				   "bad value '%s' for '%s' (expected a span like 30d, 2w or 1y6m)",
+				   value, name);
+			return 0;
+		}
+		break;
 	case K_SIZE: {
 		uint64_t v;
 
@@ -261,6 +276,14 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		ps->legacy_set = 1;
 	ps->failed = 0;
 	return 1;
+}
+
+static int keeps_any(const struct sk_config *c)
+{
+	struct retain_policy p = { c->keep,	    c->keep_hourly, c->keep_daily, c->keep_weekly,
+				   c->keep_monthly, c->keep_yearly, c->keep_within };
+
+	return retain_policy_any(&p);
 }
 
 static void set_defaults(struct sk_config *c)
@@ -368,6 +391,10 @@ int config_load(struct sk_config *cfg, const char *path, struct sk_err *err)
 		return sk_err_wrap(err, "%s:%d", path, line);
 	}
 derive:
+	if (!keeps_any(cfg))
+		return sk_err_set(err, SK_EUSAGE,
+				  "%s: [workspace] keeps no generation: set keep or a keep_* key",
+				  cfg->file[0] ? cfg->file : "defaults");
 	if (cfg->state_dir[0] != '/')
 		return sk_err_set(err, SK_EUSAGE, "%s: [state] dir must be an absolute path",
 				  cfg->file[0] ? cfg->file : "defaults");

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "codec.h"
+#include "retain.h"
 #include "err.h"
 
 #define SK_DEFAULT_CONFIG "/etc/statekit/statekit.ini"
@@ -25,7 +26,10 @@ struct sk_config {
 	char stop_command[SK_CMD_MAX];
 	char start_command[SK_CMD_MAX];
 	char legacy_dir[PATH_MAX];
+	/* The keep policy: keep is --keep-last; each 0 is a rule that is off. */
 	int keep;
+	int keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;
+	struct retain_span keep_within;
 
 	char ctd_address[PATH_MAX];
 	char ctd_namespace[128];

@@ -752,6 +752,11 @@ void fcjson_set_str(struct fcjson *o, const char *key, const char *val)
 	json_object_set_new((json_t *)o, key, val ? str_any(val) : json_null());
 }
 
+struct fcjson *fcjson_str(const char *val)
+{
+	return (struct fcjson *)(val ? str_any(val) : json_null());
+}
+
 void fcjson_set_int(struct fcjson *o, const char *key, int64_t val)
 {
 	json_object_set_new((json_t *)o, key, json_integer(val));

@@ -140,6 +140,8 @@ struct fcjson *fcjson_arr(void);
  * value, as if read as Latin-1, so the output is always valid JSON.
  */
 void fcjson_set_str(struct fcjson *o, const char *key, const char *val);
+/* A string (as fcjson_set_str takes it) to append to an array. */
+struct fcjson *fcjson_str(const char *val);
 void fcjson_set_int(struct fcjson *o, const char *key, int64_t val);
 void fcjson_set_real(struct fcjson *o, const char *key, double val);
 void fcjson_set_bool(struct fcjson *o, const char *key, int val);

@@ -13,6 +13,7 @@
 
 #include "codec.h"
 #include "err.h"
+#include "retain.h"
 
 struct ws_opts {
 	const char *config_path; /* -c, or NULL */
@@ -28,7 +29,12 @@ struct ws_opts {
 	int merge;
 
 	int64_t generation; /* ws-preserve -g; 0 = newest */
-	int keep;	    /* ws-preserve -k; 0 = from config */
+	/* ws-preserve's keep policy (-k, --keep-*), in force when keep_set:
+	 * the command line replaces the config's keep keys as a whole. */
+	struct retain_policy keep;
+	int keep_set;
+	int dry_run; /* --prune --dry-run: decide, delete nothing */
+	int64_t at;  /* --time: the new generation's creation time; 0 = now */
 };
 
 /* clang-format off */
@@ -48,6 +54,9 @@ struct ws_restore_result {
 	int64_t generation; /* 0: the legacy directory */
 	struct ws_import_result import;
 };
+
+/* The tag of a generation kept of a workspace before a restore replaced it. */
+#define WS_TAG_PRE_RESTORE "pre-restore"
 
 /* One backup generation. */
 struct ws_backup {
@@ -94,7 +103,8 @@ int ws_export(const struct ws_opts *o, struct sk_err *err);
  */
 int ws_import(const struct ws_opts *o, struct ws_import_result *res, struct sk_err *err);
 /*
- * Keep the workspace as a new backup generation, then prune to keep; *res
+ * Keep the workspace as a new backup generation, then prune by the keep
+ * policy (as ws_prune, reporting nothing); *res
  * is the new generation. Exit classes 1-4.
  */
 int ws_preserve(const struct ws_opts *o, struct ws_backup *res, struct sk_err *err);
@@ -123,8 +133,21 @@ int ws_list(const struct ws_opts *o, struct ws_backup **list, size_t *n, struct 
  * logged as found), SK_ENOENT for a bot with no backup.
  */
 int ws_verify(const struct ws_opts *o, ws_verified_fn done, void *arg, struct sk_err *err);
-/* Delete generations beyond keep, and files no backup record names. */
-int ws_prune(const struct ws_opts *o, struct sk_err *err);
+/* One generation as a prune judged it. */
+struct ws_pruned {
+	char bot[72];
+	int64_t generation;
+	int64_t created;
+	char tag[16];
+	unsigned why; /* the retain.h reasons it is kept; 0: removed (or, dry, would be) */
+};
+typedef void (*ws_pruned_fn)(void *arg, const struct ws_pruned *p);
+/*
+ * Apply the keep policy: delete every generation no rule keeps (unless
+ * o->dry_run), and files no backup record names. Each generation's verdict
+ * goes to done (may be NULL), oldest first.
+ */
+int ws_prune(const struct ws_opts *o, ws_pruned_fn done, void *arg, struct sk_err *err);
 /*
  * Every bot id statekit knows of (workspaces, legacy directories,
  * containers, backups), without locking. Free with ws_ids_free.

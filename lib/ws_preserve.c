@@ -82,34 +82,101 @@ static int sweep_orphans(struct wsint_ctx *c, struct sk_err *err)
 	return ret;
 }
 
-static int prune_locked(struct wsint_ctx *c, int keep, struct sk_err *err)
+/* The policy in force: the command line's, else the config's keep keys. */
+static void policy_of(const struct wsint_ctx *c, const struct ws_opts *o, struct retain_policy *p)
+{
+	const struct sk_config *cfg = &c->cfg;
+
+	if (o->keep_set) {
+		*p = o->keep;
+		return;
+	}
+	memset(p, 0, sizeof(*p));
+	p->last = cfg->keep;
+	p->hourly = cfg->keep_hourly;
+	p->daily = cfg->keep_daily;
+	p->weekly = cfg->keep_weekly;
+	p->monthly = cfg->keep_monthly;
+	p->yearly = cfg->keep_yearly;
+	p->within = cfg->keep_within;
+}
+
+/* The policy's verdict on each of rows: why[i], 0 for a generation that goes. */
+static int decide(const struct wsint_ctx *c, const struct ws_opts *o, const struct backup_row *rows,
+		  size_t n, unsigned *why, struct sk_err *err)
+{
+	struct retain_policy pol;
+	struct retain_gen *g;
+	size_t i;
+	int rc;
+
+	policy_of(c, o, &pol);
+	g = calloc(n ? n : 1, sizeof(*g));
+	if (!g)
+		return sk_err_set(err, SK_EFAIL, "out of memory");
+	for (i = 0; i < n; i++) {
+		g[i].generation = rows[i].generation;
+		g[i].created = rows[i].created;
+		g[i].pre_restore = strcmp(rows[i].tag, WS_TAG_PRE_RESTORE) == 0;
+		g[i].verified_ok = rows[i].verified && rows[i].verify_ok;
+	}
+	rc = retain_decide(&pol, g, n, why);
+	free(g);
+	return rc < 0 ? sk_err_set(err, SK_EFAIL, "out of memory") : 0;
+}
+
+/*
+ * The row goes before the file: a crash in between leaves an orphan file
+ * the next sweep removes, never a row that names a missing file.
+ */
+static int remove_generation(struct wsint_ctx *c, const struct backup_row *r, struct sk_err *err)
+{
+	char file[PATH_MAX];
+
+	if (wsint_backup_file(&c->cfg, r, file, sizeof(file), err) < 0 ||
+	    idx_backup_delete(c->ix, c->bot, r->generation, err) < 0)
+		return -1;
+	if (unlink(file) < 0 && errno != ENOENT)
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot remove '%s'", file);
+	log_info("removed generation %lld of bot '%s'", (long long)r->generation, c->bot);
+	return 0;
+}
+
+static int prune_locked(struct wsint_ctx *c, const struct ws_opts *o, ws_pruned_fn done, void *arg,
+			struct sk_err *err)
 {
 	struct backup_row *rows = NULL;
-	size_t n, i;
-	int ret = 0;
+	unsigned *why = NULL;
+	size_t n, i, removed = 0;
+	int ret = -1;
 
 	if (idx_backup_list(c->ix, c->bot, &rows, &n, err) < 0)
 		return -1;
-	/* Oldest first. The row goes before the file: a crash in between
-	 * leaves an orphan file the next sweep removes, never a row that
-	 * names a missing file. */
-	for (i = 0; n > (size_t)keep && i < n - (size_t)keep; i++) {
-		char file[PATH_MAX];
-
-		if (wsint_backup_file(&c->cfg, &rows[i], file, sizeof(file), err) < 0 ||
-		    idx_backup_delete(c->ix, c->bot, rows[i].generation, err) < 0) {
-			ret = -1;
-			break;
-		}
-		if (unlink(file) < 0 && errno != ENOENT) {
-			ret = sk_err_sys(err, SK_EFAIL, errno, "cannot remove '%s'", file);
-			break;
-		}
-		log_info("pruned generation %lld of bot '%s'", (long long)rows[i].generation,
-			 c->bot);
+	why = calloc(n ? n : 1, sizeof(*why));
+	if (!why) {
+		sk_err_set(err, SK_EFAIL, "out of memory");
+		goto out;
 	}
-	if (ret == 0 && i > 0)
-		ret = fs_fsync_path(c->backups, err);
+	if (decide(c, o, rows, n, why, err) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct ws_pruned v = { .generation = rows[i].generation,
+				       .created = rows[i].created,
+				       .why = why[i] };
+
+		if (!why[i] && !o->dry_run) {
+			if (remove_generation(c, &rows[i], err) < 0)
+				goto out;
+			removed++;
+		}
+		snprintf(v.bot, sizeof(v.bot), "%s", c->bot);
+		snprintf(v.tag, sizeof(v.tag), "%s", rows[i].tag);
+		if (done)
+			done(arg, &v);
+	}
+	ret = removed ? fs_fsync_path(c->backups, err) : 0;
+out:
+	free(why);
 	free(rows);
 	return ret;
 }
@@ -124,6 +191,8 @@ struct preserve_plan {
 	char tmp[PATH_MAX]; /* "" once renamed to b->file */
 	struct wsint_export_res res;
 	struct ws_backup *b; /* the new generation; b->file its final name */
+	int64_t at;	     /* its creation time (--time); 0: now */
+	const char *tag;     /* "" or WS_TAG_PRE_RESTORE */
 };
 
 /*
@@ -183,7 +252,7 @@ static int record_generation(struct preserve_plan *p, struct sk_err *err)
 	snprintf(b->bot, sizeof(b->bot), "%s", p->c->bot);
 	snprintf(b->codec, sizeof(b->codec), "%s", codec_name(p->cs.codec));
 	b->entries = p->res.ts.entries;
-	b->created = (int64_t)time(NULL);
+	b->created = p->at ? p->at : (int64_t)time(NULL);
 
 	snprintf(row.bot, sizeof(row.bot), "%s", b->bot);
 	row.generation = b->generation;
@@ -193,12 +262,14 @@ static int record_generation(struct preserve_plan *p, struct sk_err *err)
 	snprintf(row.sha256, sizeof(row.sha256), "%s", b->sha256);
 	row.entries = b->entries;
 	row.created = b->created;
+	snprintf(row.tag, sizeof(row.tag), "%s", p->tag ? p->tag : "");
+	snprintf(b->tag, sizeof(b->tag), "%s", row.tag);
 	return idx_backup_add(p->c->ix, &row, err);
 }
 
 int ws_preserve(const struct ws_opts *o, struct ws_backup *b, struct sk_err *err)
 {
-	struct preserve_plan p = { .rootfd = -1, .fd = -1, .b = b };
+	struct preserve_plan p = { .rootfd = -1, .fd = -1, .b = b, .at = o->at };
 	int ret = -1;
 
 	memset(b, 0, sizeof(*b));
@@ -217,7 +288,7 @@ int ws_preserve(const struct ws_opts *o, struct ws_backup *b, struct sk_err *err
 		goto out;
 	if (record_generation(&p, err) < 0)
 		goto out;
-	ret = prune_locked(p.c, o->keep > 0 ? o->keep : p.c->cfg.keep, err);
+	ret = prune_locked(p.c, o, NULL, NULL, err);
 	if (ret == 0)
 		log_info("preserved bot '%s' as generation %lld (%llu entries)", p.c->bot,
 			 (long long)b->generation, (unsigned long long)b->entries);
@@ -406,15 +477,15 @@ int ws_check(const struct ws_opts *o, int *waiting, struct sk_err *err)
 	return 0;
 }
 
-int ws_prune(const struct ws_opts *o, struct sk_err *err)
+int ws_prune(const struct ws_opts *o, ws_pruned_fn done, void *arg, struct sk_err *err)
 {
 	struct wsint_ctx *c = NULL;
 	int ret;
 
 	if (wsint_open(&c, o, ws_repairs, err) < 0)
 		return wsint_fail(err, "prune", o->bot);
-	ret = prune_locked(c, o->keep > 0 ? o->keep : c->cfg.keep, err);
-	if (ret == 0)
+	ret = prune_locked(c, o, done, arg, err);
+	if (ret == 0 && !o->dry_run)
 		ret = sweep_orphans(c, err);
 	wsint_close(c);
 	return ret < 0 ? wsint_fail(err, "prune", o->bot) : 0;

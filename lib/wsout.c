@@ -6,11 +6,13 @@
 #include "wsout.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "codec.h"
 #include "fcjson.h"
 #include "log.h"
+#include "retain.h"
 #include "banned.h"
 
 /* RFC 3339 UTC, or "-" for 0 (never). */
@@ -146,4 +148,48 @@ void wsout_verify_end(struct wsout_verify *v)
 	else
 		fcjson_free(v->arr);
 	v->arr = NULL;
+}
+
+void wsout_prune_begin(struct wsout_prune *p, int json, int dry_run)
+{
+	p->arr = json ? fcjson_arr() : NULL;
+	p->table = !json && dry_run;
+	p->told = 0;
+}
+
+void wsout_pruned(void *arg, const struct ws_pruned *v)
+{
+	struct wsout_prune *p = arg;
+	char cr[32], why[160];
+
+	retain_reasons(v->why, why, sizeof(why));
+	if (p->arr) {
+		struct fcjson *o = fcjson_obj(), *r = fcjson_arr();
+		char *tok, *save = NULL;
+
+		fcjson_set_str(o, "bot", v->bot);
+		fcjson_set_int(o, "generation", v->generation);
+		fcjson_set_time(o, "created", v->created);
+		fcjson_set_str(o, "tag", v->tag[0] ? v->tag : NULL);
+		fcjson_set_bool(o, "keep", v->why != 0);
+		for (tok = strtok_r(why, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			fcjson_append(r, fcjson_str(tok + (*tok == ' ')));
+		fcjson_set(o, "reasons", r);
+		fcjson_append(p->arr, o);
+	} else if (p->table) {
+		if (!p->told)
+			printf("%-20s %5s  %-20s  %-6s  %s\n", "BOT", "GEN", "CREATED", "ACTION",
+			       "WHY");
+		fmt_time(v->created, cr, sizeof(cr));
+		printf("%-20s %5lld  %-20s  %-6s  %s\n", v->bot, (long long)v->generation, cr,
+		       v->why ? "keep" : "remove", v->why ? why : "no keep rule keeps it");
+	}
+	p->told++;
+}
+
+void wsout_prune_end(struct wsout_prune *p)
+{
+	if (p->arr)
+		fcjson_print(stdout, p->arr);
+	p->arr = NULL;
 }

@@ -33,6 +33,21 @@ void wsout_verify_begin(struct wsout_verify *v, int json);
 /* A ws_verified_fn; arg is a struct wsout_verify. Results may span bots (--all). */
 void wsout_verified(void *arg, const struct ws_verified *r);
 void wsout_verify_end(struct wsout_verify *v);
+/*
+ * ws-preserve --prune: with --dry-run, a table of every generation with
+ * what the policy does with it and why; with --json, one array (dry or not)
+ * of objects {bot, generation, created, created_epoch, tag, keep, reasons}.
+ * Otherwise nothing: the removals are logged with -v.
+ */
+struct wsout_prune {
+	struct fcjson *arr;
+	int table;
+	size_t told;
+};
+void wsout_prune_begin(struct wsout_prune *p, int json, int dry_run);
+/* A ws_pruned_fn; arg is a struct wsout_prune. */
+void wsout_pruned(void *arg, const struct ws_pruned *v);
+void wsout_prune_end(struct wsout_prune *p);
 /* ws-preserve --list-ids: one id per line. */
 void wsout_ids(const struct ws_ids *ids);
 

@@ -234,3 +234,145 @@ assert all(sorted(g) == ["bot", "entries", "error", "generation", "ok"] for g in
 	mkdir -p "$ST/bots/bot3"
 	run -0 ws-preserve --list bot3
 }
+
+# A generation of BOT made at TIME (ws-preserve --time), quietly.
+preserve_at() {
+	ws-preserve -q --time "$2" "$1"
+}
+
+# The generations of BOT left, by creation time: "YYYY-MM-DD HH:MM" lines.
+kept_times() {
+	q "select strftime('%Y-%m-%d %H:%M', created, 'unixepoch') from backups
+	   where bot = '$1' order by created"
+}
+
+@test "retention: a simulated year of nightly backups, pruned by hourly, daily, weekly, monthly and yearly rules" {
+	export TZ=UTC
+	sk_conf "[workspace]" "keep = 100000"
+	mkdir -p "$WS/bot1" && echo x >"$WS/bot1/x"
+	start=$(date -d '2025-12-01 03:00Z' +%s)
+	for d in $(seq 0 364); do preserve_at bot1 "@$((start + d * 86400))"; done
+	# and two runs by hand on the last day, after the nightly one
+	preserve_at bot1 "2026-11-30 11:00Z"
+	preserve_at bot1 "2026-11-30 17:45Z"
+	[[ $(q "select count(*) from backups") == 367 ]]
+	# what restic's forget keeps, computed here independently
+	want=$(python3 - <<-'PY'
+	import datetime as dt
+	t = [dt.datetime(2025, 12, 1, 3) + dt.timedelta(days=d) for d in range(365)]
+	t += [dt.datetime(2026, 11, 30, 11), dt.datetime(2026, 11, 30, 17, 45)]
+	t.sort(reverse=True)
+	keep = set()
+	for n, key in ((3, lambda x: x.strftime("%Y%m%d%H")), (7, lambda x: x.date()),
+	               (5, lambda x: x.isocalendar()[:2]), (12, lambda x: (x.year, x.month)),
+	               (3, lambda x: x.year)):
+	    seen = []
+	    for x in t:
+	        if len(seen) < n and key(x) not in seen:
+	            seen.append(key(x)); keep.add(x)
+	print("\n".join(sorted(x.strftime("%Y-%m-%d %H:%M") for x in keep)))
+	PY
+	)
+	run -0 ws-preserve --prune --dry-run --keep-hourly 3 --keep-daily 7 --keep-weekly 5 \
+		--keep-monthly 12 --keep-yearly 3 bot1
+	[[ $(q "select count(*) from backups") == 367 ]] # a dry run deletes nothing
+	[[ $(ls "$ST/backups/bot1" | wc -l) == 367 ]]
+	[[ ${lines[0]} =~ ^BOT\ +GEN\ +CREATED\ +ACTION\ +WHY$ ]]
+	[[ $(grep -cE 'Z  keep ' <<<"$output") == $(wc -l <<<"$want") ]] ||
+		fail "$(grep -E 'Z  keep ' <<<"$output") / want: $want"
+	assert_line --regexp '^bot1 +1  2025-12-01T03:00:00Z  remove  no keep rule keeps it$'
+	assert_line --regexp '^bot1 +367  2026-11-30T17:45:00Z  keep    hourly, daily, weekly, monthly, yearly$'
+	assert_line --regexp '^bot1 +31  2025-12-31T03:00:00Z  keep    monthly, yearly$'
+	run -0 --separate-stderr ws-preserve --prune -v --keep-hourly 3 --keep-daily 7 --keep-weekly 5 \
+		--keep-monthly 12 --keep-yearly 3 bot1
+	assert_equal "$(kept_times bot1)" "$want"
+	# -v names each generation removed, and only those
+	removed=$((367 - $(wc -l <<<"$want")))
+	[[ $(grep -c "^ws-preserve: removed generation [0-9]* of bot 'bot1'$" <<<"$stderr") == "$removed" ]]
+	[[ $stderr == *"removed generation 1 of bot 'bot1'"* ]]
+	# files and rows agree: no file left for a removed generation
+	[[ $(ls "$ST/backups/bot1" | wc -l) == $(wc -l <<<"$want") ]]
+}
+
+@test "retention: with keep_daily in the config, a run by hand during the day does not push out last week" {
+	export TZ=UTC
+	sk_conf "[workspace]" "keep = 1" "keep_daily = 7"
+	mkdir -p "$WS/bot1" && echo x >"$WS/bot1/x"
+	for d in 1 2 3 4 5 6 7; do preserve_at bot1 "2026-11-0$d 03:00"; done
+	before=$(kept_times bot1)
+	[[ $(wc -l <<<"$before") == 7 ]]
+	preserve_at bot1 "2026-11-07 14:00"
+	preserve_at bot1 "2026-11-07 16:00"
+	# the 1st stays; of the 7th only the newest run
+	assert_equal "$(kept_times bot1)" "2026-11-01 03:00
+2026-11-02 03:00
+2026-11-03 03:00
+2026-11-04 03:00
+2026-11-05 03:00
+2026-11-06 03:00
+2026-11-07 16:00"
+	# keep_within: everything made within 3 days before the newest (from the
+	# 4th, 16:00), on the command line
+	run -0 ws-preserve --prune --keep-within 3d bot1
+	assert_equal "$(kept_times bot1)" "2026-11-05 03:00
+2026-11-06 03:00
+2026-11-07 16:00"
+}
+
+@test "retention: the newest generation that verified good is never pruned" {
+	sk_conf "[workspace]" "keep = 100"
+	make_sample bot1
+	for i in 1 2 3 4 5; do ws-preserve -q bot1; done
+	ws-preserve -q --verify -g 2 bot1
+	ws-preserve -q --verify -g 3 bot1
+	# generation 3 is the newest verified good, 4 is damaged
+	echo junk >>"$(gen_path bot1 4)"
+	run -5 ws-preserve --verify -g 4 bot1
+	run -0 --separate-stderr ws-preserve --prune --dry-run --json --keep-last 1 bot1
+	python3 -c '
+import json, sys
+v = {g["generation"]: (g["keep"], g["reasons"]) for g in json.loads(sys.argv[1])}
+assert v == {1: (False, []), 2: (False, []), 3: (True, ["newest verified"]),
+             4: (False, []), 5: (True, ["last"])}, v' "$output"
+	run -0 ws-preserve --prune --keep-last 1 bot1
+	[[ $(q "select group_concat(generation) from backups") == "3,5" ]]
+}
+
+@test "retention: bad keep options and keys are usage errors that touch nothing" {
+	make_sample bot1
+	ws-preserve -q bot1
+	before=$(q "select * from backups")
+	for args in "--keep-daily 0" "--keep-weekly x" "--keep-within 3x" "--keep-within 0" \
+		"--keep-within d" "--dry-run" "--dry-run --verify" "--list --keep-daily 2" \
+		"--prune --time @5" "--time yesterday" "--time 2026-13-01"; do
+		# shellcheck disable=SC2086
+		run -2 --separate-stderr ws-preserve $args bot1
+		[[ -n $stderr ]] || fail "$args: no message"
+	done
+	run -2 --separate-stderr ws-preserve --keep-within 1q bot1
+	[[ ${stderr_lines[0]} == "ws-preserve: invalid --keep-within '1q' (expected a span like 30d, 2w or 1y6m)" ]]
+	run -2 --separate-stderr ws-preserve --prune --dry-run --keep-last 0 bot1
+	[[ ${stderr_lines[0]} == "ws-preserve: invalid keep count '0' (expected 1 or more)" ]]
+	sk_conf "[workspace]" "keep_within = 2 weeks"
+	run -2 --separate-stderr ws-preserve --prune bot1
+	[[ $stderr == *"statekit.ini:"*"bad value '2 weeks' for 'keep_within' (expected a span like 30d, 2w or 1y6m)" ]]
+	sed -i '/keep_within/d' "$CONF"
+	sk_conf "keep = 0"
+	run -2 --separate-stderr ws-preserve --prune bot1
+	[[ $stderr == *"[workspace] keeps no generation: set keep or a keep_* key" ]]
+	assert_equal "$(q "select * from backups")" "$before"
+}
+
+@test "retention: --time records the time given, local or UTC or in seconds" {
+	make_sample bot1
+	sk_conf "[workspace]" "keep = 10"
+	TZ=America/New_York ws-preserve -q --time "2026-07-04 12:00" bot1
+	ws-preserve -q --time "2026-07-04T12:00:30Z" bot1
+	ws-preserve -q --time "@1700000000" bot1
+	run -0 ws-preserve --json --time "2026-01-02" bot1
+	assert_equal "$(q "select created from backups order by generation")" "$(date -d '2026-07-04 16:00Z' +%s)
+$(date -d '2026-07-04 12:00:30Z' +%s)
+1700000000
+$(date -d '2026-01-02 00:00' +%s)"
+	[[ $output == *'"created_epoch":'"$(date -d '2026-01-02 00:00' +%s)"* ]]
+}

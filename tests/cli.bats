@@ -151,7 +151,7 @@ cli_bad_config() {
 	# a misspelt section with no keys is still a mistake
 	cli_bad_config_line "$cmd" "[workspace]" "[worksapce]" 4 "unknown section '[worksapce]'"
 	cli_bad_config_line "$cmd" "[workspace]" "keep = x" 4 "'keep'"
-	cli_bad_config_line "$cmd" "[workspace]" "keep = 0" 4 "'keep'"
+	cli_bad_config_line "$cmd" "[workspace]" "keep = -1" 4 "'keep'"
 	cli_bad_config_line "$cmd" "[archive]" "compression = lz4" 4 "'compression'"
 	cli_bad_config_line "$cmd" "[archive]" "max_bytes = 12Q" 4 "'max_bytes'"
 	cli_bad_config_line "$cmd" "[workspace]" "backend = lxc" 4 "'backend'"

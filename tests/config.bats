@@ -219,7 +219,7 @@ magic() {
 
 @test "ws-export: a bad value is exit 2 naming file, line, key and value" {
 	bad=(
-		"workspace|keep|abc" "workspace|keep|-1" "workspace|keep|0" "workspace|keep|1.5"
+		"workspace|keep|abc" "workspace|keep|-1" "workspace|keep_daily|-1" "workspace|keep_within|1q" "workspace|keep|1.5"
 		"workspace|keep|" "workspace|backend|lxc"
 		"archive|compression|lz4" "archive|compression|"
 		"archive|level|abc" "archive|level|-1" "archive|level|23"

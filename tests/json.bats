@@ -27,7 +27,7 @@ setup() {
 	       "chunks", "chunks_zero", "chunks_uploaded", "chunks_downloaded", "chunks_skipped",
 	       "bytes_uploaded", "bytes_downloaded", "bytes_skipped", "manifest_bytes",
 	       "snapshots", "chunks_kept", "chunks_deleted", "bytes_deleted", "locks_deleted")
-	BOOL = ("ok", "was_paused", "jailed", "pins_snapshot_memory", "dirty_tracking")
+	BOOL = ("ok", "keep", "was_paused", "jailed", "pins_snapshot_memory", "dirty_tracking")
 	MS = ("pause_ms", "clone_ms", "base_ms", "duration_ms")
 	TIME = ("created", "restored", "verified")
 	KEYS = {
@@ -36,6 +36,7 @@ setup() {
 	    "preserve-list": "bot generation file created created_epoch size entries codec sha256"
 	                     " restored restored_epoch verified verified_epoch verified_ok tag",
 	    "preserve-verify": "bot generation ok entries error",
+	    "preserve-prune": "bot generation created created_epoch tag keep reasons",
 	    "fcsnap-create": "snapshot machine directory created created_epoch size artifact_count"
 	                     " vmm_version snapshot_version pause_ms clone_ms was_paused snapshot_type"
 	                     " diff_base diff_pages base_copy base_ms full_reason artifacts",
@@ -51,7 +52,7 @@ setup() {
 	    "fcsnap-prune": "remote snapshots chunks_kept chunks_deleted bytes_deleted locks_deleted",
 	    "artifact": "name kind drive_id size sha256",
 	}
-	LISTS = ("preserve-list", "preserve-verify", "fcsnap-list", "fcsnap-verify")
+	LISTS = ("preserve-list", "preserve-verify", "preserve-prune", "fcsnap-list", "fcsnap-verify")
 
 	def fail(msg):
 	    sys.exit("%s: %s" % (sys.argv[1], msg))
@@ -91,6 +92,9 @@ setup() {
 	                      .replace(tzinfo=datetime.timezone.utc).timestamp() == e)
 	        elif k.endswith("_epoch") and k[:-6] in TIME:
 	            ok = v is None or is_int(v)
+	        elif k == "reasons":
+	            ok = isinstance(v, list) and all(isinstance(x, str) and x for x in v) and \
+	                bool(v) == d["keep"]
 	        elif k == "verified_ok":
 	            ok = v is None if d["verified"] is None else isinstance(v, bool)
 	        elif k == "artifacts":
@@ -150,6 +154,7 @@ json_ok() {
 	json_ok preserve-list ws-preserve --list --json bot1	# restored is null
 	json_ok import ws-preserve --restore --json bot1
 	json_ok preserve-verify ws-preserve --verify --json -g 1 bot1
+	json_ok preserve-prune ws-preserve --prune --dry-run --json --keep-last 1 bot1
 	json_ok preserve-list ws-preserve --list --json	# one restored, one not; one verified
 	run -0 python3 -c 'import json,sys; print([d["restored"] is None for d in json.load(sys.stdin)])' \
 		< <(ws-preserve --list --json)

@@ -110,7 +110,7 @@ flip_byte() {
 	mkdir -p "$WS/bot1"
 	run -2 --separate-stderr ws-preserve -k 0 bot1
 	assert_output ""
-	[[ $stderr == *"invalid --keep '0'"* ]]
+	[[ $stderr == *"invalid keep count '0'"* ]]
 	[[ ! -e $ST/backups ]]
 	assert_bot_untouched bot1
 }

@@ -28,6 +28,8 @@ static const struct option longopts[] = {
 	{ "keep-within", required_argument, NULL, CLI_OPT_KEEP_WITHIN },
 	{ "dry-run", no_argument, NULL, CLI_OPT_DRY_RUN },
 	{ "time", required_argument, NULL, CLI_OPT_TIME },
+	{ "no-backup", no_argument, NULL, CLI_OPT_NO_BACKUP },
+	{ "target", required_argument, NULL, CLI_OPT_TARGET },
 	{ "json", no_argument, NULL, CLI_OPT_JSON },
 	{ "compression", required_argument, NULL, 'z' },
 	{ "level", required_argument, NULL, 'l' },
@@ -40,7 +42,8 @@ static void usage(void)
 {
 	fputs("Usage:\n"
 	      " ws-preserve [options] BOT                 keep a new backup generation\n"
-	      " ws-preserve --restore [-g GEN] BOT        restore a generation (or legacy data)\n"
+	      " ws-preserve --restore [-g GEN] [--no-backup | --target DIR] BOT\n"
+	      "                                           restore a generation (or legacy data)\n"
 	      " ws-preserve --check BOT                   exit 0 if data waits to be restored\n"
 	      " ws-preserve --verify [-g GEN] BOT         re-read and check backup generations\n"
 	      " ws-preserve --list [--json] [BOT]         list backup generations\n"
@@ -49,6 +52,10 @@ static void usage(void)
 	      "\n"
 	      "Options:\n"
 	      "     --restore              restore instead of preserving\n"
+	      "     --no-backup            with --restore: do not keep the workspace first as a\n"
+	      "                            pre-restore generation\n"
+	      "     --target DIR           with --restore: restore into DIR (new or empty), not\n"
+	      "                            into the bot's workspace\n"
 	      "     --check                test for preserved data not yet restored\n"
 	      "     --verify               check every generation (or -g GEN): sha256, codec,\n"
 	      "                            tar framing, import policy; exit 5 if any is bad\n"
@@ -108,7 +115,7 @@ static int do_restore(const struct ws_opts *o, struct sk_err *err)
 		return cli_finish(-1, err);
 	/* As before, only a generation's restore prints JSON, not a legacy directory's. */
 	if (o->json && r.generation)
-		wsout_import_json(&r.import);
+		wsout_restore_json(&r, o->target);
 	return cli_finish(0, err);
 }
 
@@ -298,6 +305,14 @@ int main(int argc, char **argv)
 		case CLI_OPT_KEEP_WITHIN:
 			keep_option(c, optarg, &opts);
 			break;
+		case CLI_OPT_NO_BACKUP:
+			opts.no_backup = 1;
+			break;
+		case CLI_OPT_TARGET:
+			if (!*optarg)
+				cli_usage_error("--target needs a directory");
+			opts.target = optarg;
+			break;
 		case CLI_OPT_DRY_RUN:
 			opts.dry_run = 1;
 			break;
@@ -320,6 +335,8 @@ int main(int argc, char **argv)
 		cli_usage_error(
 		    "--restore, --check, --verify, --list, --prune and --list-ids exclude "
 		    "each other");
+	if ((opts.no_backup || opts.target) && action != do_restore)
+		cli_usage_error("--no-backup and --target go with --restore");
 	if (opts.dry_run && action != do_prune)
 		cli_usage_error("--dry-run goes with --prune");
 	if (opts.at && action != do_preserve)

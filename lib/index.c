@@ -507,7 +507,7 @@ int idx_backup_get(struct idx *ix, const char *bot, int64_t generation, struct b
 
 	if (prep(ix, &st,
 		 "SELECT " BACKUP_COLS
-		 " FROM backups WHERE bot = ?1 AND (?2 = 0 OR generation = ?2)"
+		 " FROM backups WHERE bot = ?1 AND (generation = ?2 OR ?2 = 0 AND tag = '')"
 		 " ORDER BY generation DESC LIMIT 1",
 		 err) < 0)
 		return -1;

@@ -94,7 +94,10 @@ int idx_backup_add(struct idx *ix, const struct backup_row *row, struct sk_err *
  */
 int idx_backup_list(struct idx *ix, const char *bot, struct backup_row **rows, size_t *n,
 		    struct sk_err *err);
-/* One generation, or the newest when generation is 0. SK_ENOENT if none. */
+/*
+ * One generation, or when generation is 0 the newest untagged one (a
+ * pre-restore copy is taken only by its number). SK_ENOENT if none.
+ */
 int idx_backup_get(struct idx *ix, const char *bot, int64_t generation, struct backup_row *row,
 		   struct sk_err *err);
 /* The generation number after the highest ever recorded for bot. */

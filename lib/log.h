@@ -20,6 +20,8 @@ const char *log_prog(void);
 
 /* "PROG: warning: ..." unless quiet. */
 void log_warn(const char *fmt, ...) SK_PRINTF(1, 2);
+/* "PROG: ..." unless quiet: something the operator needs to know. */
+void log_note(const char *fmt, ...) SK_PRINTF(1, 2);
 /* "PROG: ..." only when verbose. */
 void log_info(const char *fmt, ...) SK_PRINTF(1, 2);
 /* "PROG: ..." always. */

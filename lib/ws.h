@@ -33,8 +33,10 @@ struct ws_opts {
 	 * the command line replaces the config's keep keys as a whole. */
 	struct retain_policy keep;
 	int keep_set;
-	int dry_run; /* --prune --dry-run: decide, delete nothing */
-	int64_t at;  /* --time: the new generation's creation time; 0 = now */
+	int dry_run;	    /* --prune --dry-run: decide, delete nothing */
+	int64_t at;	    /* --time: the new generation's creation time; 0 = now */
+	int no_backup;	    /* --restore --no-backup: no pre-restore copy */
+	const char *target; /* --restore --target DIR; NULL: the bot's workspace */
 };
 
 /* clang-format off */
@@ -51,7 +53,8 @@ struct ws_import_result {
 
 /* What ws_restore restored. */
 struct ws_restore_result {
-	int64_t generation; /* 0: the legacy directory */
+	int64_t generation;  /* 0: the legacy directory */
+	int64_t pre_restore; /* the copy kept of the workspace first; 0: none */
 	struct ws_import_result import;
 };
 
@@ -109,9 +112,12 @@ int ws_import(const struct ws_opts *o, struct ws_import_result *res, struct sk_e
  */
 int ws_preserve(const struct ws_opts *o, struct ws_backup *res, struct sk_err *err);
 /*
- * Restore a generation (o->generation, 0 = newest) or, when the bot has no
- * backup, its legacy directory, into the workspace. Exit classes 1-5
- * (5: the generation's sha256 does not match).
+ * Restore a generation (o->generation, 0 = the newest untagged one) or,
+ * when the bot has no backup, its legacy directory, into the workspace;
+ * first, unless o->no_backup, keep a workspace that is not empty as a
+ * generation tagged pre-restore (res->pre_restore). With o->target, into
+ * that directory instead (missing or empty), the bot left alone. Exit
+ * classes 1-5 (5: the generation's sha256 does not match).
  */
 int ws_restore(const struct ws_opts *o, struct ws_restore_result *res, struct sk_err *err);
 /*

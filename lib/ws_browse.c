@@ -6,6 +6,7 @@
  */
 #include "ws.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,7 +16,9 @@
 #include <unistd.h>
 
 #include "astream.h"
+#include "fsutil.h"
 #include "log.h"
+#include "sig.h"
 #include "targuard.h"
 #include "ws_int.h"
 #include "banned.h"
@@ -185,4 +188,148 @@ int ws_verify(const struct ws_opts *o, ws_verified_fn done, void *arg, struct sk
 	free(rows);
 	wsint_close(c);
 	return ret < 0 ? wsint_fail(err, "verify", o->bot) : 0;
+}
+
+/* --target: a directory that is missing or empty. */
+static int target_ok(const char *dir, struct sk_err *err)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno == ENOTDIR)
+			return sk_err_set(err, SK_EUSAGE, "target '%s' is not a directory", dir);
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", dir);
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			closedir(d);
+			return sk_err_set(err, SK_EUSAGE,
+					  "target '%s' is not empty (restore into a new or empty "
+					  "directory)",
+					  dir);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/*
+ * The staging directory beside the target, by absolute name so that the
+ * journal's repair finds it from anywhere: <parent>/.<name>.statekit-XXXXXX.
+ */
+static int make_target_stage(const char *target, char *stage, size_t size, struct sk_err *err)
+{
+	char dir[PATH_MAX], name[NAME_MAX + 1], real[PATH_MAX];
+	const char *base;
+	size_t len = strlen(target);
+
+	while (len > 1 && target[len - 1] == '/')
+		len--;
+	if (len >= sizeof(dir))
+		return sk_err_set(err, SK_EUSAGE, "target '%s' is too long", target);
+	memcpy(dir, target, len);
+	dir[len] = '\0';
+	base = strrchr(dir, '/');
+	if (strlen(base ? base + 1 : dir) > NAME_MAX)
+		return sk_err_set(err, SK_EUSAGE, "target '%s': name too long", target);
+	memcpy(name, base ? base + 1 : dir, strlen(base ? base + 1 : dir) + 1);
+	if (base == dir)
+		dir[1] = '\0';
+	else if (base)
+		dir[base - dir] = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return sk_err_set(err, SK_EUSAGE, "target '%s' names no new directory", target);
+	if (!realpath(dir, real))
+		return sk_err_sys(err, errno == ENOENT ? SK_EUSAGE : SK_EFAIL, errno,
+				  "cannot use the directory of target '%s'", target);
+	if (fs_pathf(stage, size, err, "%s/.%s.statekit-XXXXXX", real, name) < 0)
+		return -1;
+	if (!mkdtemp(stage))
+		return sk_err_sys(err, SK_EFAIL, errno, "cannot create a directory beside '%s'",
+				  target);
+	return 0;
+}
+
+/* Extract the verified generation into stagefd and sync it. */
+static int stage_generation(const struct sk_config *cfg, const struct backup_row *row, int stagefd,
+			    int show_progress, struct ws_import_result *res, struct sk_err *err)
+{
+	struct extract_limits lim;
+	struct extract_stats es = { 0 };
+	struct areader *r = NULL;
+	struct progress prog;
+	int fd, ret = -1;
+
+	wsint_limits(cfg, &lim);
+	progress_start(&prog, show_progress, 2 * row->size);
+	snprintf(prog.what, sizeof(prog.what), "restoring generation %lld",
+		 (long long)row->generation);
+	if (open_reader(cfg, row, &prog, &fd, &r, err) < 0 ||
+	    extract_archive(r, stagefd, &lim, &prog, &es, err) < 0)
+		goto out;
+	res->entries = es.entries;
+	res->bytes = es.bytes;
+	res->codec = areader_codec(r);
+	if (syncfs(stagefd) < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "sync");
+		goto out;
+	}
+	ret = 0;
+out:
+	progress_end(&prog, ret == 0);
+	areader_free(r);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int wsint_restore_target(struct wsint_ctx *c, const struct backup_row *row, const struct ws_opts *o,
+			 struct ws_import_result *res, struct sk_err *err)
+{
+	struct journal_row jr;
+	char stage[PATH_MAX] = "";
+	int stagefd = -1, ret = -1;
+
+	memset(&jr, 0, sizeof(jr));
+	if (target_ok(o->target, err) < 0 ||
+	    make_target_stage(o->target, stage, sizeof(stage), err) < 0)
+		return -1;
+	/* A command killed from here on leaves the stage to the journal's repair. */
+	if (wsint_begin(c, &jr, "target", "stage", stage, err) < 0)
+		goto out;
+	stagefd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (stagefd < 0) {
+		sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", stage);
+		goto out;
+	}
+	if (stage_generation(&c->cfg, row, stagefd, o->progress, res, err) < 0)
+		goto out;
+	fault_point("target-staged");
+	/* rename(2) takes the place of a missing name or of an empty directory. */
+	if (rename(stage, o->target) < 0) {
+		sk_err_sys(err, errno == ENOTEMPTY || errno == EEXIST ? SK_EUSAGE : SK_EFAIL, errno,
+			   "cannot rename '%s' to '%s'", stage, o->target);
+		goto out;
+	}
+	stage[0] = '\0';
+	ret = fs_fsync_parent(o->target, err);
+	if (ret == 0)
+		log_info("restored generation %lld of bot '%s' into '%s' (%llu entries)",
+			 (long long)row->generation, c->bot, o->target,
+			 (unsigned long long)res->entries);
+out:
+	if (stagefd >= 0)
+		close(stagefd);
+	if (stage[0]) {
+		struct sk_err e = SK_ERR_INIT;
+
+		if (fs_rmtree(stage, &e) < 0)
+			log_warn("%s", e.msg);
+	}
+	return wsint_resume(c, &jr, ret, WSINT_END_ROW, err);
 }

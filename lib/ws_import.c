@@ -365,8 +365,19 @@ out:
  * Each kind of journal row that leaves more than a temporary file, and its
  * repair (ws_int.h). Only an import does; every locked open takes this table.
  */
+/* A restore --target killed before its rename leaves its staging directory. */
+static int target_repair(struct wsint_ctx *c, struct journal_row *r, struct sk_err *err)
+{
+	(void)c;
+	if (!r->staging[0] || !fs_exists(r->staging))
+		return 0;
+	log_warn("removing '%s' left by an interrupted restore (pid %ld)", r->staging, r->pid);
+	return fs_rmtree(r->staging, err);
+}
+
 const struct wsint_repair ws_repairs[] = {
 	{ "import", import_repair },
+	{ "target", target_repair },
 	{ NULL, NULL },
 };
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -339,4 +340,13 @@ int wsint_open_generation(const struct sk_config *cfg, const struct backup_row *
 fail:
 	close(fd);
 	return -1;
+}
+
+int wsint_legacy_dir(const struct wsint_ctx *c, char *out, size_t size)
+{
+	struct stat s;
+
+	if ((size_t)snprintf(out, size, "%s/%s", c->cfg.legacy_dir, c->bot) >= size)
+		return 0;
+	return stat(out, &s) == 0 && S_ISDIR(s.st_mode);
 }

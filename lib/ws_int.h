@@ -143,4 +143,23 @@ int wsint_backup_file(const struct sk_config *cfg, const struct backup_row *r, c
 int wsint_open_generation(const struct sk_config *cfg, const struct backup_row *row,
 			  struct progress *prog, struct sk_err *err);
 
+/* The bot's legacy bind-mount directory into out: 1 if it is a directory. */
+int wsint_legacy_dir(const struct wsint_ctx *c, char *out, size_t size);
+
+/*
+ * Write the workspace as a new generation tagged tag ("" or
+ * WS_TAG_PRE_RESTORE), under the lock c holds (ws_preserve.c). With a tag,
+ * an empty workspace is not kept: b->generation is 0.
+ */
+int wsint_preserve_locked(struct wsint_ctx *c, const struct ws_opts *o, const char *tag,
+			  struct ws_backup *b, struct sk_err *err);
+
+/*
+ * Restore the generation row into o->target, a directory that does not
+ * exist or is empty, leaving the bot alone: staged beside it, synced, then
+ * renamed into place (ws_browse.c). The caller holds the bot's lock.
+ */
+int wsint_restore_target(struct wsint_ctx *c, const struct backup_row *row, const struct ws_opts *o,
+			 struct ws_import_result *res, struct sk_err *err);
+
 #endif

@@ -267,214 +267,63 @@ static int record_generation(struct preserve_plan *p, struct sk_err *err)
 	return idx_backup_add(p->c->ix, &row, err);
 }
 
-int ws_preserve(const struct ws_opts *o, struct ws_backup *b, struct sk_err *err)
+int wsint_preserve_locked(struct wsint_ctx *c, const struct ws_opts *o, const char *tag,
+			  struct ws_backup *b, struct sk_err *err)
 {
-	struct preserve_plan p = { .rootfd = -1, .fd = -1, .b = b, .at = o->at };
+	struct preserve_plan p = { .c = c,
+				   .rootfd = -1,
+				   .fd = -1,
+				   .b = b,
+				   .at = o->at,
+				   .tag = tag };
 	int ret = -1;
 
 	memset(b, 0, sizeof(*b));
-	if (wsint_open(&p.c, o, ws_repairs, err) < 0)
-		return wsint_fail(err, "preserve", o->bot);
 	if (preserve_prepare(&p, o, err) < 0)
 		goto out;
-	if (wsint_begin(p.c, &p.jr, "preserve", "write", p.tmp, err) < 0 ||
-	    wsint_quiesce(p.c, &p.jr, err) < 0)
+	if (wsint_begin(c, &p.jr, "preserve", "write", p.tmp, err) < 0 ||
+	    wsint_quiesce(c, &p.jr, err) < 0)
 		goto out;
 	fault_point("preserve-stopped");
 	if (write_generation(&p, o->progress, err) < 0)
 		goto out;
 	/* The bot need not wait for the hash and the bookkeeping. */
-	if (wsint_release(p.c, &p.jr, err) < 0)
+	if (wsint_release(c, &p.jr, err) < 0)
 		goto out;
-	if (record_generation(&p, err) < 0)
+	/* A copy before a restore is kept only of a workspace with something in it. */
+	if (*tag && p.res.ts.entries == 0) {
+		b->generation = 0;
+		ret = 0;
 		goto out;
-	ret = prune_locked(p.c, o, NULL, NULL, err);
-	if (ret == 0)
-		log_info("preserved bot '%s' as generation %lld (%llu entries)", p.c->bot,
-			 (long long)b->generation, (unsigned long long)b->entries);
+	}
+	ret = record_generation(&p, err);
 out:
 	if (p.rootfd >= 0)
 		close(p.rootfd);
 	if (p.tmp[0])
 		unlink(p.tmp);
-	ret = wsint_resume(p.c, &p.jr, ret, WSINT_END_ROW, err);
+	ret = wsint_resume(c, &p.jr, ret, WSINT_END_ROW, err);
 	if (p.fd >= 0)
 		close(p.fd);
-	wsint_close(p.c);
-	if (ret < 0)
-		wsint_fail(err, "preserve", o->bot);
 	return ret;
 }
 
-struct legacy_feed {
-	const struct sk_config *cfg;
-	int rootfd, out_fd;
-	struct sk_err err;
-	int ret;
-};
-
-static void *legacy_writer(void *arg)
-{
-	static const struct wsint_codec plain = { CODEC_NONE, 0, 1 };
-	struct legacy_feed *f = arg;
-	struct wsint_export_res res;
-
-	f->ret = wsint_write_archive(f->cfg, f->rootfd, f->out_fd, &plain, 0, &res, &f->err);
-	close(f->out_fd);
-	return NULL;
-}
-
-/* Stream the directory open at f->rootfd through a pipe, from a thread,
- * into the importer. */
-static int import_through_pipe(struct wsint_ctx *c, struct legacy_feed *f, int show_progress,
-			       struct ws_import_result *res, struct sk_err *err)
-{
-	pthread_t th;
-	int pfd[2], ret;
-
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return sk_err_sys(err, SK_EFAIL, errno, "pipe");
-	f->out_fd = pfd[1];
-	if (pthread_create(&th, NULL, legacy_writer, f) != 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return sk_err_set(err, SK_EFAIL, "cannot start a thread");
-	}
-	ret = wsint_import_locked(c, pfd[0], 0, show_progress, 0, res, err);
-	close(pfd[0]);
-	pthread_join(th, NULL);
-	if (ret == 0 && f->ret < 0) {
-		*err = f->err;
-		return -1;
-	}
-	return ret;
-}
-
-/* The legacy directory, restored, is kept as <dir>.migrated (or .migrated.<time>). */
-static int retire_legacy(struct wsint_ctx *c, const char *dir, struct sk_err *err)
-{
-	char done[PATH_MAX];
-
-	if (fs_pathf(done, sizeof(done), err, "%s.migrated", dir) < 0)
-		return -1;
-	if (fs_exists(done) &&
-	    fs_pathf(done, sizeof(done), err, "%s.migrated.%lld", dir, (long long)time(NULL)) < 0)
-		return -1;
-	if (rename(dir, done) < 0)
-		return sk_err_sys(err, SK_EFAIL, errno, "restored, but cannot rename '%s' to '%s'",
-				  dir, done);
-	if (fs_fsync_parent(dir, err) < 0)
-		return -1;
-	log_info("restored bot '%s' from legacy directory '%s' (now '%s')", c->bot, dir, done);
-	return 0;
-}
-
-/*
- * A legacy bind-mount directory is bot data like any other: rather than
- * copy it by hand, stream it through the same archive writer and importer,
- * so it gets every check and the same all-or-nothing swap.
- */
-static int restore_legacy(struct wsint_ctx *c, const char *dir, const struct ws_opts *o,
-			  struct ws_import_result *res, struct sk_err *err)
-{
-	struct legacy_feed f = { .cfg = &c->cfg, .rootfd = -1, .out_fd = -1 };
-	int ret;
-
-	/* Before the thread starts: the containerd backend moves this
-	 * process into a mount namespace of its own, which a threaded
-	 * process cannot do. */
-	if (c->be->ops->probe(c->be, err) < 0)
-		return -1;
-	f.rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (f.rootfd < 0)
-		return sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", dir);
-	ret = import_through_pipe(c, &f, o->progress, res, err);
-	close(f.rootfd);
-	if (ret < 0)
-		return -1;
-	return retire_legacy(c, dir, err);
-}
-
-static int legacy_dir(const struct wsint_ctx *c, char *out, size_t size)
-{
-	struct stat s;
-
-	if ((size_t)snprintf(out, size, "%s/%s", c->cfg.legacy_dir, c->bot) >= size)
-		return 0;
-	return stat(out, &s) == 0 && S_ISDIR(s.st_mode);
-}
-
-static int restore_generation(struct wsint_ctx *c, const struct backup_row *row,
-			      const struct ws_opts *o, struct ws_import_result *res,
-			      struct sk_err *err)
-{
-	int fd, ret;
-
-	/* Rule 6: the backup's sha256 is checked before a byte of it is used. */
-	fd = wsint_open_generation(&c->cfg, row, NULL, err);
-	if (fd < 0)
-		return -1;
-	ret = wsint_import_locked(c, fd, 0, o->progress, row->size, res, err);
-	close(fd);
-	if (ret < 0)
-		return -1;
-	if (idx_backup_mark_restored(c->ix, c->bot, row->generation, (int64_t)time(NULL), err) < 0)
-		return -1;
-	log_info("restored bot '%s' from generation %lld (%llu entries)", c->bot,
-		 (long long)row->generation, (unsigned long long)res->entries);
-	return 0;
-}
-
-int ws_restore(const struct ws_opts *o, struct ws_restore_result *res, struct sk_err *err)
+int ws_preserve(const struct ws_opts *o, struct ws_backup *b, struct sk_err *err)
 {
 	struct wsint_ctx *c = NULL;
-	struct backup_row row;
-	char legacy[PATH_MAX];
 	int ret = -1;
 
-	memset(res, 0, sizeof(*res));
+	memset(b, 0, sizeof(*b));
 	if (wsint_open(&c, o, ws_repairs, err) < 0)
-		return wsint_fail(err, "restore", o->bot);
-	snprintf(res->import.bot, sizeof(res->import.bot), "%s", c->bot);
-	if (idx_backup_get(c->ix, c->bot, o->generation, &row, err) == 0) {
-		res->generation = row.generation;
-		ret = restore_generation(c, &row, o, &res->import, err);
-	} else if (err->code != SK_ENOENT || o->generation) {
-		/* the error stands */
-	} else if (!legacy_dir(c, legacy, sizeof(legacy))) {
-		sk_err_set(err, SK_ENOENT, "bot '%s' has no backup and no legacy directory",
-			   c->bot);
-	} else {
-		ret = restore_legacy(c, legacy, o, &res->import, err);
+		return wsint_fail(err, "preserve", o->bot);
+	if (wsint_preserve_locked(c, o, "", b, err) == 0 &&
+	    prune_locked(c, o, NULL, NULL, err) == 0) {
+		log_info("preserved bot '%s' as generation %lld (%llu entries)", c->bot,
+			 (long long)b->generation, (unsigned long long)b->entries);
+		ret = 0;
 	}
 	wsint_close(c);
-	if (ret < 0)
-		wsint_fail(err, "restore", o->bot);
-	return ret;
-}
-
-int ws_check(const struct ws_opts *o, int *waiting, struct sk_err *err)
-{
-	struct wsint_ctx *c = NULL;
-	struct backup_row row;
-	char legacy[PATH_MAX];
-
-	*waiting = 0;
-	if (wsint_open(&c, o, NULL, err) < 0)
-		return -1;
-	if (idx_backup_get(c->ix, c->bot, 0, &row, err) == 0) {
-		*waiting = !row.restored;
-	} else if (err->code != SK_ENOENT) {
-		wsint_close(c);
-		return -1;
-	}
-	sk_err_clear(err);
-	if (!*waiting && legacy_dir(c, legacy, sizeof(legacy)))
-		*waiting = 1;
-	log_info("bot '%s' has %spreserved data waiting to be restored", c->bot,
-		 *waiting ? "" : "no ");
-	wsint_close(c);
-	return 0;
+	return ret < 0 ? wsint_fail(err, "preserve", o->bot) : 0;
 }
 
 int ws_prune(const struct ws_opts *o, ws_pruned_fn done, void *arg, struct sk_err *err)
@@ -502,7 +351,7 @@ static int bot_exists(struct wsint_ctx *c)
 	char path[PATH_MAX];
 	struct stat st;
 
-	if (legacy_dir(c, path, sizeof(path)))
+	if (wsint_legacy_dir(c, path, sizeof(path)))
 		return 1;
 	if (c->be->offline)
 		return c->be->ops->probe(c->be, &e) == 0 || e.code != SK_ENOENT;

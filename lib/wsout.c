@@ -40,6 +40,23 @@ void wsout_import_json(const struct ws_import_result *r)
 	fcjson_print_line(stdout, o);
 }
 
+void wsout_restore_json(const struct ws_restore_result *r, const char *target)
+{
+	struct fcjson *o = fcjson_obj();
+
+	fcjson_set_str(o, "bot", r->import.bot);
+	fcjson_set_int(o, "generation", r->generation);
+	fcjson_set_int(o, "entries", (int64_t)r->import.entries);
+	fcjson_set_int(o, "bytes", (int64_t)r->import.bytes);
+	fcjson_set_str(o, "codec", codec_name(r->import.codec));
+	fcjson_set_str(o, "target", target);
+	if (r->pre_restore)
+		fcjson_set_int(o, "pre_restore_generation", r->pre_restore);
+	else
+		fcjson_set_str(o, "pre_restore_generation", NULL);
+	fcjson_print_line(stdout, o);
+}
+
 void wsout_backup_json(const struct ws_backup *b)
 {
 	struct fcjson *o = fcjson_obj();

@@ -14,6 +14,12 @@ struct fcjson;
 
 /* {"bot":...,"entries":...,"bytes":...,"codec":...} and a newline. */
 void wsout_import_json(const struct ws_import_result *r);
+/*
+ * ws-preserve --restore --json, one line: the import's keys plus the
+ * generation restored, the target directory (or null) and the pre-restore
+ * copy's generation (or null).
+ */
+void wsout_restore_json(const struct ws_restore_result *r, const char *target);
 /* The new generation of ws-preserve --json, one line. */
 void wsout_backup_json(const struct ws_backup *b);
 /* ws-preserve --list: a header line and one line per backup. */

@@ -376,3 +376,152 @@ $(date -d '2026-07-04 12:00:30Z' +%s)
 $(date -d '2026-01-02 00:00' +%s)"
 	[[ $output == *'"created_epoch":'"$(date -d '2026-01-02 00:00' +%s)"* ]]
 }
+
+# The bot's stop and start hooks write to $EVENTS.
+hooks() {
+	EVENTS=$BATS_TEST_TMPDIR/events
+	sk_conf "[workspace]" "keep = 10" \
+		"stop_command = echo stop \$1 >> $EVENTS" \
+		"start_command = echo start \$1 >> $EVENTS"
+}
+
+@test "restore: keeps the workspace as a pre-restore generation first, and going back gives it back byte for byte" {
+	hooks
+	make_sample bot1
+	ws-preserve -q bot1
+	echo "written today" >"$WS/bot1/today.txt"
+	rm "$WS/bot1/hello.txt"
+	today=$(tree_fingerprint "$WS/bot1")
+	run -0 --separate-stderr ws-preserve --restore bot1
+	assert_equal "$stderr" "ws-preserve: the workspace as it was is generation 2 (pre-restore); to go back: ws-preserve --restore -g 2 bot1"
+	[[ ! -e $WS/bot1/today.txt && -f $WS/bot1/hello.txt ]]
+	assert_equal "$(q "select generation, tag, restored > 0 from backups order by generation")" "1||1
+2|pre-restore|0"
+	# --check: the pre-restore copy is not data waiting to be restored
+	run -3 ws-preserve --check bot1
+	# the way back, as the message says
+	run -0 --separate-stderr ws-preserve --restore -g 2 bot1
+	assert_equal "$(tree_fingerprint "$WS/bot1")" "$today"
+	[[ $stderr == *"generation 3 (pre-restore)"* ]]
+	# --restore without -g takes the newest untagged generation, not a copy
+	run -0 --separate-stderr ws-preserve --restore --no-backup --json bot1
+	[[ $output == '{"bot":"bot1","generation":1,'*'"target":null,"pre_restore_generation":null}' ]]
+	[[ -z $stderr ]]
+	[[ $(q "select count(*) from backups") == 3 ]] # --no-backup kept nothing
+	[[ ! -e $WS/bot1/today.txt ]]
+	assert_no_staging
+	assert_no_backup_temps_in bot1
+	[[ $(journal_rows) == 0 ]]
+}
+
+assert_no_backup_temps_in() {
+	local left
+	left=$(find "$ST/backups/$1" -name '.gen-*' 2>/dev/null)
+	[[ -z $left ]] || fail "temp files left behind: $left"
+}
+
+@test "restore: an empty or missing workspace is not kept; a damaged generation keeps nothing and changes nothing" {
+	sk_conf "[workspace]" "keep = 10"
+	make_sample bot1
+	ws-preserve -q bot1
+	rm -rf "$WS/bot1"
+	run -0 --separate-stderr ws-preserve --restore bot1
+	[[ -z $stderr ]]
+	mkdir -p "$WS/bot2"
+	echo x >"$WS/bot2/x"
+	ws-preserve -q bot2
+	rm "$WS/bot2/x"
+	run -0 --separate-stderr ws-preserve --restore bot2
+	[[ -z $stderr ]]
+	[[ $(q "select count(*) from backups where tag != ''") == 0 ]]
+	# damaged: exit 5 before anything is kept
+	echo junk >>"$(gen_path bot1 1)"
+	echo new >"$WS/bot1/new.txt"
+	before=$(tree_fingerprint "$WS/bot1")
+	run -5 --separate-stderr ws-preserve --restore bot1
+	[[ $stderr == "ws-preserve: restore 'bot1': generation 1 is damaged: "* ]]
+	assert_equal "$(tree_fingerprint "$WS/bot1")" "$before"
+	[[ $(q "select count(*) from backups where bot = 'bot1'") == 1 ]]
+}
+
+@test "restore: a pre-restore copy counts for no keep rule until a newer generation exists" {
+	sk_conf "[workspace]" "keep = 1"
+	make_sample bot1
+	ws-preserve -q bot1
+	echo change >"$WS/bot1/change.txt"
+	ws-preserve -q --restore bot1
+	run -0 ws-preserve --prune bot1
+	assert_equal "$(q "select group_concat(generation || ':' || tag) from backups")" "1:,2:pre-restore"
+	ws-preserve -q bot1
+	assert_equal "$(q "select group_concat(generation) from backups")" "3"
+}
+
+@test "restore --target: into a new or empty directory, the bot and its workspace left alone" {
+	hooks
+	make_sample bot1
+	want=$(tree_fingerprint "$WS/bot1")
+	ws-preserve -q bot1
+	: >"$EVENTS"
+	echo later >"$WS/bot1/later.txt"
+	ws_before=$(ws_state "$WS/bot1")
+	run -0 --separate-stderr ws-preserve --restore --target "$BATS_TEST_TMPDIR/copy" --json bot1
+	[[ -z $stderr ]]
+	[[ $output == '{"bot":"bot1","generation":1,"entries":10,'*'"target":"'"$BATS_TEST_TMPDIR/copy"'","pre_restore_generation":null}' ]]
+	assert_equal "$(tree_fingerprint "$BATS_TEST_TMPDIR/copy")" "$want"
+	assert_equal "$(ws_state "$WS/bot1")" "$ws_before"
+	[[ ! -s $EVENTS ]] || fail "the bot was stopped or started: $(cat "$EVENTS")"
+	[[ $(q "select restored from backups") == 0 ]]
+	# an empty directory that exists, by a relative name with a trailing slash
+	mkdir "$BATS_TEST_TMPDIR/empty"
+	cd "$BATS_TEST_TMPDIR"
+	run -0 ws-preserve --restore -g 1 --target empty/ bot1
+	assert_equal "$(tree_fingerprint "$BATS_TEST_TMPDIR/empty")" "$want"
+	# not empty, a file, no parent: exit 2, nothing made
+	run -2 --separate-stderr ws-preserve --restore --target copy bot1
+	[[ $stderr == "ws-preserve: target 'copy' is not empty (restore into a new or empty directory)" ]]
+	touch afile
+	run -2 --separate-stderr ws-preserve --restore --target afile bot1
+	[[ $stderr == "ws-preserve: target 'afile' is not a directory" ]]
+	run -2 --separate-stderr ws-preserve --restore --target nodir/x bot1
+	[[ $stderr == "ws-preserve: cannot use the directory of target 'nodir/x': No such file or directory" ]]
+	run -2 --separate-stderr ws-preserve --target x bot1
+	[[ $stderr == *"--no-backup and --target go with --restore"* ]]
+	[[ -z $(find "$BATS_TEST_TMPDIR" -maxdepth 1 -name '.*statekit-*') ]]
+	[[ ! -e nodir && ! -e x ]]
+}
+
+@test "restore --target: a damaged generation, or a kill before the rename, leaves no target and no staging" {
+	make_sample bot1
+	ws-preserve -q bot1
+	ws-preserve -q -z zstd bot1
+	f=$(gen_path bot1 1)
+	flip_byte "$f" $(($(stat -c %s "$f") - 6))
+	reindex bot1 1
+	run -5 --separate-stderr ws-preserve --restore -g 1 --target "$BATS_TEST_TMPDIR/t1" bot1
+	[[ $stderr == "ws-preserve: restore 'bot1': generation 1: gzip: incorrect data check" ]]
+	[[ ! -e $BATS_TEST_TMPDIR/t1 ]]
+	[[ -z $(find "$BATS_TEST_TMPDIR" -maxdepth 1 -name '.*statekit-*') ]]
+	run -137 env STATEKIT_FAULT=target-staged ws-preserve --restore --target "$BATS_TEST_TMPDIR/t2" bot1
+	[[ ! -e $BATS_TEST_TMPDIR/t2 ]]
+	[[ -n $(find "$BATS_TEST_TMPDIR" -maxdepth 1 -name '.t2.statekit-*') ]]
+	[[ $(journal_rows) == 1 ]]
+	# the next command on the bot removes it, and the restore then works
+	run -0 --separate-stderr ws-preserve --restore --target "$BATS_TEST_TMPDIR/t2" bot1
+	[[ $stderr == "ws-preserve: warning: removing '$BATS_TEST_TMPDIR/.t2.statekit-"*"' left by an interrupted restore (pid "*")" ]]
+	[[ -z $(find "$BATS_TEST_TMPDIR" -maxdepth 1 -name '.*statekit-*') ]]
+	[[ $(journal_rows) == 0 ]]
+	assert_equal "$(tree_fingerprint "$BATS_TEST_TMPDIR/t2")" "$(tree_fingerprint "$WS/bot1")"
+}
+
+@test "restore: under a pty with progress on, the pre-restore copy and the restore both work" {
+	make_sample bot1
+	head -c 20M /dev/urandom >"$WS/bot1/big.bin"
+	ws-preserve -q bot1
+	want=$(tree_fingerprint "$WS/bot1")
+	echo today >"$WS/bot1/today.txt"
+	run -0 "$BATS_TEST_DIRNAME/helpers/ptyrun" "ws-preserve --restore bot1 && ws-preserve --restore --target '$BATS_TEST_TMPDIR/t' bot1"
+	[[ $output == *"to go back: ws-preserve --restore -g 2 bot1"* ]] || fail "$output"
+	assert_equal "$(tree_fingerprint "$WS/bot1")" "$want"
+	assert_equal "$(tree_fingerprint "$BATS_TEST_TMPDIR/t")" "$want"
+	[[ $(q "select tag from backups where generation = 2") == pre-restore ]]
+}

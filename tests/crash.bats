@@ -283,7 +283,7 @@ export_null() {
 	echo changed >"$WS/bot1/hello.txt"
 	rm -rf "$WS/bot1/src"
 	: >"$EVENTS"
-	run -137 env STATEKIT_FAULT=import-swapped ws-preserve --restore bot1
+	run -137 env STATEKIT_FAULT=import-swapped ws-preserve --restore --no-backup bot1
 	[[ $(tree_fingerprint "$WS/bot1") == "$FP_OLD" ]]
 	run -0 --separate-stderr ws-preserve --prune bot1
 	[[ $stderr == *"finishing an interrupted import of bot 'bot1'"* ]]
@@ -291,6 +291,27 @@ export_null() {
 	assert_no_staging
 	[[ $(journal_rows) == 0 ]]
 	[[ $(events bot1) == $'stop bot1\nstart bot1' ]]
+}
+
+@test "ws-preserve: --restore killed while keeping the workspace first, the next command starts the bot; nothing changed" {
+	make_sample bot1
+	ws-preserve bot1
+	echo changed >"$WS/bot1/hello.txt"
+	FP_TODAY=$(tree_fingerprint "$WS/bot1")
+	: >"$EVENTS"
+	run -137 env STATEKIT_FAULT=preserve-stopped ws-preserve --restore bot1
+	[[ $(tree_fingerprint "$WS/bot1") == "$FP_TODAY" ]]
+	[[ $(events bot1) == "stop bot1" ]]
+	run -0 --separate-stderr ws-preserve --list bot1
+	[[ ${#lines[@]} == 2 ]] # the copy was never recorded
+	run -0 ws-preserve --prune bot1
+	[[ $(events bot1) == $'stop bot1\nstart bot1' ]]
+	[[ -z $(find "$ST/backups/bot1" -name '.gen-*') ]]
+	[[ $(journal_rows) == 0 ]]
+	[[ $(tree_fingerprint "$WS/bot1") == "$FP_TODAY" ]]
+	# and the restore, run again, keeps the copy and restores
+	run -0 --separate-stderr ws-preserve --restore bot1
+	[[ $stderr == *"generation 2 (pre-restore)"* ]]
 }
 
 # ---- ws-export ----

@@ -36,6 +36,7 @@ setup() {
 	    "preserve-list": "bot generation file created created_epoch size entries codec sha256"
 	                     " restored restored_epoch verified verified_epoch verified_ok tag",
 	    "preserve-verify": "bot generation ok entries error",
+	    "preserve-restore": "bot generation entries bytes codec target pre_restore_generation",
 	    "preserve-prune": "bot generation created created_epoch tag keep reasons",
 	    "fcsnap-create": "snapshot machine directory created created_epoch size artifact_count"
 	                     " vmm_version snapshot_version pause_ms clone_ms was_paused snapshot_type"
@@ -92,6 +93,10 @@ setup() {
 	                      .replace(tzinfo=datetime.timezone.utc).timestamp() == e)
 	        elif k.endswith("_epoch") and k[:-6] in TIME:
 	            ok = v is None or is_int(v)
+	        elif k == "pre_restore_generation":
+	            ok = v is None or (is_int(v) and v > d["generation"])
+	        elif k == "target":
+	            ok = v is None or (isinstance(v, str) and v.startswith("/"))
 	        elif k == "reasons":
 	            ok = isinstance(v, list) and all(isinstance(x, str) and x for x in v) and \
 	                bool(v) == d["keep"]
@@ -152,13 +157,14 @@ json_ok() {
 	json_ok preserve ws-preserve --json bot1
 	json_ok preserve ws-preserve --json bot1
 	json_ok preserve-list ws-preserve --list --json bot1	# restored is null
-	json_ok import ws-preserve --restore --json bot1
+	json_ok preserve-restore ws-preserve --restore --json bot1
+	json_ok preserve-restore ws-preserve --restore --json --target "$BATS_TEST_TMPDIR/t" bot1
 	json_ok preserve-verify ws-preserve --verify --json -g 1 bot1
 	json_ok preserve-prune ws-preserve --prune --dry-run --json --keep-last 1 bot1
 	json_ok preserve-list ws-preserve --list --json	# one restored, one not; one verified
 	run -0 python3 -c 'import json,sys; print([d["restored"] is None for d in json.load(sys.stdin)])' \
 		< <(ws-preserve --list --json)
-	assert_output "[True, False]"
+	assert_output "[True, False, True]" # 3: the pre-restore copy
 	ws-export -o "$BATS_TEST_TMPDIR/a.tgz" bot1
 	json_ok import ws-import --json -i "$BATS_TEST_TMPDIR/a.tgz" bot2
 }

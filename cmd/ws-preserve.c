@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ws.h"
@@ -29,6 +30,8 @@ static const struct option longopts[] = {
 	{ "dry-run", no_argument, NULL, CLI_OPT_DRY_RUN },
 	{ "time", required_argument, NULL, CLI_OPT_TIME },
 	{ "no-backup", no_argument, NULL, CLI_OPT_NO_BACKUP },
+	{ "ls", no_argument, NULL, CLI_OPT_LS },
+	{ "dump", no_argument, NULL, CLI_OPT_DUMP },
 	{ "target", required_argument, NULL, CLI_OPT_TARGET },
 	{ "json", no_argument, NULL, CLI_OPT_JSON },
 	{ "compression", required_argument, NULL, 'z' },
@@ -47,6 +50,9 @@ static void usage(void)
 	      " ws-preserve --check BOT                   exit 0 if data waits to be restored\n"
 	      " ws-preserve --verify [-g GEN] BOT         re-read and check backup generations\n"
 	      " ws-preserve --list [--json] [BOT]         list backup generations\n"
+	      " ws-preserve --ls [-g GEN] [--json] BOT [PATH]  list a generation's entries\n"
+	      " ws-preserve --dump [-g GEN] BOT [PATH]    write a generation as tar, or one\n"
+	      "                                           file's bytes, to stdout\n"
 	      " ws-preserve --prune [KEEP] [--dry-run] BOT  delete what no keep rule keeps\n"
 	      " ws-preserve --list-ids                    print known bot ids\n"
 	      "\n"
@@ -60,6 +66,8 @@ static void usage(void)
 	      "     --verify               check every generation (or -g GEN): sha256, codec,\n"
 	      "                            tar framing, import policy; exit 5 if any is bad\n"
 	      "     --list                 list backups as a table\n"
+	      "     --ls                   list the entries of a generation (under PATH)\n"
+	      "     --dump                 write a generation (or the file PATH in it) to stdout\n"
 	      "     --prune                delete the generations no keep rule keeps\n"
 	      "     --dry-run              with --prune: print what would go and why, delete\n"
 	      "                            nothing\n"
@@ -137,6 +145,27 @@ static int do_verify(const struct ws_opts *o, struct sk_err *err)
 	ret = ws_verify(o, wsout_verified, &v, err);
 	wsout_verify_end(&v);
 	return cli_finish(ret, err);
+}
+
+static const char *browse_path; /* --ls and --dump: PATH, or NULL */
+
+static int do_ls(const struct ws_opts *o, struct sk_err *err)
+{
+	struct wsout_ls l;
+	int ret;
+
+	wsout_ls_begin(&l, o->json);
+	ret = ws_ls(o, browse_path, wsout_entry, &l, err);
+	wsout_ls_end(&l, ret);
+	return cli_finish(ret, err);
+}
+
+static int do_dump(const struct ws_opts *o, struct sk_err *err)
+{
+	if (isatty(STDOUT_FILENO))
+		cli_usage_error(
+		    "refusing to write to a terminal (pipe it or redirect it to a file)");
+	return cli_finish(ws_dump(o, browse_path, STDOUT_FILENO, err), err);
 }
 
 static int do_list(const struct ws_opts *o, struct sk_err *err)
@@ -276,6 +305,14 @@ int main(int argc, char **argv)
 			action = do_verify;
 			nactions++;
 			break;
+		case CLI_OPT_LS:
+			action = do_ls;
+			nactions++;
+			break;
+		case CLI_OPT_DUMP:
+			action = do_dump;
+			nactions++;
+			break;
 		case CLI_OPT_LIST:
 			action = do_list;
 			bot_optional = 1;
@@ -343,11 +380,15 @@ int main(int argc, char **argv)
 		cli_usage_error("--time goes with writing a generation");
 	if (opts.keep_set && action != do_preserve && action != do_prune)
 		cli_usage_error("--keep options go with writing a generation or --prune");
-	if (opts.generation && action != do_restore && action != do_verify)
-		cli_usage_error("--generation goes with --restore or --verify");
+	if (opts.generation && action != do_restore && action != do_verify && action != do_ls &&
+	    action != do_dump)
+		cli_usage_error("--generation goes with --restore, --verify, --ls or --dump");
 	if (no_bot) {
 		if (argc != optind)
 			cli_usage_error("--list-ids takes no BOT");
+	} else if ((action == do_ls || action == do_dump) && argc - optind == 2) {
+		opts.bot = argv[optind];
+		browse_path = argv[optind + 1];
 	} else if (bot_optional && argc - optind == 0) {
 		opts.bot = NULL;
 	} else if (argc - optind != 1) {

@@ -139,6 +139,33 @@ int ws_list(const struct ws_opts *o, struct ws_backup **list, size_t *n, struct 
  * logged as found), SK_ENOENT for a bot with no backup.
  */
 int ws_verify(const struct ws_opts *o, ws_verified_fn done, void *arg, struct sk_err *err);
+/* One entry of a generation, as --ls shows it. */
+struct ws_entry {
+	const char *path; /* relative, as in the archive */
+	char type;	  /* 'f' file, 'd' directory, 'l' symlink, 'h' hardlink */
+	unsigned mode;	  /* permission bits */
+	unsigned uid, gid;
+	int64_t mtime;
+	uint64_t size;	  /* a file's apparent size; 0 for the others */
+	const char *link; /* a link's target, else NULL */
+};
+typedef void (*ws_entry_fn)(void *arg, const struct ws_entry *e);
+/*
+ * The entries of generation o->generation (0: the newest untagged) of
+ * o->bot at path and below (path NULL or "": all), in archive order, each
+ * to each. The sha256 is checked first; the whole stream is read, so a
+ * damaged generation is SK_EDAMAGED. SK_ENOENT when nothing matched path.
+ */
+int ws_ls(const struct ws_opts *o, const char *path, ws_entry_fn each, void *arg,
+	  struct sk_err *err);
+/*
+ * Write generation o->generation (0: the newest untagged) of o->bot to
+ * out_fd: with path NULL, as a plain tar stream; else the bytes of the
+ * regular file at path (holes as zeros). SK_ENOENT when there is no such
+ * file, SK_EUSAGE when path is not a regular file, SK_EDAMAGED when the
+ * generation is.
+ */
+int ws_dump(const struct ws_opts *o, const char *path, int out_fd, struct sk_err *err);
 /* One generation as a prune judged it. */
 struct ws_pruned {
 	char bot[72];

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "astream.h"
+#include "codec.h"
 #include "fsutil.h"
 #include "log.h"
 #include "sig.h"
@@ -332,4 +333,223 @@ out:
 			log_warn("%s", e.msg);
 	}
 	return wsint_resume(c, &jr, ret, WSINT_END_ROW, err);
+}
+
+/* "./a/b/" and "/a/b" as the archive names it: "a/b"; "" for the root. */
+static void clean_arg(const char *in, char *out, size_t size)
+{
+	size_t n;
+
+	while (in[0] == '.' && in[1] == '/')
+		in += 2;
+	while (*in == '/')
+		in++;
+	snprintf(out, size, "%s", strcmp(in, ".") == 0 ? "" : in);
+	n = strlen(out);
+	while (n > 0 && out[n - 1] == '/')
+		out[--n] = '\0';
+}
+
+/* Is name path itself, or below it? */
+static int under(const char *name, const char *path)
+{
+	size_t n = strlen(path);
+
+	return !n || (strncmp(name, path, n) == 0 && (name[n] == '\0' || name[n] == '/'));
+}
+
+/* Open the bot, under its lock, and the generation o asks for. */
+static int open_browse(struct wsint_ctx **c, const struct ws_opts *o, struct backup_row *row,
+		       int *fd, struct areader **r, struct sk_err *err)
+{
+	*fd = -1;
+	*r = NULL;
+	if (wsint_open(c, o, ws_repairs, err) < 0 ||
+	    idx_backup_get((*c)->ix, (*c)->bot, o->generation, row, err) < 0)
+		return -1;
+	return open_reader(&(*c)->cfg, row, NULL, fd, r, err);
+}
+
+static void close_browse(struct wsint_ctx *c, int fd, struct areader *r)
+{
+	areader_free(r);
+	if (fd >= 0)
+		close(fd);
+	wsint_close(c);
+}
+
+static char type_letter(enum sk_type t)
+{
+	return t == SK_DIR ? 'd' : t == SK_SYMLINK ? 'l' : t == SK_HARDLINK ? 'h' : 'f';
+}
+
+int ws_ls(const struct ws_opts *o, const char *path, ws_entry_fn each, void *arg,
+	  struct sk_err *err)
+{
+	struct wsint_ctx *c = NULL;
+	struct backup_row row;
+	struct areader *r = NULL;
+	struct sk_entry e;
+	char want[PATH_MAX], name[PATH_MAX];
+	size_t found = 0;
+	int fd = -1, rc = -1;
+
+	clean_arg(path ? path : "", want, sizeof(want));
+	if (open_browse(&c, o, &row, &fd, &r, err) < 0)
+		goto out;
+	while ((rc = areader_next(r, &e, err)) > 0) {
+		struct ws_entry w = { .path = name, .type = type_letter(e.type) };
+
+		clean_arg(e.path, name, sizeof(name));
+		if (!*name || !under(name, want))
+			continue;
+		w.mode = (unsigned)(e.mode & 07777);
+		w.uid = (unsigned)e.uid;
+		w.gid = (unsigned)e.gid;
+		w.mtime = (int64_t)e.mtime.tv_sec;
+		w.size = e.type == SK_REG ? e.size : 0;
+		w.link = e.type == SK_SYMLINK || e.type == SK_HARDLINK ? e.link : NULL;
+		each(arg, &w);
+		found++;
+	}
+	if (rc == 0 && *want && !found) {
+		sk_err_set(err, SK_ENOENT, "generation %lld of bot '%s' has no '%s'",
+			   (long long)row.generation, c->bot, want);
+		rc = -1;
+	}
+out:
+	close_browse(c, fd, r);
+	return rc < 0 ? wsint_fail(err, "ls", o->bot) : 0;
+}
+
+/* The plain tar stream, as the decoder gives it (its checks included). */
+static int dump_stream(int fd, int out_fd, struct sk_err *err)
+{
+	struct dec *d = NULL;
+	const void *buf;
+	size_t len;
+	int rc;
+
+	if (dec_open(&d, fd, err) < 0)
+		return -1;
+	while ((rc = dec_next(d, &buf, &len, err)) > 0) {
+		if (fs_write_all(out_fd, buf, len) < 0) {
+			rc = sk_err_sys(err, SK_EFAIL, errno, "cannot write to standard output");
+			break;
+		}
+	}
+	dec_free(d);
+	return rc;
+}
+
+/* Write n zeros: the holes of a sparse file. */
+static int write_zeros(int out_fd, uint64_t n, struct sk_err *err)
+{
+	static const char zeros[65536];
+
+	while (n > 0) {
+		size_t k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
+
+		if (fs_write_all(out_fd, zeros, k) < 0)
+			return sk_err_sys(err, SK_EFAIL, errno, "cannot write to standard output");
+		n -= k;
+	}
+	return 0;
+}
+
+/* The current entry's bytes, holes as zeros, to out_fd. */
+static int dump_data(struct areader *r, uint64_t size, int out_fd, struct sk_err *err)
+{
+	const void *buf;
+	size_t len;
+	uint64_t off, at = 0;
+	int rc;
+
+	while ((rc = areader_data(r, &buf, &len, &off, err)) > 0) {
+		if (off < at || off > size || len > size - off)
+			return sk_err_set(err, SK_EDAMAGED, "file data out of place");
+		if (write_zeros(out_fd, off - at, err) < 0)
+			return -1;
+		if (fs_write_all(out_fd, buf, len) < 0)
+			return sk_err_sys(err, SK_EFAIL, errno, "cannot write to standard output");
+		at = off + len;
+	}
+	return rc < 0 ? -1 : write_zeros(out_fd, size - at, err);
+}
+
+/*
+ * Find want in the archive and write its bytes; the rest of the stream is
+ * still read. A hard link has no bytes of its own: 1, with the name of the
+ * file it links to in want (which the caller then dumps).
+ */
+static int dump_file(struct areader *r, char *want, size_t size, int out_fd, struct sk_err *err)
+{
+	char name[PATH_MAX];
+	struct sk_entry e;
+	int rc = 0, done = 0;
+
+	while (!done && (rc = areader_next(r, &e, err)) > 0) {
+		clean_arg(e.path, name, sizeof(name));
+		if (strcmp(name, want) != 0)
+			continue;
+		if (e.type == SK_DIR)
+			return sk_err_set(err, SK_EUSAGE,
+					  "'%s' is a directory (--dump without a path writes the "
+					  "whole generation as tar)",
+					  want);
+		if (e.type == SK_HARDLINK) {
+			clean_arg(e.link, want, size);
+			return 1;
+		}
+		if (e.type != SK_REG)
+			return sk_err_set(err, SK_EUSAGE, "'%s' is a symbolic link to '%s'", want,
+					  e.link);
+		if (dump_data(r, e.size, out_fd, err) < 0)
+			return -1;
+		done = 1;
+	}
+	if (!done)
+		return rc < 0 ? -1
+			      : sk_err_set(err, SK_ENOENT, "no file '%s' in the generation", want);
+	/* The rest too: a damaged end is still exit 5. */
+	while ((rc = areader_next(r, &e, err)) > 0)
+		;
+	return rc;
+}
+
+int ws_dump(const struct ws_opts *o, const char *path, int out_fd, struct sk_err *err)
+{
+	struct wsint_ctx *c = NULL;
+	struct backup_row row;
+	struct areader *r = NULL;
+	char want[PATH_MAX];
+	int fd = -1, rc = -1;
+
+	if (!path) {
+		if (wsint_open(&c, o, ws_repairs, err) == 0 &&
+		    idx_backup_get(c->ix, c->bot, o->generation, &row, err) == 0 &&
+		    (fd = wsint_open_generation(&c->cfg, &row, NULL, err)) >= 0)
+			rc = dump_stream(fd, out_fd, err);
+	} else {
+		clean_arg(path, want, sizeof(want));
+		if (!*want)
+			sk_err_set(err, SK_EUSAGE,
+				   "'%s' is the workspace itself (--dump without a path writes the "
+				   "whole generation as tar)",
+				   path);
+		else if (open_browse(&c, o, &row, &fd, &r, err) == 0)
+			rc = dump_file(r, want, sizeof(want), out_fd, err);
+		/* A hard link: the file it names came earlier; read again for it. */
+		if (rc == 1) {
+			areader_free(r);
+			close(fd);
+			rc = open_reader(&c->cfg, &row, NULL, &fd, &r, err);
+			if (rc == 0)
+				rc = dump_file(r, want, sizeof(want), out_fd, err);
+			if (rc == 1)
+				rc = sk_err_set(err, SK_EDAMAGED, "a hard link to a hard link");
+		}
+	}
+	close_browse(c, fd, r);
+	return rc < 0 ? wsint_fail(err, "dump", o->bot) : 0;
 }

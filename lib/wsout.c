@@ -210,3 +210,57 @@ void wsout_prune_end(struct wsout_prune *p)
 		fcjson_print(stdout, p->arr);
 	p->arr = NULL;
 }
+
+void wsout_ls_begin(struct wsout_ls *l, int json)
+{
+	l->arr = json ? fcjson_arr() : NULL;
+	l->told = 0;
+}
+
+static const char *type_name(char t)
+{
+	return t == 'd' ? "dir" : t == 'l' ? "symlink" : t == 'h' ? "hardlink" : "file";
+}
+
+void wsout_entry(void *arg, const struct ws_entry *e)
+{
+	struct wsout_ls *l = arg;
+	char mt[32], mode[8], owner[32];
+
+	snprintf(mode, sizeof(mode), "%04o", e->mode);
+	if (l->arr) {
+		struct fcjson *o = fcjson_obj();
+
+		fcjson_set_str(o, "path", e->path);
+		fcjson_set_str(o, "type", type_name(e->type));
+		fcjson_set_str(o, "mode", mode);
+		fcjson_set_int(o, "uid", e->uid);
+		fcjson_set_int(o, "gid", e->gid);
+		fcjson_set_int(o, "size", (int64_t)e->size);
+		fcjson_set_time(o, "mtime", e->mtime);
+		fcjson_set_str(o, "link", e->link);
+		fcjson_append(l->arr, o);
+	} else {
+		if (!l->told)
+			printf("%-4s %-4s %-11s %12s  %-20s  %s\n", "TYPE", "MODE", "OWNER", "SIZE",
+			       "MTIME", "NAME");
+		fmt_time(e->mtime, mt, sizeof(mt));
+		snprintf(owner, sizeof(owner), "%u:%u", e->uid, e->gid);
+		printf("%-4c %-4s %-11s %12llu  %-20s  %s%s%s\n", e->type, mode, owner,
+		       (unsigned long long)e->size, mt, e->path,
+		       e->type == 'l'	? " -> "
+		       : e->type == 'h' ? " => "
+					: "",
+		       e->link ? e->link : "");
+	}
+	l->told++;
+}
+
+void wsout_ls_end(struct wsout_ls *l, int rc)
+{
+	if (l->arr && rc == 0)
+		fcjson_print(stdout, l->arr);
+	else
+		fcjson_free(l->arr);
+	l->arr = NULL;
+}

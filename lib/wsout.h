@@ -54,6 +54,20 @@ void wsout_prune_begin(struct wsout_prune *p, int json, int dry_run);
 /* A ws_pruned_fn; arg is a struct wsout_prune. */
 void wsout_pruned(void *arg, const struct ws_pruned *v);
 void wsout_prune_end(struct wsout_prune *p);
+/*
+ * ws-preserve --ls: a table (TYPE MODE OWNER SIZE MTIME NAME, a link's
+ * target after "->" or, for a hard link, "=>"), or with --json one array
+ * of {path, type, mode, uid, gid, size, mtime, mtime_epoch, link}, printed
+ * only when the whole generation read well.
+ */
+struct wsout_ls {
+	struct fcjson *arr;
+	size_t told;
+};
+void wsout_ls_begin(struct wsout_ls *l, int json);
+/* A ws_entry_fn; arg is a struct wsout_ls. */
+void wsout_entry(void *arg, const struct ws_entry *e);
+void wsout_ls_end(struct wsout_ls *l, int rc);
 /* ws-preserve --list-ids: one id per line. */
 void wsout_ids(const struct ws_ids *ids);
 

@@ -525,3 +525,102 @@ assert_no_backup_temps_in() {
 	assert_equal "$(tree_fingerprint "$BATS_TEST_TMPDIR/t")" "$want"
 	[[ $(q "select tag from backups where generation = 2") == pre-restore ]]
 }
+
+@test "ls: a generation's entries as a table and as JSON, all of them or under a path" {
+	make_sample bot1
+	ws-preserve -q bot1
+	echo later >"$WS/bot1/later.txt"
+	ws-preserve -q -z zstd bot1
+	run -0 --separate-stderr ws-preserve --ls -g 1 bot1
+	[[ -z $stderr ]]
+	[[ ${lines[0]} =~ ^TYPE\ +MODE\ +OWNER\ +SIZE\ +MTIME\ +NAME$ ]]
+	[[ ${#lines[@]} == 11 ]]
+	# hello.txt and hard-hello are one file: stored once, then linked
+	assert_line --regexp '^f +0644 +0:0 +6  2020-01-02T03:04:05Z  (hello.txt|hard-hello)$'
+	assert_line --regexp '^f +0640 +0:0 +[0-9]+  [-0-9T:]+Z  src/lib/main.c$'
+	assert_line --regexp '^l +0777 .*  link-to-hello -> hello.txt$'
+	assert_line --regexp '^h +0644 .*  (hard-hello => hello.txt|hello.txt => hard-hello)$'
+	assert_line --regexp '^f +0644 +0:0 +8388608  .*  sparse.img$'
+	assert_line --regexp '^d +0755 .*  empty$'
+	refute_line --partial later.txt
+	# the newest by default; every name the workspace has, once
+	run -0 ws-preserve --ls --json bot1
+	python3 -c '
+import json, sys
+v = json.loads(sys.argv[1])
+names = sorted(e["path"] for e in v)
+assert names == sorted(sys.argv[2].split("\n")), (names, sys.argv[2])
+e = {x["path"]: x for x in v}
+f, h = (e["hello.txt"], e["hard-hello"]) if e["hello.txt"]["type"] == "file" else \
+    (e["hard-hello"], e["hello.txt"])
+assert f == {"path": f["path"], "type": "file", "mode": "0644", "uid": 0, "gid": 0,
+    "size": 6, "mtime": "2020-01-02T03:04:05Z", "mtime_epoch": 1577934245, "link": None}, f
+assert h["type"] == "hardlink" and h["link"] == f["path"] and h["size"] == 0, h
+assert e["src/up-link"]["type"] == "symlink" and e["src/up-link"]["link"] == "../hello.txt"
+assert e["src"]["type"] == "dir" and e["src"]["size"] == 0' "$output" "$(cd "$WS/bot1" && find . -mindepth 1 -printf '%P\n')"
+	# under a path, spelled as people spell it
+	for p in src ./src/ /src; do
+		run -0 ws-preserve --ls bot1 "$p"
+		[[ ${#lines[@]} == 6 ]] || fail "$p: $output"
+		assert_line --regexp '  src/numbers.txt$'
+	done
+	run -0 ws-preserve --ls bot1 src/lib/main.c
+	[[ ${#lines[@]} == 2 ]]
+	run -3 --separate-stderr ws-preserve --ls bot1 sr
+	[[ $stderr == "ws-preserve: ls 'bot1': generation 2 of bot 'bot1' has no 'sr'" ]]
+	run -3 --separate-stderr ws-preserve --ls -g 9 bot1
+	[[ $stderr == "ws-preserve: ls 'bot1': bot 'bot1' has no backup generation 9" ]]
+}
+
+@test "dump: a generation as tar, and one file's bytes, byte for byte; never to a terminal" {
+	make_sample bot1
+	head -c 3M /dev/urandom >"$WS/bot1/random.bin"
+	want=$(tree_fingerprint "$WS/bot1")
+	for z in gzip zstd none; do ws-preserve -q -z "$z" bot1; done
+	for g in 1 2 3; do
+		mkdir "$BATS_TEST_TMPDIR/x$g"
+		ws-preserve --dump -g "$g" bot1 | tar -x -C "$BATS_TEST_TMPDIR/x$g"
+		assert_equal "$(tree_fingerprint "$BATS_TEST_TMPDIR/x$g")" "$want"
+	done
+	# a plain tar stream, which ws-import takes: the bot moved
+	ws-preserve --dump bot1 | ws-import bot2
+	assert_equal "$(tree_fingerprint "$WS/bot2")" "$want"
+	ws-preserve --dump bot1 >"$BATS_TEST_TMPDIR/g.tar"
+	[[ $(od -An -c -j 257 -N 5 "$BATS_TEST_TMPDIR/g.tar" | tr -d ' ') == ustar ]]
+	# one file: its bytes, holes as zeros
+	ws-preserve --dump -g 1 bot1 random.bin | cmp - "$WS/bot1/random.bin"
+	ws-preserve --dump -g 2 bot1 ./sparse.img | cmp - "$WS/bot1/sparse.img"
+	ws-preserve --dump bot1 src/lib/main.c | cmp - "$WS/bot1/src/lib/main.c"
+	# both names of a hard-linked file give its bytes
+	ws-preserve --dump bot1 hello.txt | cmp - "$WS/bot1/hello.txt"
+	ws-preserve --dump bot1 hard-hello | cmp - "$WS/bot1/hello.txt"
+	run -2 --separate-stderr ws-preserve --dump bot1 src
+	[[ $stderr == "ws-preserve: 'src' is a directory (--dump without a path writes the whole generation as tar)" ]]
+	run -2 --separate-stderr ws-preserve --dump bot1 link-to-hello
+	[[ $stderr == "ws-preserve: 'link-to-hello' is a symbolic link to 'hello.txt'" ]]
+	run -3 --separate-stderr ws-preserve --dump bot1 nothing
+	[[ $stderr == "ws-preserve: dump 'bot1': no file 'nothing' in the generation" ]]
+	# at a terminal: refused before anything is read or written
+	run -2 "$BATS_TEST_DIRNAME/helpers/ptyrun" "ws-preserve --dump bot1"
+	[[ $output == *"ws-preserve: refusing to write to a terminal (pipe it or redirect it to a file)"* ]]
+	[[ ${#output} -lt 300 ]]
+}
+
+@test "ls, dump: a damaged generation is exit 5" {
+	make_sample bot1
+	ws-preserve -q bot1
+	ws-preserve -q bot1
+	echo junk >>"$(gen_path bot1 1)"
+	run -5 --separate-stderr ws-preserve --ls -g 1 bot1
+	[[ $stderr == "ws-preserve: ls 'bot1': generation 1 is damaged: "* ]]
+	run -5 --separate-stderr ws-preserve --dump -g 1 bot1
+	[[ -z $output ]]
+	# behind a matching sha256, the codec's checks still stop it
+	f=$(gen_path bot1 2)
+	flip_byte "$f" $(($(stat -c %s "$f") - 6))
+	reindex bot1 2
+	run -5 --separate-stderr ws-preserve --dump bot1 src/lib/main.c
+	[[ $stderr == *"gzip: incorrect data check" ]]
+	run -5 --separate-stderr ws-preserve --ls bot1
+	[[ $stderr == *"gzip: incorrect data check" ]]
+}

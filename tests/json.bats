@@ -26,16 +26,18 @@ setup() {
 	INT = ("generation", "size", "entries", "bytes", "artifact_count", "pid",
 	       "chunks", "chunks_zero", "chunks_uploaded", "chunks_downloaded", "chunks_skipped",
 	       "bytes_uploaded", "bytes_downloaded", "bytes_skipped", "manifest_bytes",
-	       "snapshots", "chunks_kept", "chunks_deleted", "bytes_deleted", "locks_deleted")
+	       "snapshots", "chunks_kept", "chunks_deleted", "bytes_deleted", "locks_deleted", "uid",
+	       "gid")
 	BOOL = ("ok", "keep", "was_paused", "jailed", "pins_snapshot_memory", "dirty_tracking")
 	MS = ("pause_ms", "clone_ms", "base_ms", "duration_ms")
-	TIME = ("created", "restored", "verified")
+	TIME = ("created", "restored", "verified", "mtime")
 	KEYS = {
 	    "import": "bot entries bytes codec",
 	    "preserve": "bot generation file created created_epoch size entries codec sha256",
 	    "preserve-list": "bot generation file created created_epoch size entries codec sha256"
 	                     " restored restored_epoch verified verified_epoch verified_ok tag",
 	    "preserve-verify": "bot generation ok entries error",
+	    "preserve-ls": "path type mode uid gid size mtime mtime_epoch link",
 	    "preserve-restore": "bot generation entries bytes codec target pre_restore_generation",
 	    "preserve-prune": "bot generation created created_epoch tag keep reasons",
 	    "fcsnap-create": "snapshot machine directory created created_epoch size artifact_count"
@@ -53,7 +55,7 @@ setup() {
 	    "fcsnap-prune": "remote snapshots chunks_kept chunks_deleted bytes_deleted locks_deleted",
 	    "artifact": "name kind drive_id size sha256",
 	}
-	LISTS = ("preserve-list", "preserve-verify", "preserve-prune", "fcsnap-list", "fcsnap-verify")
+	LISTS = ("preserve-list", "preserve-verify", "preserve-prune", "preserve-ls", "fcsnap-list", "fcsnap-verify")
 
 	def fail(msg):
 	    sys.exit("%s: %s" % (sys.argv[1], msg))
@@ -93,6 +95,14 @@ setup() {
 	                      .replace(tzinfo=datetime.timezone.utc).timestamp() == e)
 	        elif k.endswith("_epoch") and k[:-6] in TIME:
 	            ok = v is None or is_int(v)
+	        elif k == "path":
+	            ok = isinstance(v, str) and v != "" and not v.startswith(("/", "./"))
+	        elif k == "type":
+	            ok = v in ("file", "dir", "symlink", "hardlink")
+	        elif k == "mode":
+	            ok = isinstance(v, str) and re.fullmatch(r"0[0-7]{3}", v)
+	        elif k == "link":
+	            ok = (v is None) == (d["type"] in ("file", "dir"))
 	        elif k == "pre_restore_generation":
 	            ok = v is None or (is_int(v) and v > d["generation"])
 	        elif k == "target":
@@ -160,6 +170,7 @@ json_ok() {
 	json_ok preserve-restore ws-preserve --restore --json bot1
 	json_ok preserve-restore ws-preserve --restore --json --target "$BATS_TEST_TMPDIR/t" bot1
 	json_ok preserve-verify ws-preserve --verify --json -g 1 bot1
+	json_ok preserve-ls ws-preserve --ls --json bot1
 	json_ok preserve-prune ws-preserve --prune --dry-run --json --keep-last 1 bot1
 	json_ok preserve-list ws-preserve --list --json	# one restored, one not; one verified
 	run -0 python3 -c 'import json,sys; print([d["restored"] is None for d in json.load(sys.stdin)])' \

@@ -209,7 +209,7 @@ print(want.split("/")[-4])
 	run -2 --separate-stderr ws-preserve --list --check bot1
 	[[ $stderr == *"exclude each other"* ]]
 	run -2 --separate-stderr ws-preserve -g 1 bot1
-	[[ $stderr == *"--generation goes with --restore or --verify"* ]]
+	[[ $stderr == *"--generation goes with --restore, --verify, --ls or --dump"* ]]
 	run -2 --separate-stderr ws-preserve --list-ids bot1
 	[[ $stderr == *"--list-ids takes no BOT"* ]]
 	run -2 --separate-stderr ws-preserve --restore -g 0 bot1

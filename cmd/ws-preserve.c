@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "log.h"
 #include "ws.h"
 #include "wsout.h"
 #include "banned.h"
@@ -31,6 +32,7 @@ static const struct option longopts[] = {
 	{ "time", required_argument, NULL, CLI_OPT_TIME },
 	{ "no-backup", no_argument, NULL, CLI_OPT_NO_BACKUP },
 	{ "ls", no_argument, NULL, CLI_OPT_LS },
+	{ "all", no_argument, NULL, CLI_OPT_ALL },
 	{ "dump", no_argument, NULL, CLI_OPT_DUMP },
 	{ "target", required_argument, NULL, CLI_OPT_TARGET },
 	{ "json", no_argument, NULL, CLI_OPT_JSON },
@@ -54,6 +56,7 @@ static void usage(void)
 	      " ws-preserve --dump [-g GEN] BOT [PATH]    write a generation as tar, or one\n"
 	      "                                           file's bytes, to stdout\n"
 	      " ws-preserve --prune [KEEP] [--dry-run] BOT  delete what no keep rule keeps\n"
+	      " ws-preserve [--verify | --prune] --all    the same for every bot, one by one\n"
 	      " ws-preserve --list-ids                    print known bot ids\n"
 	      "\n"
 	      "Options:\n"
@@ -72,6 +75,8 @@ static void usage(void)
 	      "     --dry-run              with --prune: print what would go and why, delete\n"
 	      "                            nothing\n"
 	      "     --list-ids             print bot ids from workspaces, index and legacy dir\n"
+	      "     --all                  preserve, --verify or --prune every bot, each under\n"
+	      "                            its own lock, past failures; exit: the worst met\n"
 	      " -g, --generation GEN       the generation to restore (default: newest) or verify\n"
 	      " -k, --keep-last N          keep the newest N generations (--keep is the same)\n"
 	      "     --keep-hourly N        keep the newest of each of the last N hours\n"
@@ -115,6 +120,25 @@ static int do_preserve(const struct ws_opts *o, struct sk_err *err)
 	return cli_finish(0, err);
 }
 
+/*
+ * --all, for a bot only the index knows: its workspace may be gone, which
+ * is no failure (its generations stay); SK_ENOENT then, without a message.
+ */
+static int preserve_if_there(const struct ws_opts *o, struct sk_err *err)
+{
+	struct ws_backup b;
+
+	if (ws_preserve(o, &b, err) < 0 && err->code == SK_ENOENT) {
+		log_info("%s: skipped", err->msg);
+		return SK_ENOENT;
+	}
+	if (err->code)
+		return cli_finish(-1, err);
+	if (o->json)
+		wsout_backup_json(&b);
+	return cli_finish(0, err);
+}
+
 static int do_restore(const struct ws_opts *o, struct sk_err *err)
 {
 	struct ws_restore_result r;
@@ -136,14 +160,20 @@ static int do_check(const struct ws_opts *o, struct sk_err *err)
 	return rc == SK_OK && !waiting ? SK_ENOENT : rc;
 }
 
+/* With --all, the output that spans every bot is begun and ended once, in run_all. */
+static int all_mode;
+static struct wsout_verify vout;
+static struct wsout_prune pout;
+
 static int do_verify(const struct ws_opts *o, struct sk_err *err)
 {
-	struct wsout_verify v;
 	int ret;
 
-	wsout_verify_begin(&v, o->json);
-	ret = ws_verify(o, wsout_verified, &v, err);
-	wsout_verify_end(&v);
+	if (!all_mode)
+		wsout_verify_begin(&vout, o->json);
+	ret = ws_verify(o, wsout_verified, &vout, err);
+	if (!all_mode)
+		wsout_verify_end(&vout);
 	return cli_finish(ret, err);
 }
 
@@ -185,13 +215,102 @@ static int do_list(const struct ws_opts *o, struct sk_err *err)
 
 static int do_prune(const struct ws_opts *o, struct sk_err *err)
 {
-	struct wsout_prune p;
 	int ret;
 
-	wsout_prune_begin(&p, o->json, o->dry_run);
-	ret = ws_prune(o, wsout_pruned, &p, err);
-	wsout_prune_end(&p);
+	if (!all_mode)
+		wsout_prune_begin(&pout, o->json, o->dry_run);
+	ret = ws_prune(o, wsout_pruned, &pout, err);
+	if (!all_mode)
+		wsout_prune_end(&pout);
 	return cli_finish(ret, err);
+}
+
+/* --all's one exit status: the most serious class met. */
+static int severity(int rc)
+{
+	switch (rc) {
+	case SK_EDAMAGED:
+		return 5;
+	case SK_EFAIL:
+		return 4;
+	case SK_EBUSY:
+		return 3;
+	case SK_ENOENT:
+		return 2;
+	case SK_OK:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* "bot3 (exit 5), bot7 (exit 4)", as much as fits. */
+static void note_failure(char *buf, size_t size, const char *bot, int rc)
+{
+	size_t used = strlen(buf);
+
+	if (used < size)
+		snprintf(buf + used, size - used, "%s%s (exit %d)", used ? ", " : "", bot, rc);
+}
+
+/*
+ * Run action for every bot, one after another, each under its own lock
+ * (and --wait), past failures. Writing a generation tries every bot known
+ * to the backend or the index; a bot only the index knows whose workspace
+ * is gone is skipped, its generations kept. --verify and --prune take the
+ * bots with generations.
+ */
+static int run_all(int (*action)(const struct ws_opts *, struct sk_err *), struct ws_opts *o)
+{
+	struct ws_ids ids, backend = { 0 };
+	struct sk_err err = SK_ERR_INIT;
+	char failed[1024] = "";
+	size_t i, nfail = 0, nskip = 0;
+	int worst = SK_OK;
+
+	if (action == do_preserve && ws_all_bots(o, WS_BOTS_BACKEND, &backend, &err) < 0)
+		return cli_finish(-1, &err);
+	if (ws_all_bots(o, WS_BOTS_INDEX | (action == do_preserve ? WS_BOTS_BACKEND : 0), &ids,
+			&err) < 0) {
+		ws_ids_free(&backend);
+		return cli_finish(-1, &err);
+	}
+	all_mode = 1;
+	wsout_verify_begin(&vout, o->json && action == do_verify);
+	wsout_prune_begin(&pout, o->json && action == do_prune, o->dry_run);
+	for (i = 0; i < ids.n; i++) {
+		struct sk_err e = SK_ERR_INIT;
+		int rc;
+
+		o->bot = ids.v[i];
+		if (action == do_preserve && !ws_ids_has(&backend, o->bot))
+			rc = preserve_if_there(o, &e);
+		else
+			rc = action(o, &e);
+		if (rc == SK_ENOENT && action == do_preserve && !ws_ids_has(&backend, o->bot)) {
+			nskip++;
+			continue;
+		}
+		if (rc == SK_OK)
+			continue;
+		nfail++;
+		note_failure(failed, sizeof(failed), o->bot, rc);
+		if (severity(rc) > severity(worst))
+			worst = rc;
+	}
+	wsout_verify_end(&vout);
+	wsout_prune_end(&pout);
+	if (nfail)
+		log_error("--all: %zu of %zu bots failed: %s", nfail, ids.n, failed);
+	else
+		log_info("--all: %zu bots done, %zu skipped (no workspace; their generations are "
+			 "kept)",
+			 ids.n - nskip, nskip);
+	ws_ids_free(&ids);
+	ws_ids_free(&backend);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return cli_finish(0, NULL);
+	return worst;
 }
 
 static int do_list_ids(const struct ws_opts *o, struct sk_err *err)
@@ -285,7 +404,7 @@ int main(int argc, char **argv)
 	struct ws_opts opts = WS_OPTS_INIT;
 	struct sk_err err = SK_ERR_INIT;
 	int (*action)(const struct ws_opts *, struct sk_err *) = do_preserve;
-	int c, nactions = 0, bot_optional = 0, no_bot = 0;
+	int c, nactions = 0, bot_optional = 0, no_bot = 0, all = 0;
 	char *end;
 
 	cli_init(argv[0]);
@@ -304,6 +423,9 @@ int main(int argc, char **argv)
 		case CLI_OPT_VERIFY:
 			action = do_verify;
 			nactions++;
+			break;
+		case CLI_OPT_ALL:
+			all = 1;
 			break;
 		case CLI_OPT_LS:
 			action = do_ls;
@@ -383,6 +505,15 @@ int main(int argc, char **argv)
 	if (opts.generation && action != do_restore && action != do_verify && action != do_ls &&
 	    action != do_dump)
 		cli_usage_error("--generation goes with --restore, --verify, --ls or --dump");
+	if (all) {
+		if (action != do_preserve && action != do_verify && action != do_prune)
+			cli_usage_error("--all goes with writing generations, --verify or --prune");
+		if (opts.generation)
+			cli_usage_error("--all and --generation exclude each other");
+		if (argc != optind)
+			cli_usage_error("--all takes no BOT");
+		return run_all(action, &opts);
+	}
 	if (no_bot) {
 		if (argc != optind)
 			cli_usage_error("--list-ids takes no BOT");

@@ -187,5 +187,18 @@ int ws_prune(const struct ws_opts *o, ws_pruned_fn done, void *arg, struct sk_er
  */
 int ws_list_ids(const struct ws_opts *o, struct ws_ids *ids, struct sk_err *err);
 void ws_ids_free(struct ws_ids *ids);
+/*
+ * The bots --all works through, sorted, without locking: with
+ * WS_BOTS_BACKEND those the backend knows (the dir backend's workspace
+ * directories, when path ends in /%s; containerd's containers matching the
+ * container template), with WS_BOTS_INDEX those with generations. A
+ * backend that cannot be asked is an error (SK_EUSAGE, SK_EFAIL), with
+ * nothing in ids.
+ */
+#define WS_BOTS_BACKEND 1
+#define WS_BOTS_INDEX 2
+int ws_all_bots(const struct ws_opts *o, int which, struct ws_ids *ids, struct sk_err *err);
+/* Is id in ids (sorted, as both functions above leave it)? */
+int ws_ids_has(const struct ws_ids *ids, const char *id);
 
 #endif

@@ -516,6 +516,58 @@ int ws_list_ids(const struct ws_opts *o, struct ws_ids *ids, struct sk_err *err)
 	return 0;
 }
 
+/* The workspaces of the dir backend, which --all can find only as <dir>/%s. */
+static int bots_of_dir(struct idlist *l, const char *ws_path, struct sk_err *err)
+{
+	const char *tail = strrchr(ws_path, '/');
+
+	if (!tail || strcmp(tail, "/%s") != 0 || strstr(ws_path, "%s/"))
+		return sk_err_set(err, SK_EUSAGE,
+				  "--all finds the bots of the dir backend only when [workspace] "
+				  "path ends in /%%s (it is '%s')",
+				  ws_path);
+	ids_from_workspaces(l, ws_path);
+	return 0;
+}
+
+int ws_all_bots(const struct ws_opts *o, int which, struct ws_ids *ids, struct sk_err *err)
+{
+	struct idlist l = { .ids = ids };
+	struct wsint_ctx *c = NULL;
+	struct backup_row *rows = NULL;
+	size_t n, i;
+	int ret = 0;
+
+	ids->v = NULL;
+	ids->n = 0;
+	if (wsint_open(&c, o, NULL, err) < 0)
+		return -1;
+	if (which & WS_BOTS_BACKEND) {
+		if (strcmp(c->cfg.backend, "dir") == 0)
+			ret = bots_of_dir(&l, c->cfg.ws_path, err);
+		else
+			ret = backend_bot_ids(&c->cfg, ids_add_cb, &l, err);
+	}
+	if (ret == 0 && (which & WS_BOTS_INDEX)) {
+		ret = idx_backup_list(c->ix, NULL, &rows, &n, err);
+		for (i = 0; ret == 0 && i < n; i++)
+			ids_add_cb(&l, rows[i].bot);
+		free(rows);
+	}
+	ids_unique(ids);
+	wsint_close(c);
+	if (ret < 0)
+		ws_ids_free(ids);
+	return ret;
+}
+
+int ws_ids_has(const struct ws_ids *ids, const char *id)
+{
+	const char *key = id;
+
+	return ids->n && bsearch(&key, ids->v, ids->n, sizeof(*ids->v), cmp_str) != NULL;
+}
+
 void ws_ids_free(struct ws_ids *ids)
 {
 	size_t i;

@@ -624,3 +624,89 @@ assert e["src"]["type"] == "dir" and e["src"]["size"] == 0' "$output" "$(cd "$WS
 	run -5 --separate-stderr ws-preserve --ls bot1
 	[[ $stderr == *"gzip: incorrect data check" ]]
 }
+
+# Hold the lock of bot $1 from a process of our own until the test ends
+# (or for $2 seconds).
+hold_bot() {
+	mkdir -p "$ST/locks"
+	rm -f "$BATS_TEST_TMPDIR/held"
+	(
+		exec 9<>"$ST/locks/bot.$1"
+		flock -x 9
+		touch "$BATS_TEST_TMPDIR/held"
+		exec sleep "${2:-60}"
+	) 3>&- &
+	BG_PIDS+=" $!"
+	for _ in $(seq 100); do [[ -e $BATS_TEST_TMPDIR/held ]] && return 0; sleep 0.05; done
+	fail "the lock of '$1' was never held"
+}
+
+@test "all: preserve, verify and prune every bot, one broken among several: the others done, the summary names it" {
+	sk_conf "[workspace]" "keep = 5"
+	for b in alpha bravo charlie delta; do make_sample "$b"; done
+	hold_bot charlie
+	run -4 --separate-stderr ws-preserve --all
+	[[ ${stderr_lines[0]} == "ws-preserve: preserve 'charlie': bot 'charlie' is busy"* ]] || fail "$stderr"
+	[[ ${stderr_lines[-1]} == "ws-preserve: --all: 1 of 4 bots failed: charlie (exit 4)" ]]
+	assert_equal "$(q "select group_concat(bot) from backups")" "alpha,bravo,delta"
+	kill_bg
+	BG_PIDS=
+	run -0 --separate-stderr ws-preserve -v --all
+	[[ ${stderr_lines[-1]} == "ws-preserve: --all: 4 bots done, 0 skipped (no workspace; their generations are kept)" ]]
+	# one damaged generation, one busy bot: exit 5, the most serious, and both named
+	echo junk >>"$(gen_path bravo 1)"
+	hold_bot delta
+	run -5 --separate-stderr ws-preserve --verify --all
+	assert_equal "$output" "alpha 1: ok (10 entries)
+alpha 2: ok (10 entries)
+bravo 2: ok (10 entries)
+charlie 1: ok (10 entries)"
+	[[ ${stderr_lines[-1]} == "ws-preserve: --all: 2 of 4 bots failed: bravo (exit 5), delta (exit 4)" ]]
+	[[ $(q "select count(*) from backups where verified > 0") == 5 ]]
+	kill_bg
+	BG_PIDS=
+	# --json: one array across the bots
+	run -5 --separate-stderr ws-preserve --verify --all --json
+	python3 -c '
+import json, sys
+v = json.loads(sys.argv[1])
+assert [(g["bot"], g["generation"], g["ok"]) for g in v] == [("alpha", 1, True), ("alpha", 2, True),
+    ("bravo", 1, False), ("bravo", 2, True), ("charlie", 1, True), ("delta", 1, True), ("delta", 2, True)], v' "$output"
+	# prune --all: one table, every bot; -k 1 keeps the newest and the newest verified
+	run -0 ws-preserve --prune --all --dry-run -k 1
+	[[ $(grep -c '^BOT ' <<<"$output") == 1 ]]
+	assert_line --regexp '^bravo +1 .* remove  no keep rule keeps it$'
+	run -0 ws-preserve --prune --all -k 1
+	assert_equal "$(q "select group_concat(bot || generation) from backups")" "alpha2,bravo2,charlie1,delta2"
+}
+
+@test "all: a bot whose workspace is gone keeps its generations and is skipped; --wait applies to each bot" {
+	make_sample alpha
+	make_sample bravo
+	ws-preserve -q --all
+	rm -rf "$WS/bravo"
+	run -0 --separate-stderr ws-preserve --all
+	[[ -z $stderr ]]
+	assert_equal "$(q "select group_concat(bot || generation) from backups")" "alpha1,alpha2,bravo1"
+	# busy for a second: --wait waits for it, and the run succeeds
+	hold_bot alpha 1
+	run -0 --separate-stderr ws-preserve --all --wait 10
+	[[ $(q "select max(generation) from backups where bot = 'alpha'") == 3 ]]
+	run -0 ws-preserve --verify --all
+	[[ ${#lines[@]} == 4 ]]
+}
+
+@test "all: usage errors, and a workspace path --all cannot list" {
+	make_sample bot1
+	run -2 --separate-stderr ws-preserve --all bot1
+	[[ $stderr == *"--all takes no BOT"* ]]
+	run -2 --separate-stderr ws-preserve --all --ls
+	[[ $stderr == *"--all goes with writing generations, --verify or --prune"* ]]
+	run -2 --separate-stderr ws-preserve --all --restore
+	run -2 --separate-stderr ws-preserve --all --verify -g 1
+	[[ $stderr == *"--all and --generation exclude each other"* ]]
+	sk_conf "[workspace]" "path = $BATS_TEST_TMPDIR/%s/data"
+	run -2 --separate-stderr ws-preserve --all
+	[[ $stderr == "ws-preserve: --all finds the bots of the dir backend only when [workspace] path ends in /%s (it is '$BATS_TEST_TMPDIR/%s/data')" ]]
+	[[ ! -e $ST/backups ]]
+}

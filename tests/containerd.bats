@@ -365,6 +365,36 @@ net_hooks() {
 	assert_clean
 }
 
+@test "ws-preserve --all: every container matching the template and every bot with generations, each running again" {
+	bot_run bot1
+	bot_run bot2
+	bot_exec bot1 'mkdir -p /data && echo one >/data/f'
+	bot_exec bot2 'mkdir -p /data && echo two >/data/f'
+	# a container the template does not match is not a bot
+	c_ctr run -d --null-io "$IMG" other sh -c "$BOT_CMD" >/dev/null
+	# an orphan: its container deleted, its snapshot kept, a generation in the index
+	bot_run bot3
+	bot_exec bot3 'mkdir -p /data && echo three >/data/f'
+	run -0 ws-preserve bot3
+	c_ctr tasks kill -s SIGKILL workspace-bot3
+	for _ in $(seq 50); do [[ $(bot_state bot3) == STOPPED ]] && break; sleep 0.1; done
+	c_ctr tasks delete workspace-bot3
+	orphan bot3
+	p1=$(bot_pid bot1) p2=$(bot_pid bot2)
+	run -0 --separate-stderr ws-preserve --all
+	assert_running bot1 "$p1"
+	assert_running bot2 "$p2"
+	[[ $(task_state_of other) == RUNNING ]]
+	[[ $(sqlite3 "$ST/index.db" "select group_concat(bot || generation) from backups") == "bot11,bot21,bot31,bot32" ]]
+	run -0 ws-preserve --verify --all
+	[[ ${#lines[@]} == 4 ]]
+	for b in 1 2 3; do
+		[[ $(ws-preserve --dump "bot$b" f) == $(sed -n "${b}p" <<<$'one\ntwo\nthree') ]]
+	done
+	c_ctr tasks kill -s SIGKILL other >/dev/null 2>&1 || true
+	assert_clean
+}
+
 @test "ws-preserve: --restore into a container without a task goes straight into its snapshot" {
 	bot_run bot1
 	bot_exec bot1 'mkdir -p /data/w && echo saved >/data/w/f'

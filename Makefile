@@ -9,6 +9,8 @@ BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+# systemd looks in /usr/local/lib/systemd/system as well as /usr/lib/....
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
 
 CC         ?= cc
@@ -42,6 +44,7 @@ UNITS      := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 MAN1       := $(wildcard man/man1/*.1)
 MAN5       := $(wildcard man/man5/*.5)
 MAN7       := $(wildcard man/man7/*.7)
+SYSTEMD_UNITS := $(wildcard contrib/systemd/*.service contrib/systemd/*.timer)
 
 .PHONY: all check lint install uninstall clean demo fuzz fuzz-targets
 
@@ -102,15 +105,23 @@ lint:
 demo:
 	scripts/demo.sh
 
+# The systemd units name the commands by absolute path: @BINDIR@ in them
+# becomes $(BINDIR), where the commands run from once installed (DESTDIR is
+# only where a package is staged).
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+		$(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
 	install -m 0644 $(wildcard completions/bash/*) $(DESTDIR)$(BASHCOMPDIR)/
 	install -m 0644 $(wildcard completions/zsh/_*) $(DESTDIR)$(ZSHCOMPDIR)/
+	for u in $(SYSTEMD_UNITS); do \
+		f='$(DESTDIR)$(SYSTEMDUNITDIR)'/$${u##*/}; \
+		sed 's|@BINDIR@|$(BINDIR)|g' "$$u" >"$$f" && chmod 0644 "$$f" || exit 1; \
+	done
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(CMDS))
@@ -119,6 +130,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 	rm -f $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(notdir $(wildcard completions/bash/*)))
 	rm -f $(addprefix $(DESTDIR)$(ZSHCOMPDIR)/,$(notdir $(wildcard completions/zsh/_*)))
+	rm -f $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(SYSTEMD_UNITS)))
 
 clean:
 	rm -rf $(B) $(FUZZ_B)

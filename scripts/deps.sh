@@ -15,6 +15,7 @@ pkgs=(
 	containerd runc busybox-static
 	jq less procps clang-format shellcheck
 	ceph-mon ceph-osd radosgw ceph-common curl python3-boto3 openssl
+	systemd man-db
 )
 # Optional group "fuzz": only with --fuzz (.ci/run asks for it).
 fuzz_pkgs=(clang libclang-rt-14-dev)

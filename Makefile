@@ -8,7 +8,9 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
-ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+# zsh looks in /usr/local/share/zsh/site-functions; a Debian package
+# (PREFIX=/usr) sets ZSHCOMPDIR=/usr/share/zsh/vendor-completions instead.
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 # systemd looks in /usr/local/lib/systemd/system as well as /usr/lib/....
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=

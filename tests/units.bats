@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # make install and make uninstall, and the systemd units they install: where
 # each file goes, that systemd's own checker accepts the units as installed
-# (and refuses broken copies of them), that systemctl finds the units where
-# they were installed, and that make uninstall takes it all away.
+# (and refuses broken copies of them), that systemctl and zsh find what was
+# installed where they look, and that make uninstall takes it all away.
 #
 # systemd need not be running: systemd-analyze verify and systemctl --root
 # read unit files on their own. Both come with Debian's systemd package, and
@@ -180,11 +180,29 @@ elapse_gap() {
 	assert_equal "$(find "$D/etc" -type l)" ""
 }
 
+@test "make install: zsh finds the completions in its own search path for /usr/local" {
+	need_tool zsh zsh
+	sk_make install DESTDIR="$D"
+	[[ -f $D/usr/local/share/zsh/site-functions/_ws-preserve ]] ||
+		fail "no _ws-preserve in $D/usr/local/share/zsh/site-functions"
+	# zsh's own fpath, every directory of it moved under DESTDIR ahead of the
+	# real ones: compinit finds _ws-preserve only if make install put it in
+	# a directory zsh searches.
+	run --separate-stderr zsh -f -c '
+		fpath=("$1"${^fpath} $fpath)
+		autoload -Uz compinit && compinit -u -d "$2" || exit 1
+		print -r -- ${_comps[ws-preserve]-none}
+		autoload -Uz +X _ws-preserve && print -r -- $functions_source[_ws-preserve]
+	' zsh "$D" "$BATS_TEST_TMPDIR/zcompdump"
+	assert_success
+	assert_equal "$output" "_ws-preserve"$'\n'"$D/usr/local/share/zsh/site-functions/_ws-preserve"
+}
+
 @test "make uninstall: removes every file make install put in place" {
 	sk_make install DESTDIR="$D"
 	local d
 	for d in bin share/man/man1 share/man/man5 share/man/man7 share/bash-completion/completions \
-		share/zsh/vendor-completions lib/systemd/system; do
+		share/zsh/site-functions lib/systemd/system; do
 		[[ -n $(ls -A "$D/usr/local/$d") ]] || fail "make install put nothing in $d"
 	done
 	# another package's file in the same directories stays

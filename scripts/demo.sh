@@ -1,9 +1,26 @@
 #!/usr/bin/env bash
 # Quick start, command 1: install what is missing, build, and run the main
-# job on built-in defaults: export a sample workspace, import it as another
-# bot, keep a backup generation, lose the workspace, restore it, and check
-# that every byte came back. Says what it does as it goes.
+# job: export a sample workspace, import it as another bot, keep a backup
+# generation, lose the workspace, restore it, and check that every byte came
+# back. Says what it does as it goes.
+#
+# Usage: scripts/demo.sh [--keep]
+#
+# Everything happens in a temporary directory of its own, named at the start
+# (under $TMPDIR, else /tmp): its state directory and configuration, the
+# demo bots' workspaces and the archives. It never reads /etc/statekit or
+# touches /var/lib/statekit, whoever runs it. The directory is removed at
+# the end, whatever happened, unless --keep or DEMO_KEEP=1 asks to keep it
+# to look at; the commands then work on it with
+# STATEKIT_CONFIG=<dir>/statekit.ini.
 set -eu
+keep=${DEMO_KEEP:-0}
+case $# in
+0) ;;
+1) [[ $1 == --keep ]] || { echo "usage: scripts/demo.sh [--keep]" >&2; exit 2; }
+	keep=1 ;;
+*) echo "usage: scripts/demo.sh [--keep]" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 make -s all
@@ -11,24 +28,29 @@ PATH=$PWD/build/bin:$PATH
 
 say() { printf '\n== %s\n' "$*"; }
 
-# Built-in defaults mean /var/lib/statekit, which only root can write;
-# others get the same defaults under a private state directory.
-if ((EUID != 0)) || [[ -n ${STATEKIT_CONFIG:-} ]]; then
-	state=$(mktemp -d)/state
-	printf '[state]\ndir = %s\n' "$state" >"$(dirname "$state")/statekit.ini"
-	STATEKIT_CONFIG=$(dirname "$state")/statekit.ini
-	export STATEKIT_CONFIG
-else
-	state=/var/lib/statekit
-	unset STATEKIT_CONFIG
-fi
+demo=$(mktemp -d "${TMPDIR:-/tmp}/statekit-demo.XXXXXX")
+finish() {
+	if [[ $keep == 1 ]]; then
+		say "kept $demo; look with STATEKIT_CONFIG=$demo/statekit.ini ws-preserve --list"
+	else
+		rm -rf "$demo"
+		say "removed $demo (scripts/demo.sh --keep keeps it)"
+	fi
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+state=$demo/state
+printf '[state]\ndir = %s\n' "$state" >"$demo/statekit.ini"
+STATEKIT_CONFIG=$demo/statekit.ini
+export STATEKIT_CONFIG
+say "working in $demo: state in $state, configuration in $STATEKIT_CONFIG"
 src=demo-src dst=demo-dst
 ws=$state/workspaces
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+work=$demo/archives
+mkdir -p "$work"
 
 say "making a sample workspace for bot '$src' in $ws/$src"
-rm -rf "${ws:?}/$src" "${ws:?}/$dst"
 mkdir -p "$ws/$src/notes" "$ws/$src/data"
 for i in $(seq 1 200); do printf 'note %d: the quick brown fox\n' "$i" >"$ws/$src/notes/n$i.txt"; done
 seq 1 200000 >"$ws/$src/data/numbers.csv"
@@ -66,4 +88,4 @@ else
 	exit 1
 fi
 echo "sparse file kept its holes: $(du -k "$ws/$dst/data/disk.img" | cut -f1) KiB on disk for 64 MiB"
-say "done: state is in $state (index.db, backups/, workspaces/)"
+say "done"

@@ -592,20 +592,22 @@ ex_demo() {
 	ex_ns "$REPO/tests/helpers/ptyrun" -t 120 "$1"
 }
 
-@test "scripts/demo.sh: the Quick start line runs the demo on built-in defaults, in /var/lib/statekit (ex-quickstart)" {
-	local lines
+@test "scripts/demo.sh: the Quick start line runs the demo in a directory of its own and leaves nothing in /var/lib/statekit (ex-quickstart)" {
+	local lines dir
 	mapfile -t lines < <(ex_lines README.md 1)
 	[[ ${lines[0]} == 'bash scripts/demo.sh'* ]] || fail "Quick start block 1 line 1 is now: ${lines[0]}"
-	# The demo is run from the clone, as the Quick start says, with no
-	# STATEKIT_CONFIG: built-in defaults, /var/lib/statekit.
+	# The demo is run from the clone, as the Quick start says, as root, where
+	# /var/lib/statekit is the test's state directory.
 	run --separate-stderr ex_demo "${lines[0]}"
 	assert_success
 	out=$(tr -d '\r' <<<"$output")
 	[[ $out == *"identical: names, modes, sizes, links and every byte"* ]] || fail "demo said: $out"
-	[[ $out == *"state is in /var/lib/statekit"* ]] || fail "demo did not use the built-in defaults: $out"
-	# Its state is where it said: the test's state dir, seen as /var/lib/statekit.
-	assert_equal "$(tree_fingerprint "$ST/workspaces/demo-dst")" "$(tree_fingerprint "$ST/workspaces/demo-src")"
-	[[ -n $(ls "$ST/backups/demo-dst") ]] || fail "no backup generation of demo-dst"
+	dir=$(sed -n 's/^== working in \([^:]*\): .*/\1/p' <<<"$out")
+	[[ $dir == "${TMPDIR:-/tmp}"/statekit-demo.* ]] || fail "the demo named no directory of its own: $out"
+	[[ $out == *"== removed $dir (scripts/demo.sh --keep keeps it)"* ]] || fail "demo said: $out"
+	[[ ! -e $dir ]] || fail "$dir is still there"
+	# /var/lib/statekit as the test made it: an empty workspaces/.
+	assert_equal "$(cd "$ST" && find . | LC_ALL=C sort | tr '\n' ' ')" ". ./workspaces "
 }
 
 # --- ws-export | ssh host2 ws-import ---------------------------------------------

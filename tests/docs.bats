@@ -373,6 +373,45 @@ fake_preserve()
     assert_output --partial 'tests/crash.bats'
 }
 
+# fault_points: every fault point of the source, one per line, sorted.
+fault_points()
+{
+    grep -ohE 'fault_(point|wanted)\("[a-z0-9-]+"' lib/*.c | sed -E 's/^[^"]*"//; s/"$//' | sort -u
+}
+
+@test "statekit.7: the fault injection subsection lists every fault point of the source, and no other" {
+    local src doc
+    src=$(fault_points)
+    [[ -n $src ]] || fail "no fault_point(\"...\") in lib/*.c"
+    # .It Cm NAME [, NAME]... items of the subsection
+    doc=$(awk '/^\.S[hs] / { on = ($0 == ".Ss Fault injection") }
+        on && /^\.It Cm / { sub(/^\.It Cm /, ""); gsub(/ , /, "\n"); print }' man/man7/statekit.7 |
+        sort -u)
+    # - in the source only, + in the page only
+    run diff <(echo "$src") <(echo "$doc")
+    assert_success
+}
+
+@test "man pages: the fault points are in statekit.7 alone; a man1 page's STATEKIT_FAULT entry is one line pointing there" {
+    local page p entry bad=()
+    for page in man/man1/*.1 man/man5/*.5; do
+        for p in $(fault_points); do
+            ! grep -qwF -e "$p" "$page" || bad+=("$page names the fault point $p")
+        done
+        grep -q 'STATEKIT_FAULT' "$page" || continue
+        # the entry as a reader sees it: the lines under its tag in ENVIRONMENT
+        entry=$(mandoc -Tascii "$page" | col -b | awk '
+            /^[A-Z]/ { sect = $0 }
+            sect == "ENVIRONMENT" && $1 == "STATEKIT_FAULT" && NF == 1 { on = 1; next }
+            on && NF == 0 { exit }
+            on { sub(/^[ \t]+/, ""); print }')
+        [[ -n $entry ]] || bad+=("$page has STATEKIT_FAULT outside an ENVIRONMENT entry of its own")
+        [[ $entry != *$'\n'* ]] || bad+=("$page: the STATEKIT_FAULT entry is more than one line: $entry")
+        [[ $entry == *'statekit(7).' ]] || bad+=("$page: the STATEKIT_FAULT entry does not point to statekit(7): $entry")
+    done
+    ((${#bad[@]} == 0)) || fail "$(printf '%s\n' "${bad[@]}")"
+}
+
 @test "bash completions: bash -n accepts every file" {
     local cmd
     for cmd in "${CMDS[@]}"; do

@@ -584,6 +584,26 @@ assert_machine_runs() {
 	((${#bad[@]} == 0)) || fail "$(printf '%s\n' "${bad[@]}")"
 }
 
+@test "examples: every cron block sets a PATH that reaches /usr/local/bin before its first job" {
+	local f all block line path bad=()
+	all=$(while read -r f; do
+		ex_all "$f" | sed "s|^|$f:|"
+	done < <(ex_files))
+	for block in $(awk -F '\t' '$2 ~ /^[0-9*@]/ && $2 ~ / root / { print $1 }' <<<"$all" | sort -u); do
+		path=
+		while IFS= read -r line; do
+			[[ $line =~ ^PATH=(.*)$ ]] && path=${BASH_REMATCH[1]}
+			if [[ $line =~ ^[0-9*@] ]]; then
+				[[ :$path: == *:/usr/local/bin:* ]] ||
+					bad+=("$block: '$line' runs with cron's PATH (/usr/bin:/bin)")
+				break
+			fi
+		done < <(awk -F '\t' -v b="$block" '$1 == b { sub(/^[^\t]*\t/, ""); print }' <<<"$all")
+	done
+	[[ -n ${block:-} ]] || fail "no cron lines found in the pages"
+	((${#bad[@]} == 0)) || fail "$(printf '%s\n' "${bad[@]}")"
+}
+
 # --- Quick start -------------------------------------------------------------
 
 ex_demo() {

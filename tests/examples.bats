@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # The examples operators copy, run as written. Every fenced sh and cron block
 # of README.md and every .Bd -literal block and .Dl line of the EXAMPLES
-# section of every man page is read from its file when the test runs (a
-# changed example is tested as changed) and run:
+# section of every man page, and of the operator's guide in statekit(7), is
+# read from its file when the test runs (a changed example is tested as
+# changed) and run:
 #
 # - typed lines under a real pty (tests/helpers/ptyrun), one bash per block,
 #   so that state such as umask carries from line to line; a comment line
@@ -52,23 +53,24 @@ README.md:1	norun:check	bash scripts/check.sh    # build with -Werror and run th
 README.md:2	ex-ws-move	ws-export bot1 | ssh host2 ws-import bot1
 README.md:3	ex-cron-preserve	PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
 README.md:3	ex-cron-preserve	15 3 * * *  root  ws-preserve --wait 600 -q bot1
-README.md:4	ex-readme-recover	ws-preserve --list bot1              # what generations exist
-README.md:4	ex-readme-recover	ws-preserve --restore bot1           # the newest, checked against its sha256
-README.md:4	ex-readme-recover	ws-preserve --restore -g 4 bot1      # or a given one
-README.md:4	ex-readme-recover	ws-preserve --check bot1 && echo "bot1 has data waiting to be restored"
-README.md:5	ex-readme-fcsnap	fcsnap-create --wait 60 vm1 vm1-$(date +%F)
-README.md:5	ex-readme-fcsnap	fcsnap-export vm1-2026-11-23 | ssh host2 fcsnap-import
-README.md:5	ex-readme-fcsnap	ssh host2 fcsnap-restore --tap eth0=tap7 vm1-2026-11-23 vm7
-README.md:5	ex-readme-fcsnap	fcsnap-verify --all                  # re-hash every snapshot
-README.md:6	ex-s3	fcsnap-push vm1-2026-11-23 s3://snapshots/fleet
-README.md:6	ex-s3	ssh host3 fcsnap-pull s3://snapshots/fleet vm1-2026-11-23
-README.md:6	ex-s3	fcsnap-verify --remote s3://snapshots/fleet --all --read-data
-README.md:7	norun:make	make                         # build/bin/*
-README.md:7	norun:check	make check                   # unit tests and bats suites
-README.md:7	norun:make	make DEVELOPER=1             # -Werror
-README.md:7	norun:lint	make lint                    # clang-format, mandoc -Tlint, shellcheck
-README.md:7	norun:check	make SANITIZE=address,undefined check
-README.md:7	norun:install	make install PREFIX=/usr/local DESTDIR=...
+README.md:4	norun:systemd	systemctl enable --now statekit-preserve-all.timer statekit-verify-all.timer
+README.md:5	ex-readme-recover	ws-preserve --list bot1              # what generations exist
+README.md:5	ex-readme-recover	ws-preserve --restore bot1           # the newest, checked against its sha256
+README.md:5	ex-readme-recover	ws-preserve --restore -g 4 bot1      # or a given one
+README.md:5	ex-readme-recover	ws-preserve --check bot1 && echo "bot1 has data waiting to be restored"
+README.md:6	ex-readme-fcsnap	fcsnap-create --wait 60 vm1 vm1-$(date +%F)
+README.md:6	ex-readme-fcsnap	fcsnap-export vm1-2026-11-23 | ssh host2 fcsnap-import
+README.md:6	ex-readme-fcsnap	ssh host2 fcsnap-restore --tap eth0=tap7 vm1-2026-11-23 vm7
+README.md:6	ex-readme-fcsnap	fcsnap-verify --all                  # re-hash every snapshot
+README.md:7	ex-s3	fcsnap-push vm1-2026-11-23 s3://snapshots/fleet
+README.md:7	ex-s3	ssh host3 fcsnap-pull s3://snapshots/fleet vm1-2026-11-23
+README.md:7	ex-s3	fcsnap-verify --remote s3://snapshots/fleet --all --read-data
+README.md:8	norun:make	make                         # build/bin/*
+README.md:8	norun:check	make check                   # unit tests and bats suites
+README.md:8	norun:make	make DEVELOPER=1             # -Werror
+README.md:8	norun:lint	make lint                    # clang-format, mandoc -Tlint, shellcheck
+README.md:8	norun:check	make SANITIZE=address,undefined check
+README.md:8	norun:install	make install PREFIX=/usr/local DESTDIR=...
 man/man1/fcsnap-create.1:1	ex-fccreate	fcsnap-create -v vm1 vm1-pre-upgrade
 man/man1/fcsnap-create.1:2	ex-cron-fccreate	PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
 man/man1/fcsnap-create.1:2	ex-cron-fccreate	30 2 * * * root fcsnap-create --wait 60 -q vm1 vm1-$(date +\%F)
@@ -163,6 +165,26 @@ man/man7/statekit.7:3	ex-preserve-gen	ws-preserve --restore -g 41 bot1
 man/man7/statekit.7:3	ex-preserve-gen	ws-preserve --list bot1
 man/man7/statekit.7:4	ex-busy	ps -o pid,etime,args -p 12345
 man/man7/statekit.7:5	ex-repair	ws-preserve --wait 600 bot1
+man/man7/statekit.7:g1	norun:install	make install
+man/man7/statekit.7:g2	norun:systemd	systemctl enable --now statekit-preserve-all.timer
+man/man7/statekit.7:g2	norun:systemd	systemctl enable --now statekit-verify-all.timer
+man/man7/statekit.7:g3	norun:systemd	systemctl enable --now statekit-preserve@bot1.timer
+man/man7/statekit.7:g4	norun:systemd	systemctl list-timers 'statekit-*'
+man/man7/statekit.7:g4	norun:systemd	journalctl -u statekit-preserve-all.service
+man/man7/statekit.7:g5	norun:issue13	PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
+man/man7/statekit.7:g5	norun:issue13	15 3 * * * root ws-preserve --all --wait 600 -q
+man/man7/statekit.7:g5	norun:issue13	30 4 * * 0 root ws-preserve --verify --all --wait 600 -q
+man/man7/statekit.7:g6	norun:issue13	ws-preserve --verify --all --wait 600
+man/man7/statekit.7:g7	ex-guide-restore	ws-preserve --list bot1
+man/man7/statekit.7:g8	ex-guide-restore	ws-preserve --restore bot1
+man/man7/statekit.7:g8	ex-guide-restore	ws-preserve --restore -g 41 bot1
+man/man7/statekit.7:g9	norun:issue13	ws-preserve --restore --target /srv/restore/bot1 bot1
+man/man7/statekit.7:g10	ex-ws-move	ws-export bot1 | ssh host2 ws-import bot1
+man/man7/statekit.7:g11	ex-guide-fcmove	fcsnap-create vm1 vm1-move
+man/man7/statekit.7:g11	ex-guide-fcmove	# stop vm1 on this host now
+man/man7/statekit.7:g11	ex-guide-fcmove	fcsnap-push vm1-move s3://snapshots/fleet
+man/man7/statekit.7:g11	ex-guide-fcmove	ssh host2 fcsnap-pull s3://snapshots/fleet vm1-move
+man/man7/statekit.7:g11	ex-guide-fcmove	ssh host2 fcsnap-restore vm1-move vm1
 TABLE
 )
 
@@ -171,7 +193,9 @@ TABLE
 declare -gA EX_NORUN=(
 	[check]="runs the whole suite, this file included (about 20 minutes on 2 cores)"
 	[make]="rebuilds ./build, the binaries this suite is running (scripts/demo.sh, run by the Quick start test, runs make all itself)"
-	[install]="DESTDIR=... is a placeholder, and an install writes outside the clone"
+	[install]="an install writes outside the clone (and DESTDIR=... is a placeholder); tests/units.bats runs make install and make uninstall into temporary directories"
+	[systemd]="needs systemd running as PID 1, which the suite does not have; tests/units.bats checks the units with systemd-analyze verify and enables the timers with systemctl --root"
+	[issue13]="ws-preserve's --all, --verify and --target (issue 13) are run by tests/preserve.bats, beside the code that implements them"
 	[lint]="tests/house.bats runs it, with the other rules of the source"
 	[s3]="needs an object store at s3://snapshots/fleet and keys to it, or a control plane's presigned URLs; tests/remote.bats runs the same commands against a private Ceph RGW"
 )
@@ -186,7 +210,9 @@ ex_files() {
 
 # ex_all FILE: every example line of FILE as BLOCK<TAB>LINE. README.md: the
 # fenced sh and cron blocks; a man page: the .Bd -literal blocks and .Dl
-# lines of its EXAMPLES section, mdoc escapes decoded. Blank lines go.
+# lines of its EXAMPLES section, numbered 1, 2, ..., and those between the
+# comment lines that open and close an operator's guide (statekit(7) has
+# one), numbered g1, g2, ...; mdoc escapes decoded. Blank lines go.
 ex_all() {
 	case $1 in
 	*.md)
@@ -194,12 +220,14 @@ ex_all() {
 			/^```/ { on = 0; next }
 			on && NF { print n "\t" $0 }' "$REPO/$1" ;;
 	*)
-		awk '/^\.Sh / { ex = ($0 == ".Sh EXAMPLES"); next }
-			!ex { next }
-			/^\.Bd -literal/ { n++; lit = 1; next }
+		awk '/^\.\\" ---- operator.s guide/ { g = 1; next }
+			/^\.\\" ---- end of the operator.s guide/ { g = 0; next }
+			/^\.Sh / { ex = ($0 == ".Sh EXAMPLES"); next }
+			!ex && !g { next }
+			/^\.Bd -literal/ { b = g ? "g" (++gn) : ++n; lit = 1; next }
 			/^\.Ed/ { lit = 0; next }
-			/^\.Dl / { n++; print n "\t" substr($0, 5); next }
-			lit && NF { print n "\t" $0 }' "$REPO/$1" |
+			/^\.Dl / { b = g ? "g" (++gn) : ++n; print b "\t" substr($0, 5); next }
+			lit && NF { print b "\t" $0 }' "$REPO/$1" |
 			sed -e 's/\\e/\x01/g' -e 's/\\-/-/g' -e "s/\\\\(aq/'/g" -e 's/\\(dq/"/g' \
 				-e 's/\\&//g' -e 's/\x01/\\/g' ;;
 	esac
@@ -636,7 +664,7 @@ ex_demo() {
 	make_sample bot1
 	fp=$(tree_fingerprint "$WS/bot1")
 	for ex in README.md:2 man/man1/ws-export.1:1 man/man1/ws-export.1:2 \
-		man/man1/ws-import.1:1 man/man7/statekit.7:1; do
+		man/man1/ws-import.1:1 man/man7/statekit.7:1 man/man7/statekit.7:g10; do
 		rm -rf "$ST2"
 		mkdir -p "$ST2/workspaces/bot1"
 		echo old >"$ST2/workspaces/bot1/old.txt"
@@ -771,7 +799,7 @@ gen_fp() {
 		ws-preserve -q bot1
 	done
 	rm -rf "$WS/bot1"/*
-	ex_run README.md 4
+	ex_run README.md 5
 	assert_equal "$(ex_rcs)" "0 0 0 3"
 	for g in 3 4 5; do
 		grep -qE "^bot1 +$g " <<<"$EX_OUT" || fail "--list does not show generation $g: $EX_OUT"
@@ -823,6 +851,41 @@ gen_fp() {
 	[[ $(grep -cE '^bot1 +41 .* 20[0-9][0-9]-[^ ]+$' <<<"$EX_OUT") == 2 ]] ||
 		fail "the lists do not show generation 41 restored: $EX_OUT"
 	assert_equal "$(journal_rows)" 0
+}
+
+@test "ws-preserve: the guide's restore lists the generations, puts back the newest, then generation 41 (ex-guide-restore)" {
+	sk_conf "[workspace]" "keep = 100"
+	mkdir -p "$WS/bot1"
+	for g in $(seq 1 40); do
+		echo "$g" >"$WS/bot1/early.txt"
+		ws-preserve -q -z none bot1
+	done
+	rm "$WS/bot1/early.txt"
+	make_sample bot1
+	fp41=$(tree_fingerprint "$WS/bot1")
+	ws-preserve -q bot1
+	echo "a later change" >"$WS/bot1/later.txt"
+	ws-preserve -q bot1
+	assert_equal "$(newest_gen bot1)" 42
+	rm -rf "$WS/bot1/src"
+	echo broken >"$WS/bot1/hello.txt"
+
+	ex_run man/man7/statekit.7 g7
+	ex_ok
+	for g in 1 41 42; do
+		grep -qE "^bot1 +$g .* -\$" <<<"$EX_OUT" || fail "--list does not show generation $g, never restored: $EX_OUT"
+	done
+	ex_run man/man7/statekit.7 g8
+	ex_ok
+	assert_equal "$(tree_fingerprint "$WS/bot1")" "$fp41"
+	# the newest was restored first, then 41
+	run -0 --separate-stderr ws-preserve --list --json bot1
+	r42=$(jq '.[] | select(.generation == 42) | .restored_epoch' <<<"$output")
+	r41=$(jq '.[] | select(.generation == 41) | .restored_epoch' <<<"$output")
+	[[ $r42 =~ ^[0-9]+$ && $r41 =~ ^[0-9]+$ ]] || fail "41 and 42 are not both restored: $output"
+	((r41 >= r42)) || fail "41 was restored before 42: $output"
+	assert_equal "$(journal_rows)" 0
+	assert_no_staging
 }
 
 @test "ps: the process a busy command names is the one that holds the bot (ex-busy)" {
@@ -982,7 +1045,7 @@ recreate_bot1() {
 	ex_fc
 	ex_vm vm1
 	EX_DATE=$(date +%F)
-	ex_run README.md 5
+	ex_run README.md 6
 	ex_ok
 	id=vm1-$EX_DATE
 	assert_equal "$(snap_ids)" "$id"
@@ -1007,7 +1070,7 @@ recreate_bot1() {
 	ex_vm vm1
 	EX_DATE=$(date +%F)
 	fcsnap-create vm1 "vm1-$EX_DATE"
-	ex_run README.md 6
+	ex_run README.md 7
 	ex_ok
 	assert_same_snapshot "vm1-$EX_DATE" "$ST" "$ST2"
 	fcsnap-create vm1 s1
@@ -1045,6 +1108,31 @@ recreate_bot1() {
 	# s1 went, and with it the chunks only s1 had; the README's snapshot stays whole
 	assert_equal "$(fcsnap-list --remote s3://snapshots/fleet --ids)" "vm1-$EX_DATE"
 	fcsnap-verify -q --remote s3://snapshots/fleet --all --read-data
+}
+
+@test "fcsnap-create, -push, ssh host2 fcsnap-pull, fcsnap-restore: the guide moves vm1 to host2 through a private RGW (ex-guide-fcmove)" {
+	local d=$BATS_TEST_TMPDIR/rgw pid
+	eval "$("$REPO/tests/helpers/rgw" start "$d")"
+	EX_RGW=$d
+	export S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_ENDPOINT_URL=$S3_ENDPOINT
+	[[ $(curl -sS -o /dev/null -w '%{http_code}' --aws-sigv4 aws:amz:us-east-1:s3 \
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+		-X PUT "$S3_ENDPOINT/snapshots") == 200 ]] || fail "cannot create the bucket"
+	sk_conf "[firecracker]" "binary = $FC_BIN" "socket = $BATS_TEST_TMPDIR/vms/%s/fc.sock" "chroot ="
+	ex_host2
+	ex_vm vm1
+	pid=$(fc_pid vm1)
+	# "# stop vm1 on this host now": its TAP is then free for host2's vm1
+	stop_vm1() { fc_stop vm1; }
+	EX_HOOK=stop_vm1
+	ex_run man/man7/statekit.7 g11
+	ex_ok
+	! fc_alive "$pid" || fail "vm1 still runs on this host"
+	assert_equal "$(fcsnap-list --remote s3://snapshots/fleet --ids)" vm1-move
+	assert_same_snapshot vm1-move "$ST" "$ST2"
+	assert_machine_runs vm1 "$ST2"
+	assert_equal "$(sqlite3 "$ST2/index.db" "SELECT snapshot FROM machines WHERE id='vm1'")" vm1-move
+	assert_equal "$(snap_ids "$ST2")" vm1-move
 }
 
 @test "fcsnap-create: -v reports the pause; --json | jq .pause_ms prints it (ex-fccreate)" {

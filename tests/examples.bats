@@ -195,7 +195,7 @@ declare -gA EX_NORUN=(
 	[make]="rebuilds ./build, the binaries this suite is running (scripts/demo.sh, run by the Quick start test, runs make all itself)"
 	[install]="an install writes outside the clone (and DESTDIR=... is a placeholder); tests/units.bats runs make install and make uninstall into temporary directories"
 	[systemd]="needs systemd running as PID 1, which the suite does not have; tests/units.bats checks the units with systemd-analyze verify and enables the timers with systemctl --root"
-	[issue13]="ws-preserve's --all, --verify and --target (issue 13) are run by tests/preserve.bats, beside the code that implements them"
+	[issue13]="ws-preserve's --all, --verify and --target (issue 13) are run by its own suites (tests/preserve.bats, tests/backup.bats), beside the code that implements them"
 	[lint]="tests/house.bats runs it, with the other rules of the source"
 	[s3]="needs an object store at s3://snapshots/fleet and keys to it, or a control plane's presigned URLs; tests/remote.bats runs the same commands against a private Ceph RGW"
 )

@@ -245,9 +245,12 @@ static int make_target_stage(const char *target, char *stage, size_t size, struc
 		snprintf(dir, sizeof(dir), ".");
 	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return sk_err_set(err, SK_EUSAGE, "target '%s' names no new directory", target);
-	if (!realpath(dir, real))
-		return sk_err_sys(err, errno == ENOENT ? SK_EUSAGE : SK_EFAIL, errno,
-				  "cannot use the directory of target '%s'", target);
+	/* Like mkdir -p: /srv/restore/bot1 may be the first restore there. */
+	if (!realpath(dir, real) &&
+	    (errno != ENOENT || fs_mkdir_p(dir, 0755, err) < 0 || !realpath(dir, real)))
+		return err->code ? -1
+				 : sk_err_sys(err, errno == ENOTDIR ? SK_EUSAGE : SK_EFAIL, errno,
+					      "cannot use the directory of target '%s'", target);
 	if (fs_pathf(stage, size, err, "%s/.%s.statekit-XXXXXX", real, name) < 0)
 		return -1;
 	if (!mkdtemp(stage))

@@ -152,7 +152,7 @@ void wsout_verified(void *arg, const struct ws_verified *r)
 		fcjson_set_int(j, "entries", (int64_t)r->entries);
 		fcjson_set_str(j, "error", r->err ? r->err->msg : NULL);
 		fcjson_append(v->arr, j);
-	} else if (!r->err) {
+	} else if (!r->err && log_level() > LOG_QUIET) {
 		printf("%s %lld: ok (%llu entries)\n", r->bot, (long long)r->generation,
 		       (unsigned long long)r->entries);
 	}

@@ -27,8 +27,8 @@ void wsout_list_table(const struct ws_backup *v, size_t n);
 /* ws-preserve --list --json: an array, one backup per line. */
 void wsout_list_json(const struct ws_backup *v, size_t n);
 /*
- * ws-preserve --verify: "BOT GEN: ok (N entries)" lines as results come
- * (the bad ones are on stderr already), or with --json one array at the
+ * ws-preserve --verify: "BOT GEN: ok (N entries)" lines as results come,
+ * none with -q (the bad ones are on stderr already), or with --json one array at the
  * end, one object per generation verified.
  */
 struct wsout_verify {

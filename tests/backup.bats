@@ -482,12 +482,15 @@ assert_no_backup_temps_in() {
 	touch afile
 	run -2 --separate-stderr ws-preserve --restore --target afile bot1
 	[[ $stderr == "ws-preserve: target 'afile' is not a directory" ]]
-	run -2 --separate-stderr ws-preserve --restore --target nodir/x bot1
-	[[ $stderr == "ws-preserve: cannot use the directory of target 'nodir/x': No such file or directory" ]]
+	run -2 --separate-stderr ws-preserve --restore --target afile/x bot1
+	[[ $stderr == "ws-preserve: target 'afile/x' is not a directory" ]]
+	# missing directories above the target are made, as mkdir -p makes them
+	run -0 ws-preserve --restore --target new/dirs/x bot1
+	assert_equal "$(tree_fingerprint new/dirs/x)" "$want"
 	run -2 --separate-stderr ws-preserve --target x bot1
 	[[ $stderr == *"--no-backup and --target go with --restore"* ]]
 	[[ -z $(find "$BATS_TEST_TMPDIR" -maxdepth 1 -name '.*statekit-*') ]]
-	[[ ! -e nodir && ! -e x ]]
+	[[ ! -e x ]]
 }
 
 @test "restore --target: a damaged generation, or a kill before the rename, leaves no target and no staging" {

@@ -171,14 +171,14 @@ man/man7/statekit.7:g2	norun:systemd	systemctl enable --now statekit-verify-all.
 man/man7/statekit.7:g3	norun:systemd	systemctl enable --now statekit-preserve@bot1.timer
 man/man7/statekit.7:g4	norun:systemd	systemctl list-timers 'statekit-*'
 man/man7/statekit.7:g4	norun:systemd	journalctl -u statekit-preserve-all.service
-man/man7/statekit.7:g5	norun:issue13	PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
-man/man7/statekit.7:g5	norun:issue13	15 3 * * * root ws-preserve --all --wait 600 -q
-man/man7/statekit.7:g5	norun:issue13	30 4 * * 0 root ws-preserve --verify --all --wait 600 -q
-man/man7/statekit.7:g6	norun:issue13	ws-preserve --verify --all --wait 600
+man/man7/statekit.7:g5	ex-guide-all	PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
+man/man7/statekit.7:g5	ex-guide-all	15 3 * * * root ws-preserve --all --wait 600 -q
+man/man7/statekit.7:g5	ex-guide-all	30 4 * * 0 root ws-preserve --verify --all --wait 600 -q
+man/man7/statekit.7:g6	ex-guide-all	ws-preserve --verify --all --wait 600
 man/man7/statekit.7:g7	ex-guide-restore	ws-preserve --list bot1
 man/man7/statekit.7:g8	ex-guide-restore	ws-preserve --restore bot1
 man/man7/statekit.7:g8	ex-guide-restore	ws-preserve --restore -g 41 bot1
-man/man7/statekit.7:g9	norun:issue13	ws-preserve --restore --target /srv/restore/bot1 bot1
+man/man7/statekit.7:g9	ex-guide-restore	ws-preserve --restore --target /srv/restore/bot1 bot1
 man/man7/statekit.7:g10	ex-ws-move	ws-export bot1 | ssh host2 ws-import bot1
 man/man7/statekit.7:g11	ex-guide-fcmove	fcsnap-create vm1 vm1-move
 man/man7/statekit.7:g11	ex-guide-fcmove	# stop vm1 on this host now
@@ -195,7 +195,6 @@ declare -gA EX_NORUN=(
 	[make]="rebuilds ./build, the binaries this suite is running (scripts/demo.sh, run by the Quick start test, runs make all itself)"
 	[install]="an install writes outside the clone (and DESTDIR=... is a placeholder); tests/units.bats runs make install and make uninstall into temporary directories"
 	[systemd]="needs systemd running as PID 1, which the suite does not have; tests/units.bats checks the units with systemd-analyze verify and enables the timers with systemctl --root"
-	[issue13]="ws-preserve's --all, --verify and --target (issue 13) are run by its own suites (tests/preserve.bats, tests/backup.bats), beside the code that implements them"
 	[lint]="tests/house.bats runs it, with the other rules of the source"
 	[s3]="needs an object store at s3://snapshots/fleet and keys to it, or a control plane's presigned URLs; tests/remote.bats runs the same commands against a private Ceph RGW"
 )
@@ -887,6 +886,13 @@ list_restored() {
 	ex_run man/man7/statekit.7 g8
 	ex_ok
 	assert_equal "$(tree_fingerprint "$WS/bot1")" "$fp41"
+	# a look at the newest without touching the bot: /srv/restore is made
+	fp42=$(gen_fp bot1 42)
+	before=$(ws_state "$WS/bot1")
+	ex_run man/man7/statekit.7 g9
+	ex_ok
+	assert_equal "$(tree_fingerprint "$SRV/restore/bot1")" "$fp42"
+	assert_equal "$(ws_state "$WS/bot1")" "$before"
 	# the newest was restored first, then 41
 	run -0 --separate-stderr ws-preserve --list --json bot1
 	r42=$(jq '.[] | select(.generation == 42) | .restored_epoch' <<<"$output")
@@ -895,6 +901,33 @@ list_restored() {
 	((r41 >= r42)) || fail "41 was restored before 42: $output"
 	assert_equal "$(journal_rows)" 0
 	assert_no_staging
+}
+
+@test "ws-preserve: the guide's cron lines, run by cron, keep and check a generation of every bot and mail nothing; the weekly check as typed (ex-guide-all)" {
+	for b in alpha bravo charlie; do make_sample "$b"; done
+	ex_cron_proves man/man7/statekit.7 g5
+	ex_cron man/man7/statekit.7 g5
+	for i in "${!EX_RC[@]}"; do
+		[[ ${EX_RC[i]} == - ]] && continue
+		assert_equal "${EX_RC[i]}:${EX_MAIL[i]}" 0:
+	done
+	for b in alpha bravo charlie; do
+		assert_equal "$(newest_gen "$b")" 1
+		assert_equal "$(gen_fp "$b" 1)" "$(tree_fingerprint "$WS/$b")"
+	done
+	[[ $(sqlite3 "$ST/index.db" "select count(*) from backups where verify_ok = 1") == 3 ]]
+	# the weekly check, typed: one line per generation; a damaged one is exit 5
+	ex_run man/man7/statekit.7 g6
+	ex_ok
+	for b in alpha bravo charlie; do grep -qx "$b 1: ok (10 entries)" <<<"$EX_OUT" || fail "$EX_OUT"; done
+	echo junk >>"$ST/backups/bravo/gen-000001.tar.gz"
+	ex_run man/man7/statekit.7 g6
+	assert_equal "$(ex_rcs)" 5
+	[[ $EX_OUT == *"--all: 1 of 3 bots failed: bravo (exit 5)"* ]] || fail "$EX_OUT"
+	# and cron mails the failure
+	ex_cron man/man7/statekit.7 g5
+	[[ ${EX_RC[3]} == 5 && ${EX_MAIL[3]} == *"bravo (exit 5)"* ]] || fail "rc ${EX_RC[3]}: ${EX_MAIL[3]}"
+	assert_equal "$(journal_rows)" 0
 }
 
 @test "ps: the process a busy command names is the one that holds the bot (ex-busy)" {

@@ -55,6 +55,7 @@ README.md:3	ex-cron-preserve	PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr
 README.md:3	ex-cron-preserve	15 3 * * *  root  ws-preserve --wait 600 -q bot1
 README.md:4	norun:systemd	systemctl enable --now statekit-preserve-all.timer statekit-verify-all.timer
 README.md:5	ex-readme-recover	ws-preserve --list bot1              # what generations exist
+README.md:5	ex-readme-recover	ws-preserve --verify bot1            # are they intact? (exit 5 names any that is not)
 README.md:5	ex-readme-recover	ws-preserve --restore bot1           # the newest, checked against its sha256
 README.md:5	ex-readme-recover	ws-preserve --restore -g 4 bot1      # or a given one
 README.md:5	ex-readme-recover	ws-preserve --check bot1 && echo "bot1 has data waiting to be restored"
@@ -799,9 +800,10 @@ gen_fp() {
 	done
 	rm -rf "$WS/bot1"/*
 	ex_run README.md 5
-	assert_equal "$(ex_rcs)" "0 0 0 3"
+	assert_equal "$(ex_rcs)" "0 0 0 0 3"
 	for g in 3 4 5; do
 		grep -qE "^bot1 +$g " <<<"$EX_OUT" || fail "--list does not show generation $g: $EX_OUT"
+		grep -qx "bot1 $g: ok (11 entries)" <<<"$EX_OUT" || fail "--verify does not pass generation $g: $EX_OUT"
 	done
 	[[ $EX_OUT != *"bot1 has data waiting"* ]] || fail "--check found data waiting after the restores"
 	assert_equal "$(tree_fingerprint "$WS/bot1")" "${fps[4]}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make the seed corpus of every fuzz target: tests/fuzz/seeds.sh DIR writes
-# DIR/targuard, DIR/codec, DIR/snapimport, DIR/manifest, DIR/config and
-# DIR/remote,
+# DIR/targuard, DIR/codec, DIR/snapimport, DIR/manifest, DIR/config,
+# DIR/remote and DIR/archive (the tar and compressed seeds together),
 # each a directory of small valid inputs. Nothing binary is kept in the
 # repository: the tar streams come from GNU tar and bsdtar, the compressed
 # streams from gzip, pigz, zstd and a few lines of Python (statekit's own
@@ -15,7 +15,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 rm -rf "$out"
-mkdir -p "$out"/{targuard,codec,snapimport,manifest,config,remote}
+mkdir -p "$out"/{targuard,codec,snapimport,manifest,config,remote,archive}
 
 # ---- tar streams
 t=$work/tree
@@ -226,3 +226,6 @@ data = b"statekit chunk " * 100
 z = subprocess.run(["zstd", "-q", "-c", "--check"], input=data, capture_output=True, check=True).stdout
 open(sys.argv[1], "wb").write(b"\x03" + len(data).to_bytes(2, "big") + hashlib.sha256(data).digest() + z)
 PY
+
+# ---- archive: whole archives, plain and compressed, as a generation holds them
+cp "$out"/targuard/* "$out"/codec/*.tar* "$out/archive/"

@@ -141,6 +141,9 @@ man/man1/ws-preserve.1:3	ex-preserve-gen	ws-preserve --list bot1
 man/man1/ws-preserve.1:4	ex-preserve-gen	ws-preserve --restore -g 41 bot1
 man/man1/ws-preserve.1:5	ex-preserve-gen	ws-preserve --list bot1
 man/man1/ws-preserve.1:5	ex-preserve-gen	ls -l /var/lib/statekit/workspaces/bot1
+man/man1/ws-preserve.1:6	ex-preserve-keep	ws-preserve --prune --dry-run --keep-daily 7 --keep-weekly 5 --keep-monthly 12 bot1
+man/man1/ws-preserve.1:7	ex-preserve-file	ws-preserve --ls -g 41 bot1 notes
+man/man1/ws-preserve.1:7	ex-preserve-file	ws-preserve --dump -g 41 bot1 notes/todo.txt > todo.txt
 man/man5/statekit.ini.5:1	ex-ini-ctrd	[workspace]
 man/man5/statekit.ini.5:1	ex-ini-ctrd	backend = containerd
 man/man5/statekit.ini.5:1	ex-ini-ctrd	keep = 7
@@ -930,6 +933,41 @@ list_restored() {
 	ex_cron man/man7/statekit.7 g5
 	[[ ${EX_RC[3]} == 5 && ${EX_MAIL[3]} == *"bravo (exit 5)"* ]] || fail "rc ${EX_RC[3]}: ${EX_MAIL[3]}"
 	assert_equal "$(journal_rows)" 0
+}
+
+@test "ws-preserve: the keep policy's dry run shows every generation's fate and deletes nothing (ex-preserve-keep)" {
+	sk_conf "[workspace]" "keep = 1000"
+	mkdir -p "$WS/bot1"
+	echo x >"$WS/bot1/x"
+	start=$(date -d '2026-01-01 03:00' +%s)
+	for d in $(seq 0 119); do ws-preserve -q --time "@$((start + d * 86400))" bot1; done
+	before=$(sqlite3 "$ST/index.db" "select count(*) from backups")
+	ex_run man/man1/ws-preserve.1 6
+	ex_ok
+	assert_equal "$(sqlite3 "$ST/index.db" "select count(*) from backups")" "$before"
+	[[ $(grep -cE '^bot1 .* (keep|remove) ' <<<"$EX_OUT") == 120 ]] || fail "$EX_OUT"
+	# 7 days, then the newest of 5 weeks and of 4 months (Jan to Apr), overlapping
+	kept=$(grep -cE '^bot1 .*Z  keep ' <<<"$EX_OUT")
+	((kept >= 12 && kept <= 16)) || fail "$kept kept: $EX_OUT"
+	grep -qE '^bot1 +31  2026-01-31T.* keep +monthly$' <<<"$EX_OUT" || fail "31 January: $EX_OUT"
+}
+
+@test "ws-preserve: one damaged file taken back from generation 41 alone, the bot left alone (ex-preserve-file)" {
+	sk_conf "[workspace]" "keep = 100"
+	mkdir -p "$WS/bot1/notes"
+	for g in $(seq 1 42); do
+		echo "todo as of generation $g" >"$WS/bot1/notes/todo.txt"
+		echo "plan $g" >"$WS/bot1/notes/plan.txt"
+		ws-preserve -q bot1
+	done
+	echo garbage >"$WS/bot1/notes/todo.txt"
+	before=$(ws_state "$WS/bot1")
+	ex_run man/man1/ws-preserve.1 7
+	ex_ok
+	grep -qE '^f +0644 .*  notes/todo.txt$' <<<"$EX_OUT" || fail "$EX_OUT"
+	grep -qE '^d +0755 .*  notes$' <<<"$EX_OUT" || fail "$EX_OUT"
+	assert_equal "$(cat "$EXD/cwd/todo.txt")" "todo as of generation 41"
+	assert_equal "$(ws_state "$WS/bot1")" "$before"
 }
 
 @test "ps: the process a busy command names is the one that holds the bot (ex-busy)" {

@@ -822,16 +822,23 @@ list_restored() {
 		col && $1 == bot && $2 == gen { v = substr($0, col); sub(/ .*/, "", v); print v }' <<<"$1"
 }
 
-@test "ws-preserve: the recovery at 3 a.m. lists, restores generation 41, and the list shows it restored (ex-preserve-gen)" {
-	mkdir -p "$WS/bot1"
+# gen41 BOT: 40 small generations of BOT, then the sample workspace as
+# generation 41, whose fingerprint is left in FP41.
+gen41() {
+	mkdir -p "$WS/$1"
 	for g in $(seq 1 40); do
-		echo "$g" >"$WS/bot1/early.txt"
-		ws-preserve -q -z none bot1
+		echo "$g" >"$WS/$1/early.txt"
+		ws-preserve -q -z none "$1"
 	done
-	rm "$WS/bot1/early.txt"
-	make_sample bot1
-	fp=$(tree_fingerprint "$WS/bot1")
-	ws-preserve -q bot1
+	rm "$WS/$1/early.txt"
+	make_sample "$1"
+	FP41=$(tree_fingerprint "$WS/$1")
+	ws-preserve -q "$1"
+}
+
+@test "ws-preserve: the recovery at 3 a.m. lists, restores generation 41, and the list shows it restored (ex-preserve-gen)" {
+	gen41 bot1
+	fp=$FP41
 	assert_equal "$(newest_gen bot1)" 41
 	# The damage, and a generation of it.
 	damage() {
@@ -868,15 +875,8 @@ list_restored() {
 
 @test "ws-preserve: the guide's restore lists the generations, puts back the newest, then generation 41 (ex-guide-restore)" {
 	sk_conf "[workspace]" "keep = 100"
-	mkdir -p "$WS/bot1"
-	for g in $(seq 1 40); do
-		echo "$g" >"$WS/bot1/early.txt"
-		ws-preserve -q -z none bot1
-	done
-	rm "$WS/bot1/early.txt"
-	make_sample bot1
-	fp41=$(tree_fingerprint "$WS/bot1")
-	ws-preserve -q bot1
+	gen41 bot1
+	fp41=$FP41
 	echo "a later change" >"$WS/bot1/later.txt"
 	ws-preserve -q bot1
 	assert_equal "$(newest_gen bot1)" 42

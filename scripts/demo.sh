@@ -71,6 +71,9 @@ ws-export "$src" | ws-import -v "$dst"
 
 say "ws-preserve $dst (a backup generation)"
 ws-preserve -v "$dst"
+
+say "ws-preserve --verify $dst (the generation re-read and checked, as a restore would)"
+ws-preserve --verify "$dst"
 ws-preserve --list "$dst"
 
 say "losing bot '$dst''s workspace, then ws-preserve --check and --restore"

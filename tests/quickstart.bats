@@ -45,6 +45,7 @@ assert_demo_worked() {
 	local out=$BATS_TEST_TMPDIR/out
 	grep -q '^identical: names, modes, sizes, links and every byte$' "$out" ||
 		fail "no 'identical' line: $(tail -20 "$out")"
+	grep -qx 'demo-dst 1: ok (206 entries)' "$out"
 	grep -q '^preserved data is waiting to be restored$' "$out"
 	grep -q '^nothing left to restore$' "$out"
 	grep -q "^ws-export: exported bot 'demo-src'" "$out"

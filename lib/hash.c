@@ -224,6 +224,22 @@ int hash_file(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size, stru
 	return hash_path(path, hex, size, NULL, err);
 }
 
+int hash_open_file(int fd, const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size,
+		   struct progress *prog, struct sk_err *err)
+{
+	struct hash_pool pool = { .prog = prog, .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct hash *h;
+
+	if (hash_new(&h, err) < 0)
+		return -1;
+	if (hash_fd(fd, h, size, path, &pool, err) < 0) {
+		hash_free(h);
+		return -1;
+	}
+	hash_final(h, hex);
+	return 0;
+}
+
 static void *hash_worker(void *arg)
 {
 	struct hash_pool *p = arg;

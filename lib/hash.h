@@ -44,6 +44,12 @@ void hash_md5_b64(const void *buf, size_t len, char out[25]);
  */
 int hash_md5_b64_fd(int fd, uint64_t off, uint64_t len, char out[25], struct sk_err *err);
 int hash_file(const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size, struct sk_err *err);
+/*
+ * The same for a file already open as fd (path names it in messages); prog,
+ * when not NULL, counts the bytes digested. fd's offset is left anywhere.
+ */
+int hash_open_file(int fd, const char *path, char hex[HASH_HEX_LEN + 1], uint64_t *size,
+		   struct progress *prog, struct sk_err *err);
 
 /* One file for hash_many: path in; hex, size, ret and err out. */
 struct hash_job {

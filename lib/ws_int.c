@@ -275,40 +275,6 @@ int wsint_backup_file(const struct sk_config *cfg, const struct backup_row *r, c
 	return fs_pathf(out, size, err, "%s/backups/%s/%s", cfg->state_dir, r->bot, r->file);
 }
 
-/* Hash fd from its start; *size gets the bytes read. */
-static int hash_open_fd(int fd, const char *file, char hex[HASH_HEX_LEN + 1], uint64_t *size,
-			struct progress *prog, struct sk_err *err)
-{
-	enum { BUFSZ = 1 << 20 };
-	char *buf = malloc(BUFSZ);
-	struct hash *h;
-	ssize_t r;
-
-	if (!buf)
-		return sk_err_set(err, SK_EFAIL, "out of memory");
-	if (hash_new(&h, err) < 0) {
-		free(buf);
-		return -1;
-	}
-	*size = 0;
-	while ((r = read(fd, buf, BUFSZ)) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			hash_free(h);
-			free(buf);
-			return sk_err_sys(err, SK_EFAIL, errno, "cannot read '%s'", file);
-		}
-		hash_update(h, buf, (size_t)r);
-		*size += (uint64_t)r;
-		if (prog)
-			progress_add(prog, (uint64_t)r);
-	}
-	hash_final(h, hex); /* and frees h */
-	free(buf);
-	return 0;
-}
-
 int wsint_open_generation(const struct sk_config *cfg, const struct backup_row *row,
 			  struct progress *prog, struct sk_err *err)
 {
@@ -324,7 +290,7 @@ int wsint_open_generation(const struct sk_config *cfg, const struct backup_row *
 						    "generation %lld is missing: '%s' is gone",
 						    (long long)row->generation, file)
 				       : sk_err_sys(err, SK_EFAIL, errno, "cannot open '%s'", file);
-	if (hash_open_fd(fd, file, sum, &size, prog, err) < 0)
+	if (hash_open_file(fd, file, sum, &size, prog, err) < 0)
 		goto fail;
 	if (strcmp(sum, row->sha256) != 0 || size != row->size) {
 		sk_err_set(err, SK_EDAMAGED,

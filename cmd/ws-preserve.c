@@ -108,35 +108,30 @@ static void usage(void)
 	      stdout);
 }
 
-/* Each mode runs its library call, prints the result, and returns the exit status. */
-static int do_preserve(const struct ws_opts *o, struct sk_err *err)
+/*
+ * Write a generation. With skip_missing (--all, for a bot only the index
+ * knows), a workspace that is gone is no failure, its generations stay:
+ * SK_ENOENT then, without a message.
+ */
+static int preserve_one(const struct ws_opts *o, int skip_missing, struct sk_err *err)
 {
 	struct ws_backup b;
 
-	if (ws_preserve(o, &b, err) < 0)
-		return cli_finish(-1, err);
+	if (ws_preserve(o, &b, err) < 0) {
+		if (!skip_missing || err->code != SK_ENOENT)
+			return cli_finish(-1, err);
+		log_info("%s: skipped", err->msg);
+		return SK_ENOENT;
+	}
 	if (o->json)
 		wsout_backup_json(&b);
 	return cli_finish(0, err);
 }
 
-/*
- * --all, for a bot only the index knows: its workspace may be gone, which
- * is no failure (its generations stay); SK_ENOENT then, without a message.
- */
-static int preserve_if_there(const struct ws_opts *o, struct sk_err *err)
+/* Each mode runs its library call, prints the result, and returns the exit status. */
+static int do_preserve(const struct ws_opts *o, struct sk_err *err)
 {
-	struct ws_backup b;
-
-	if (ws_preserve(o, &b, err) < 0 && err->code == SK_ENOENT) {
-		log_info("%s: skipped", err->msg);
-		return SK_ENOENT;
-	}
-	if (err->code)
-		return cli_finish(-1, err);
-	if (o->json)
-		wsout_backup_json(&b);
-	return cli_finish(0, err);
+	return preserve_one(o, 0, err);
 }
 
 static int do_restore(const struct ws_opts *o, struct sk_err *err)
@@ -280,14 +275,12 @@ static int run_all(int (*action)(const struct ws_opts *, struct sk_err *), struc
 	wsout_prune_begin(&pout, o->json && action == do_prune, o->dry_run);
 	for (i = 0; i < ids.n; i++) {
 		struct sk_err e = SK_ERR_INIT;
-		int rc;
+		int rc, index_only;
 
 		o->bot = ids.v[i];
-		if (action == do_preserve && !ws_ids_has(&backend, o->bot))
-			rc = preserve_if_there(o, &e);
-		else
-			rc = action(o, &e);
-		if (rc == SK_ENOENT && action == do_preserve && !ws_ids_has(&backend, o->bot)) {
+		index_only = action == do_preserve && !ws_ids_has(&backend, o->bot);
+		rc = index_only ? preserve_one(o, 1, &e) : action(o, &e);
+		if (rc == SK_ENOENT && index_only) {
 			nskip++;
 			continue;
 		}
@@ -333,8 +326,7 @@ static void keep_option(int c, const char *arg, struct ws_opts *o)
 
 	o->keep_set = 1;
 	if (c == CLI_OPT_KEEP_WITHIN) {
-		if (retain_parse_span(arg, &p->within) < 0 ||
-		    (!p->within.hours && !p->within.days && !p->within.months && !p->within.years))
+		if (retain_parse_span(arg, &p->within) < 0 || !retain_span_any(&p->within))
 			cli_usage_error("invalid --keep-within '%s' (expected a span like 30d, 2w "
 					"or "
 					"1y6m)",

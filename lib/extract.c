@@ -76,8 +76,7 @@ struct dircache {
 };
 
 struct ex {
-	int stagefd; /* -1 when dry */
-	int dry;     /* extract_check: check every entry, create nothing */
+	int stagefd; /* -1 for extract_check: check every entry, create nothing */
 	int as_root;
 	const struct extract_limits *lim;
 	struct extract_stats *st;
@@ -739,7 +738,7 @@ static int put_entry(struct ex *x, const struct sk_entry *e, struct sk_err *err)
 					  (unsigned long long)x->lim->max_bytes);
 		x->st->bytes += e->size;
 	}
-	if (x->dry)
+	if (x->stagefd < 0)
 		return check_entry(x, e, clean, depth, err);
 	if (depth == 0)
 		return put_dir(x, x->stagefd, ".", "", e, err);
@@ -1095,7 +1094,6 @@ static int run_archive(struct areader *r, int stagefd, const struct extract_limi
 	if (!x)
 		return sk_err_set(err, SK_EFAIL, "out of memory");
 	x->stagefd = stagefd;
-	x->dry = stagefd < 0;
 	/* Root keeps numeric owners; anyone else owns what it creates. */
 	x->as_root = geteuid() == 0;
 	x->lim = lim;
@@ -1126,7 +1124,7 @@ static int run_archive(struct areader *r, int stagefd, const struct extract_limi
 	/* The stream is whole and verified (codec checksums, trailer, no
 	 * trailing garbage); now the tree-wide checks. A truncated archive
 	 * never gets this far, so it is never judged on half its links. */
-	ret = x->dry ? 0 : finish(x, err);
+	ret = x->stagefd < 0 ? 0 : finish(x, err);
 out:
 	ex_free(x);
 	return ret;

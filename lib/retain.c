@@ -43,7 +43,7 @@ int retain_parse_span(const char *s, struct retain_span *out)
 	return 0;
 }
 
-static int span_set(const struct retain_span *s)
+int retain_span_any(const struct retain_span *s)
 {
 	return s->years || s->months || s->days || s->hours;
 }
@@ -51,7 +51,7 @@ static int span_set(const struct retain_span *s)
 int retain_policy_any(const struct retain_policy *p)
 {
 	return p->last || p->hourly || p->daily || p->weekly || p->monthly || p->yearly ||
-	       span_set(&p->within);
+	       retain_span_any(&p->within);
 }
 
 /* Newest first: by creation time, then by number. */
@@ -145,7 +145,7 @@ static void walk(const struct retain_policy *p, const struct retain_gen *gens, c
 			count[r]--;
 			why[order[k]] |= RETAIN_LAST << r;
 		}
-		if (span_set(&p->within) && g->created >= cutoff)
+		if (retain_span_any(&p->within) && g->created >= cutoff)
 			why[order[k]] |= RETAIN_WITHIN;
 		pos++;
 	}

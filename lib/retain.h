@@ -46,6 +46,8 @@ enum {
  * is no span). 0, or -1 for anything else.
  */
 int retain_parse_span(const char *s, struct retain_span *out);
+/* Is the span more than nothing? */
+int retain_span_any(const struct retain_span *s);
 /* Does the policy keep anything at all? */
 int retain_policy_any(const struct retain_policy *p);
 

@@ -489,12 +489,24 @@ static void ids_from_workspaces(struct idlist *l, const char *ws_path)
 	ids_from_dir(l, dir);
 }
 
+/* Every bot with generations in the index. */
+static int ids_from_index(struct idlist *l, struct wsint_ctx *c, struct sk_err *err)
+{
+	struct backup_row *rows = NULL;
+	size_t n, i;
+
+	if (idx_backup_list(c->ix, NULL, &rows, &n, err) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		ids_add_cb(l, rows[i].bot);
+	free(rows);
+	return 0;
+}
+
 int ws_list_ids(const struct ws_opts *o, struct ws_ids *ids, struct sk_err *err)
 {
 	struct idlist l = { .ids = ids };
 	struct wsint_ctx *c = NULL;
-	struct backup_row *rows = NULL;
-	size_t n, i;
 
 	ids->v = NULL;
 	ids->n = 0;
@@ -507,10 +519,7 @@ int ws_list_ids(const struct ws_opts *o, struct ws_ids *ids, struct sk_err *err)
 		log_info("%s", err->msg);
 		sk_err_clear(err);
 	}
-	if (idx_backup_list(c->ix, NULL, &rows, &n, err) == 0)
-		for (i = 0; i < n; i++)
-			ids_add_cb(&l, rows[i].bot);
-	free(rows);
+	ids_from_index(&l, c, err);
 	ids_unique(ids);
 	wsint_close(c);
 	return 0;
@@ -534,8 +543,6 @@ int ws_all_bots(const struct ws_opts *o, int which, struct ws_ids *ids, struct s
 {
 	struct idlist l = { .ids = ids };
 	struct wsint_ctx *c = NULL;
-	struct backup_row *rows = NULL;
-	size_t n, i;
 	int ret = 0;
 
 	ids->v = NULL;
@@ -548,12 +555,8 @@ int ws_all_bots(const struct ws_opts *o, int which, struct ws_ids *ids, struct s
 		else
 			ret = backend_bot_ids(&c->cfg, ids_add_cb, &l, err);
 	}
-	if (ret == 0 && (which & WS_BOTS_INDEX)) {
-		ret = idx_backup_list(c->ix, NULL, &rows, &n, err);
-		for (i = 0; ret == 0 && i < n; i++)
-			ids_add_cb(&l, rows[i].bot);
-		free(rows);
-	}
+	if (ret == 0 && (which & WS_BOTS_INDEX))
+		ret = ids_from_index(&l, c, err);
 	ids_unique(ids);
 	wsint_close(c);
 	if (ret < 0)

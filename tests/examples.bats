@@ -1140,15 +1140,22 @@ recreate_bot1() {
 	[[ $EX_OUT == *"$id"*ok* || $EX_OUT == *ok*"$id"* ]] || fail "fcsnap-verify --all did not report $id: $EX_OUT"
 }
 
-@test "fcsnap-push, -pull, -list, -verify, -delete: the store examples as written, against a private RGW (ex-s3)" {
-	local d=$BATS_TEST_TMPDIR/rgw
-	eval "$("$REPO/tests/helpers/rgw" start "$d")"
-	EX_RGW=$d
+# ex_rgw_snapshots DIR: a private RGW in DIR (stopped by teardown), its
+# endpoint and keys exported, a bucket "snapshots", and the simulator in
+# the config.
+ex_rgw_snapshots() {
+	eval "$("$REPO/tests/helpers/rgw" start "$1")"
+	EX_RGW=$1
 	export S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_ENDPOINT_URL=$S3_ENDPOINT
 	[[ $(curl -sS -o /dev/null -w '%{http_code}' --aws-sigv4 aws:amz:us-east-1:s3 \
 		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
 		-X PUT "$S3_ENDPOINT/snapshots") == 200 ]] || fail "cannot create the bucket"
 	sk_conf "[firecracker]" "binary = $FC_BIN" "socket = $BATS_TEST_TMPDIR/vms/%s/fc.sock" "chroot ="
+}
+
+@test "fcsnap-push, -pull, -list, -verify, -delete: the store examples as written, against a private RGW (ex-s3)" {
+	local d=$BATS_TEST_TMPDIR/rgw
+	ex_rgw_snapshots "$d"
 	ex_vm vm1
 	EX_DATE=$(date +%F)
 	fcsnap-create vm1 "vm1-$EX_DATE"
@@ -1194,13 +1201,7 @@ recreate_bot1() {
 
 @test "fcsnap-create, -push, ssh host2 fcsnap-pull, fcsnap-restore: the guide moves vm1 to host2 through a private RGW (ex-guide-fcmove)" {
 	local d=$BATS_TEST_TMPDIR/rgw pid
-	eval "$("$REPO/tests/helpers/rgw" start "$d")"
-	EX_RGW=$d
-	export S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_ENDPOINT_URL=$S3_ENDPOINT
-	[[ $(curl -sS -o /dev/null -w '%{http_code}' --aws-sigv4 aws:amz:us-east-1:s3 \
-		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
-		-X PUT "$S3_ENDPOINT/snapshots") == 200 ]] || fail "cannot create the bucket"
-	sk_conf "[firecracker]" "binary = $FC_BIN" "socket = $BATS_TEST_TMPDIR/vms/%s/fc.sock" "chroot ="
+	ex_rgw_snapshots "$d"
 	ex_host2
 	ex_vm vm1
 	pid=$(fc_pid vm1)

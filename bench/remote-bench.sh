@@ -15,6 +15,9 @@
 #               for a chunk store; 256 puts it in 1 MiB runs, as a guest's
 #               page cache and heaps mostly are)
 #   CHILD_FILL  fraction of pages the child's machine writes (default 0.0001)
+#   REPS        runs of each push and pull, each to a fresh prefix or state
+#               directory; the table shows the median (default 3; the
+#               aws s3 cp --recursive cases run once, at 30-50 s each)
 #   SK_BIN      directory holding the fcsnap commands (default build/bin)
 #
 # Needs the Ceph packages (scripts/deps.sh) and awscli (installed here with
@@ -31,6 +34,7 @@ MEM_MB=${MEM_MB:-4096}
 FILL=${FILL:-0.10}
 MEM_RUN=${MEM_RUN:-1}
 CHILD_FILL=${CHILD_FILL:-0.0001}
+REPS=${REPS:-3}
 SK_BIN=${SK_BIN:-$REPO/build/bin}
 FC_BIN=$REPO/tests/fcsim/firecracker
 FCCTL=$REPO/tests/fcsim/fcctl
@@ -39,7 +43,7 @@ die() { echo "$PROG: $*" >&2; exit "${EXIT:-1}"; }
 note() { echo "$PROG: $*" >&2; }
 
 case ${1:-} in
--h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 "") ;;
 *) EXIT=2 die "no arguments expected (see --help)" ;;
 esac
@@ -114,32 +118,43 @@ data=$(du -B1 -s "$SRC" | cut -f1)
 cat "$SRC"/* >/dev/null
 
 now() { date +%s.%N; }
-declare -A T B
-# run_case LABEL CMD: seconds of CMD (one run: a store keeps what it got).
+declare -A T B RUNS
+# run_case LABEL CMD: seconds of CMD, added to LABEL's runs; T[LABEL] is
+# their median (of an even count, the lower middle one).
 run_case() {
 	local t0 t1
 	sync
 	t0=$(now)
 	bash -c "$2" >"$BENCH_DIR/$1.out" || die "$1 failed: $(tail -3 "$BENCH_DIR/$1.out")"
 	t1=$(now)
-	T[$1]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	RUNS[$1]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') "
+	T[$1]=$(tr ' ' '\n' <<<"${RUNS[$1]}" | sed '/^$/d' | sort -n |
+		awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 }
 json() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$BENCH_DIR/$1.out" "$2"; }
 # bytes under a prefix of the bucket, as stored
 stored() { $AWS s3 ls --recursive --summarize "s3://bench/$1" | sed -n 's/^ *Total Size: //p'; }
 
-note "push three ways"
-run_case push "fcsnap-push -q --json -c '$BENCH_DIR/a.ini' s1 s3://bench/sk"
+note "push three ways ($REPS runs of the first two, taking turns)"
+for ((i = 1; i <= REPS; i++)); do
+	run_case push "fcsnap-push -q --json -c '$BENCH_DIR/a.ini' s1 s3://bench/sk$i"
+	run_case export_cp "fcsnap-export -q -c '$BENCH_DIR/a.ini' s1 | $AWS s3 cp --only-show-errors - s3://bench/stream$i/s1.sksnap"
+done
 B[push]=$(json push bytes_uploaded)
-run_case export_cp "fcsnap-export -q -c '$BENCH_DIR/a.ini' s1 | $AWS s3 cp --only-show-errors - s3://bench/stream/s1.sksnap"
-B[export_cp]=$(stored stream/)
+B[export_cp]=$(stored stream1/)
 run_case cp_rec "$AWS s3 cp --only-show-errors --recursive '$SRC' s3://bench/dir/s1"
 B[cp_rec]=$(stored dir/)
 
-note "pull three ways"
-run_case pull "fcsnap-pull -q --json -c '$BENCH_DIR/b.ini' s3://bench/sk s1"
+note "pull three ways ($REPS runs of the first two, taking turns)"
+for ((i = 1; i <= REPS; i++)); do
+	if ((i > 1)); then
+		fcsnap-delete -q -c "$BENCH_DIR/b.ini" s1
+		fcsnap-delete -q -c "$BENCH_DIR/c.ini" s1
+	fi
+	run_case pull "fcsnap-pull -q --json -c '$BENCH_DIR/b.ini' s3://bench/sk$i s1"
+	run_case cp_import "$AWS s3 cp --only-show-errors s3://bench/stream$i/s1.sksnap - | fcsnap-import -q -c '$BENCH_DIR/c.ini'"
+done
 B[pull]=$(json pull bytes_downloaded)
-run_case cp_import "$AWS s3 cp --only-show-errors s3://bench/stream/s1.sksnap - | fcsnap-import -q -c '$BENCH_DIR/c.ini'"
 B[cp_import]=${B[export_cp]}
 mkdir -p "$BENCH_DIR/dl"
 run_case cp_down "$AWS s3 cp --only-show-errors --recursive s3://bench/dir/s1 '$BENCH_DIR/dl' && sync -f '$BENCH_DIR/dl'"
@@ -150,7 +165,7 @@ for f in "$SRC"/*; do
 done
 
 note "a second push, and a child's"
-run_case push2 "fcsnap-push -q --json --force -c '$BENCH_DIR/a.ini' s1 s3://bench/sk"
+run_case push2 "fcsnap-push -q --json --force -c '$BENCH_DIR/a.ini' s1 s3://bench/sk1"
 B[push2]=$(json push2 bytes_uploaded)
 # The child: s1 restored, run a while writing CHILD_FILL of its pages, snapshotted.
 rm -f "$vm/fc.sock"
@@ -160,7 +175,7 @@ sleep 1
 fcsnap-create -q -c "$BENCH_DIR/a.ini" --socket "$vm/fc.sock" src s2
 kill -9 "$VM_PID"
 VM_PID=
-run_case child "fcsnap-push -q --json -c '$BENCH_DIR/a.ini' s2 s3://bench/sk"
+run_case child "fcsnap-push -q --json -c '$BENCH_DIR/a.ini' s2 s3://bench/sk1"
 B[child]=$(json child bytes_uploaded)
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
@@ -172,7 +187,8 @@ row() {	# LABEL KEY BASE
 echo "Snapshot: $((apparent >> 20)) MiB apparent, $((data >> 20)) MiB on disk (memory $MEM_MB MiB,"
 echo "$FILL of its pages data in runs of $MEM_RUN pages; a 1 GiB disk with 24 MiB of data)."
 echo "A private RGW on loopback"
-echo "(bluestore on a file), $(nproc) cores shared with it; one run each."
+echo "(bluestore on a file), $(nproc) cores shared with it; the median of $REPS runs"
+echo "for the first two cases of push and of pull, one run for the others."
 echo
 echo "| case                                                 | time      | sent/received | time vs statekit | bytes vs statekit |"
 echo "| ---------------------------------------------------- | --------- | ------------- | ----------- | ---------- |"
@@ -186,4 +202,7 @@ row "fcsnap-push again (--force): the manifest only" push2 push
 row "fcsnap-push of a child ($CHILD_FILL of pages rewritten)" child push
 echo
 awk -v a="${B[push2]}" -v b="${B[push]}" 'BEGIN { printf "Second push: %d bytes, %.3f%% of the first push'"'"'s bytes.\n", a, 100 * a / b }'
+for k in push export_cp pull cp_import; do
+	echo "Runs of $k: ${RUNS[$k]}s"
+done
 echo "Child push: $(json child chunks_uploaded) of $(($(json child chunks) - $(json child chunks_zero))) non-zero chunks sent, $(json child chunks_skipped) already stored."

@@ -56,6 +56,60 @@ ssize_t fs_read_full(int fd, void *buf, size_t len)
 	return (ssize_t)got;
 }
 
+static int pread_all(int fd, char *buf, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pread(fd, buf, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+int fs_pread_sparse(int fd, void *buf, size_t len, uint64_t off)
+{
+	char *b = buf;
+	off_t pos = (off_t)off, end = (off_t)(off + len);
+
+	while (pos < end) {
+		off_t data = lseek(fd, pos, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO) {
+			struct stat st; /* a hole to the end of the file, or its end */
+
+			if (fstat(fd, &st) < 0)
+				return -1;
+			if (st.st_size < end) {
+				errno = EIO;
+				return -1;
+			}
+			data = end;
+		} else if (data < 0)
+			return pread_all(fd, b + (pos - (off_t)off), (size_t)(end - pos), pos);
+		if (data > end)
+			data = end;
+		memset(b + (pos - (off_t)off), 0, (size_t)(data - pos));
+		if (data == end)
+			break;
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		if (pread_all(fd, b + (data - (off_t)off), (size_t)(hole - data), data) < 0)
+			return -1;
+		pos = hole;
+	}
+	return 0;
+}
+
 int fs_mkdir_p(const char *path, mode_t mode, struct sk_err *err)
 {
 	char buf[PATH_MAX];

@@ -7,6 +7,7 @@
 #define SK_FSUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -16,6 +17,14 @@ int fs_write_all(int fd, const void *buf, size_t len);
 
 /* Read up to len bytes, retrying short reads until EOF. Bytes read or -1. */
 ssize_t fs_read_full(int fd, void *buf, size_t len);
+
+/*
+ * Read exactly len bytes at off, the holes (SEEK_DATA/SEEK_HOLE) as zeros
+ * without reading them: a sparse memory file's zero pages cost a memset,
+ * not a copy out of the page cache. Where the file system cannot tell its
+ * holes, everything is read. 0, or -1 with errno (EIO: the file ends first).
+ */
+int fs_pread_sparse(int fd, void *buf, size_t len, uint64_t off);
 
 /* mkdir -p with mode for the directories it creates. SK_EFAIL on error. */
 int fs_mkdir_p(const char *path, mode_t mode, struct sk_err *err);

@@ -6,6 +6,7 @@
  * an interruption as a failure.
  */
 #include "hash.h"
+#include "fsutil.h"
 #include "sig.h"
 
 #include <errno.h>
@@ -447,7 +448,6 @@ static void chunk_task(struct chunk_pool *p, size_t j, size_t k, uint8_t *buf)
 	uint64_t off = (uint64_t)k * p->cs;
 	size_t len = job->size - off < p->cs ? (size_t)(job->size - off) : p->cs;
 	off_t data = lseek(p->fds[j], (off_t)off, SEEK_DATA);
-	size_t got = 0;
 	struct hash *h;
 	struct sk_err e = SK_ERR_INIT;
 
@@ -456,16 +456,9 @@ static void chunk_task(struct chunk_pool *p, size_t j, size_t k, uint8_t *buf)
 			chunk_fail(p, job, SK_EFAIL, ENOMEM, "hash");
 		return;
 	}
-	while (got < len) {
-		ssize_t r = pread(p->fds[j], buf + got, len - got, (off_t)(off + got));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			chunk_fail(p, job, SK_EFAIL, r < 0 ? errno : EIO, "read");
-			return;
-		}
-		got += (size_t)r;
+	if (fs_pread_sparse(p->fds[j], buf, len, off) < 0) {
+		chunk_fail(p, job, SK_EFAIL, errno, "read");
+		return;
 	}
 	if (job->punch)
 		punch_zero_pages(p->fds[j], buf, off, len);

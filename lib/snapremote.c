@@ -147,22 +147,6 @@ static int open_artifacts(const char *dir, const struct manifest *m, int *fds, s
 	return 0;
 }
 
-static int read_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		got += (size_t)n;
-	}
-	return 0;
-}
-
 /* ---- push ---- */
 
 struct push_plan {
@@ -253,11 +237,9 @@ static struct s3_req *push_chunk_req(const struct push_plan *p, const struct pla
 	size_t len = (size_t)chunk_len(m, pl->art, pl->idx), cap = zstd_blob_bound(len), packed;
 	uint8_t md[HASH_LEN];
 	struct s3_req *r;
-	int rc;
 
-	rc = read_full(p->fds[pl->art], raw, len, (uint64_t)pl->idx * m->chunk_size);
-	if (rc < 0) {
-		sk_err_sys(e, SK_EFAIL, -rc, "read '%s/%s'", p->dir, m->arts[pl->art].name);
+	if (fs_pread_sparse(p->fds[pl->art], raw, len, (uint64_t)pl->idx * m->chunk_size) < 0) {
+		sk_err_sys(e, SK_EFAIL, errno, "read '%s/%s'", p->dir, m->arts[pl->art].name);
 		return NULL;
 	}
 	hash_buf(raw, len, md);

@@ -1,8 +1,10 @@
 /*
  * hash_test: chunked digests against OpenSSL's SHA256() as the oracle, for
  * files (data, holes, written zeros, a short tail) on one and many threads,
- * and for the same bytes fed to the stream hasher in pieces of any length.
+ * and for the same bytes fed to the stream hasher in pieces of any length;
+ * fs_pread_sparse against pread on a file with holes of a page.
  */
+#include "fsutil.h"
 #include "hash.h"
 #include "tap.h"
 
@@ -242,6 +244,56 @@ static void test_stream(void)
 	free(buf);
 }
 
+/*
+ * A file of 40 pages and a 100-byte tail: data, holes a page long, a run
+ * of holes, written zeros. fs_pread_sparse must read every range of it as
+ * pread does, and fail with EIO on a range past its end.
+ */
+static void test_sparse_read(void)
+{
+	enum { PG = 4096, NPG = 40, LEN = NPG * PG + 100 };
+	static const char kind[NPG + 1] = "dhdhhhdzdhhhhhhhhhhdddhzhdhhhhhhhhhhhhhd";
+	static uint8_t want[LEN], got[LEN + PG];
+	char path[300];
+	size_t i, bad = 0, n = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/sparse", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, LEN) < 0)
+		exit(99);
+	for (i = 0; i < LEN; i++)
+		want[i] = (i / PG < NPG && kind[i / PG] == 'd') || i / PG == NPG
+			      ? (uint8_t)(i * 7 + 1)
+			      : 0;
+	for (i = 0; i <= NPG; i++)
+		if (i == NPG || kind[i] != 'h') {
+			size_t k = i == NPG ? 100 : PG;
+
+			if (pwrite(fd, want + i * PG, k, (off_t)(i * PG)) != (ssize_t)k)
+				exit(99);
+		}
+	for (i = 0; i + 1 < LEN; i += 1531) {
+		size_t len;
+
+		for (len = 1; i + len <= LEN; len = len * 3 + 17) {
+			memset(got, 0xa5, len);
+			n++;
+			if (fs_pread_sparse(fd, got, len, i) < 0 || memcmp(got, want + i, len))
+				bad++;
+		}
+	}
+	ok(bad == 0, "fs_pread_sparse reads %zu ranges of a file with holes as pread does", n);
+	ok(fs_pread_sparse(fd, got, LEN, 0) == 0 && !memcmp(got, want, LEN), "and the whole file");
+	errno = 0;
+	ok(fs_pread_sparse(fd, got, 200, LEN - 100) < 0 && errno == EIO,
+	   "a range past the end of the file is EIO");
+	ok(ftruncate(fd, 20 * PG) == 0 && fs_pread_sparse(fd, got, 4 * PG, 19 * PG) < 0 &&
+	       errno == EIO,
+	   "and so is one that ends in a hole past the end");
+	close(fd);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -253,6 +305,7 @@ int main(void)
 	test_edges();
 	test_big_hole();
 	test_stream();
+	test_sparse_read();
 	{
 		char cmd[300];
 

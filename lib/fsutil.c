@@ -75,34 +75,34 @@ static int pread_all(int fd, char *buf, size_t len, off_t off)
 	return 0;
 }
 
+void fs_next_data(int fd, off_t pos, off_t end, off_t *data, off_t *hole)
+{
+	off_t d = lseek(fd, pos, SEEK_DATA), h;
+
+	if (d < 0)
+		d = errno == ENXIO ? end : pos; /* only holes left, or no SEEK_DATA */
+	if (d > end)
+		d = end;
+	h = d < end ? lseek(fd, d, SEEK_HOLE) : end;
+	*data = d;
+	*hole = h < 0 || h > end ? end : h;
+}
+
 int fs_pread_sparse(int fd, void *buf, size_t len, uint64_t off)
 {
 	char *b = buf;
-	off_t pos = (off_t)off, end = (off_t)(off + len);
+	off_t pos = (off_t)off, end = (off_t)(off + len), data, hole;
+	struct stat st;
 
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (st.st_size < end) {
+		errno = EIO;
+		return -1;
+	}
 	while (pos < end) {
-		off_t data = lseek(fd, pos, SEEK_DATA), hole;
-
-		if (data < 0 && errno == ENXIO) {
-			struct stat st; /* a hole to the end of the file, or its end */
-
-			if (fstat(fd, &st) < 0)
-				return -1;
-			if (st.st_size < end) {
-				errno = EIO;
-				return -1;
-			}
-			data = end;
-		} else if (data < 0)
-			return pread_all(fd, b + (pos - (off_t)off), (size_t)(end - pos), pos);
-		if (data > end)
-			data = end;
+		fs_next_data(fd, pos, end, &data, &hole);
 		memset(b + (pos - (off_t)off), 0, (size_t)(data - pos));
-		if (data == end)
-			break;
-		hole = lseek(fd, data, SEEK_HOLE);
-		if (hole < 0 || hole > end)
-			hole = end;
 		if (pread_all(fd, b + (data - (off_t)off), (size_t)(hole - data), data) < 0)
 			return -1;
 		pos = hole;

@@ -19,10 +19,16 @@ int fs_write_all(int fd, const void *buf, size_t len);
 ssize_t fs_read_full(int fd, void *buf, size_t len);
 
 /*
- * Read exactly len bytes at off, the holes (SEEK_DATA/SEEK_HOLE) as zeros
- * without reading them: a sparse memory file's zero pages cost a memset,
- * not a copy out of the page cache. Where the file system cannot tell its
- * holes, everything is read. 0, or -1 with errno (EIO: the file ends first).
+ * The next run of data in fd from pos on, cut at end: [*data, *hole).
+ * *data is end when only holes are left. Where the file system cannot tell
+ * its holes (no SEEK_DATA), all of [pos, end) is data.
+ */
+void fs_next_data(int fd, off_t pos, off_t end, off_t *data, off_t *hole);
+
+/*
+ * Read exactly len bytes at off, the holes as zeros without reading them
+ * (fs_next_data): a sparse memory file's zero pages cost a memset, not a
+ * copy out of the page cache. 0, or -1 with errno (EIO: the file ends first).
  */
 int fs_pread_sparse(int fd, void *buf, size_t len, uint64_t off);
 

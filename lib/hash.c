@@ -151,14 +151,7 @@ static int hash_fd(int fd, struct hash *h, uint64_t *size, const char *path, str
 	while (pos < st.st_size) {
 		off_t start = pos;
 
-		data = lseek(fd, pos, SEEK_DATA);
-		if (data < 0 && errno == ENXIO)
-			data = st.st_size;
-		else if (data < 0)
-			data = pos; /* no SEEK_DATA: read everything */
-		hole = data < st.st_size ? lseek(fd, data, SEEK_HOLE) : st.st_size;
-		if (hole < 0 || hole > st.st_size)
-			hole = st.st_size;
+		fs_next_data(fd, pos, st.st_size, &data, &hole);
 		for (; pos < data;) {
 			size_t n = data - pos > (off_t)sizeof(zeros) ? sizeof(zeros)
 								     : (size_t)(data - pos);

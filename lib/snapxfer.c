@@ -161,14 +161,7 @@ static int export_file(struct enc *e, const char *dir, const char *sid,
 	if (enc_write(e, hdr, 3 + nlen, err) < 0)
 		goto out;
 	while (pos < st.st_size) {
-		data = lseek(fd, pos, SEEK_DATA);
-		if (data < 0 && errno == ENXIO)
-			data = st.st_size;
-		else if (data < 0)
-			data = pos;
-		hole = data < st.st_size ? lseek(fd, data, SEEK_HOLE) : st.st_size;
-		if (hole < 0 || hole > st.st_size)
-			hole = st.st_size;
+		fs_next_data(fd, pos, st.st_size, &data, &hole);
 		/* A hole is not sent: the importer makes it again. */
 		hasher_zeros(hs, (uint64_t)(data - pos));
 		progress_add(prog, (uint64_t)(data - pos));
